@@ -1,0 +1,146 @@
+/**
+ * Validation of probe reports. A probe report is written by a process that ran the pull request's code, so it is
+ * untrusted data: no number in it is used before it has passed this schema. Anything missing, malformed, negative,
+ * non-finite, absurdly large or unexpected makes the report invalid, and an invalid report is an error, never a pass.
+ */
+import { z } from 'zod';
+import type { ProbeReport } from './types.js';
+
+/** Largest report text accepted (the probe caps its site list and stays far below this). */
+export const MAX_REPORT_BYTES = 16 * 1024 * 1024;
+/** Largest site list accepted. */
+export const MAX_SITES = 20_000;
+/** No Python process traces more than this; a larger number is corruption or forgery. */
+const MAX_BYTES_VALUE = 2 ** 50; // 1 PiB
+
+const bytes = z.number().int().nonnegative().max(MAX_BYTES_VALUE);
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const text = (max: number) => z.string().max(max);
+
+/**
+ * A site path: repo-relative, `site-packages/...`, `<stdlib>/...` or a `<bucket>`. Never absolute and never with a
+ * `..` segment, because paths end up in links and annotations.
+ */
+const sitePath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((p) => !p.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(p), 'must be a relative path')
+  .refine((p) => !p.split(/[\\/]/).includes('..'), 'must not contain a ".." segment')
+  .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'must not contain control characters');
+
+const site = z.strictObject({
+  file: sitePath,
+  function: text(1024),
+  line: z.number().int().nonnegative().max(10_000_000),
+  code: text(4096),
+  stmt: text(4096),
+  ordinal: z.number().int().nonnegative().max(1_000_000),
+  via: text(2048).nullable(),
+  peak: bytes,
+  retained: bytes,
+  leak: z.number().int().min(-MAX_BYTES_VALUE).max(MAX_BYTES_VALUE).nullable(),
+  count: count,
+});
+
+const typeCount = z.strictObject({ type: text(512), count: count });
+
+const gc = z.strictObject({
+  cyclic: z.strictObject({ objects: count, bytes: bytes, types: z.array(typeCount).max(100) }),
+  uncollectable: z.strictObject({ count: count, types: z.array(typeCount).max(100) }),
+  growth: z
+    .array(
+      z.strictObject({
+        type: text(512),
+        before: count,
+        after: count,
+        delta: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+      }),
+    )
+    .max(100),
+});
+
+const probeReport = z.strictObject({
+  schema: z.literal('memdelta/probe@1'),
+  probe_version: text(64),
+  python: z.strictObject({ version: text(64), implementation: text(64) }),
+  target: z.strictObject({
+    kind: z.enum(['script', 'module', 'callable']),
+    spec: text(4096),
+    args: z.array(text(4096)).max(1000),
+  }),
+  settings: z.strictObject({
+    frames: z.number().int().min(1).max(1000),
+    iterations: z.number().int().min(0).max(10_000_000),
+    warmup: z.number().int().min(0).max(10_000_000),
+    peak_sites: z.boolean(),
+    tolerance: z.number().min(0).max(1),
+    mode: z.enum(['traced', 'rss']),
+  }),
+  exit_code: z.number().int().min(-255).max(255),
+  error: z
+    .strictObject({ type: text(512), message: text(8192), traceback: z.array(text(4096)).max(200) })
+    .nullable(),
+  wall_time: z.number().nonnegative().max(1e7),
+  peak: bytes,
+  peak_sites_total: bytes.nullable(),
+  retained: bytes,
+  leak: z
+    .strictObject({
+      iterations: z.number().int().nonnegative().max(10_000_000),
+      warmup: z.number().int().nonnegative().max(10_000_000),
+      per_iteration: z.number().int().min(-MAX_BYTES_VALUE).max(MAX_BYTES_VALUE),
+      setup: z.number().int().min(-MAX_BYTES_VALUE).max(MAX_BYTES_VALUE),
+      series: z.array(bytes).max(100_000),
+    })
+    .nullable(),
+  rss: bytes.nullable(),
+  sites: z.array(site).max(MAX_SITES),
+  other: z.strictObject({ sites: count, peak: bytes, retained: bytes, count: count }),
+  gc: gc.nullable(),
+});
+
+/** Raised for a report that cannot be trusted; `message` says exactly why. */
+export class InvalidReportError extends Error {
+  override readonly name = 'InvalidReportError';
+}
+
+/**
+ * Parses and validates the text of a probe report.
+ * @param raw the file's text (the caller enforces {@link MAX_REPORT_BYTES} before reading it whole)
+ * @throws InvalidReportError naming the first problem found and where
+ */
+export function parseProbeReport(raw: string): ProbeReport {
+  if (raw.length > MAX_REPORT_BYTES) {
+    throw new InvalidReportError(`report is ${raw.length} characters, over the ${MAX_REPORT_BYTES} limit`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch (e) {
+    throw new InvalidReportError(`report is not valid JSON (${(e as Error).message.slice(0, 200)})`);
+  }
+  const result = probeReport.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+    const more =
+      result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problems)` : '';
+    throw new InvalidReportError(`report field ${where}: ${issue?.message ?? 'invalid'}${more}`);
+  }
+  const report = result.data as ProbeReport;
+  checkConsistency(report);
+  return report;
+}
+
+/** Cross-field checks a schema cannot express: numbers that contradict each other mean a forged or broken report. */
+function checkConsistency(r: ProbeReport): void {
+  if (r.settings.mode === 'traced') {
+    const siteRetained = r.sites.reduce((s, x) => s + x.retained, 0) + r.other.retained;
+    if (siteRetained > r.retained * 1.05 + 64 * 1024) {
+      throw new InvalidReportError(
+        `report's sites retain ${siteRetained} B, more than its total retained ${r.retained} B`,
+      );
+    }
+  }
+}
