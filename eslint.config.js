@@ -20,6 +20,8 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+      // Untrusted text is checked for control characters on purpose.
+      'no-control-regex': 'off',
     },
   },
   {
