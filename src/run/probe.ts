@@ -1,0 +1,123 @@
+/**
+ * Runs the Python probe (`python -m memdelta_probe`) on one side: builds its argv from a target, gives it
+ * the allow-listed environment with PYTHONPATH set to the probe's directory alone, and bounds it like any
+ * child (timeout, group kill, output tails). The report file is not read here; the caller validates it.
+ */
+import type { Target } from '../plan/types.js';
+import type { CleanupRegistry } from './cleanup.js';
+import { buildChildEnv } from './env.js';
+import { runBounded, type ProcessOutcome } from './process.js';
+
+export interface ProbeOptions {
+  /** Interpreter (path or a name on PATH), the same on both sides. */
+  python: string;
+  /** Directory that contains the `memdelta_probe` package. */
+  probeDir: string;
+  /** The worktree: the probe's `--root` and the child's working directory. */
+  root: string;
+  target: Target;
+  /** Where the probe writes its JSON report. */
+  out: string;
+  frames: number;
+  iterations: number;
+  warmup: number;
+  /** `module:function` called before the window (callable targets). */
+  setupCallable?: string;
+  /** False skips the per-site breakdown at the peak (`--no-peak-sites`). */
+  peakSites: boolean;
+  /** Expected peak in bytes from an earlier pass (`--peak-hint`). */
+  peakHint?: number;
+  /** Run without tracemalloc, for peak RSS only (`--rss-only`). */
+  rssOnly?: boolean;
+  /** Variables the user sets for the benchmark (a plan's `env`). */
+  extraEnv: Record<string, string>;
+  timeoutMs: number;
+  graceMs?: number;
+  signal?: AbortSignal;
+  onStderrLine?: (line: string) => void;
+  registry?: CleanupRegistry;
+  /** Environment to take allow-listed variables from; default `process.env`. */
+  parentEnv?: Record<string, string | undefined>;
+}
+
+export interface ProbeRun {
+  outcome: ProcessOutcome;
+  /** The `--out` path; the file may be missing if the probe could not start or was killed. */
+  reportPath: string;
+  /** The full command line that ran, for error reports. */
+  argv: string[];
+}
+
+/** A target spec or argument that would be misread as an option of the probe or of Python. */
+export class ProbeArgumentError extends Error {
+  override readonly name = 'ProbeArgumentError';
+}
+
+/** The target part of the probe's command line: `path args`, `-m module args`, or `module:function`. */
+export function targetArgv(target: Target): string[] {
+  if (target.spec === '') throw new ProbeArgumentError(`The ${target.kind} target is empty.`);
+  if (target.spec.startsWith('-')) {
+    throw new ProbeArgumentError(
+      `The ${target.kind} target ${JSON.stringify(target.spec)} starts with "-"; refused.`,
+    );
+  }
+  switch (target.kind) {
+    case 'script':
+      return [target.spec, ...target.args];
+    case 'module':
+      return ['-m', target.spec, ...target.args];
+    case 'callable':
+      if (target.args.length > 0) {
+        throw new ProbeArgumentError(
+          `The callable target ${JSON.stringify(target.spec)} takes no arguments (got ${target.args.length}).`,
+        );
+      }
+      return [target.spec];
+  }
+}
+
+/** The probe's arguments after `python`: `-m memdelta_probe --out ... TARGET...`. */
+export function probeArgs(options: ProbeOptions): string[] {
+  const args = [
+    '-m',
+    'memdelta_probe',
+    '--out',
+    options.out,
+    '--root',
+    options.root,
+    '--frames',
+    String(options.frames),
+    '--iterations',
+    String(options.iterations),
+    '--warmup',
+    String(options.warmup),
+  ];
+  if (options.setupCallable !== undefined) args.push('--setup', options.setupCallable);
+  if (!options.peakSites) args.push('--no-peak-sites');
+  if (options.peakHint !== undefined) args.push('--peak-hint', String(Math.round(options.peakHint)));
+  if (options.rssOnly) args.push('--rss-only');
+  args.push(...targetArgv(options.target));
+  return args;
+}
+
+/** Runs the probe once. Throws only for arguments or environment memdelta refuses; never for the child. */
+export async function runProbe(options: ProbeOptions): Promise<ProbeRun> {
+  const args = probeArgs(options);
+  const env = buildChildEnv({
+    values: options.extraEnv,
+    pythonPath: options.probeDir,
+    ...(options.parentEnv !== undefined ? { parent: options.parentEnv } : {}),
+  });
+  const outcome = await runBounded({
+    file: options.python,
+    args,
+    cwd: options.root,
+    env,
+    timeoutMs: options.timeoutMs,
+    ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    ...(options.onStderrLine !== undefined ? { onStderrLine: options.onStderrLine } : {}),
+    ...(options.registry !== undefined ? { registry: options.registry } : {}),
+  });
+  return { outcome, reportPath: options.out, argv: [options.python, ...args] };
+}

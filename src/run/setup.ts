@@ -1,0 +1,61 @@
+/**
+ * Runs the user's optional per-side setup command (e.g. `pip install -e .`) in a worktree. The command is
+ * a shell string from the user's own configuration, so it goes through `sh -c`; it gets the same
+ * allow-listed environment as the benchmark and the same bounds.
+ */
+import type { CleanupRegistry } from './cleanup.js';
+import { buildChildEnv } from './env.js';
+import { runBounded, type ProcessOutcome } from './process.js';
+
+export interface SetupOptions {
+  /** Shell command, run with `sh -c`. */
+  command: string;
+  /** The worktree to run in. */
+  cwd: string;
+  /** Variables the user sets for the benchmark (a plan's `env`). */
+  extraEnv: Record<string, string>;
+  timeoutMs: number;
+  graceMs?: number;
+  signal?: AbortSignal;
+  onStderrLine?: (line: string) => void;
+  registry?: CleanupRegistry;
+  /** Environment to take allow-listed variables from; default `process.env`. */
+  parentEnv?: Record<string, string | undefined>;
+}
+
+/** Runs the setup command; the outcome's tails explain a failure. Never throws for the child. */
+export async function runSetup(options: SetupOptions): Promise<ProcessOutcome> {
+  if (options.command.trim() === '') throw new Error('The setup command is empty.');
+  const env = buildChildEnv({
+    values: options.extraEnv,
+    ...(options.parentEnv !== undefined ? { parent: options.parentEnv } : {}),
+  });
+  return runBounded({
+    file: 'sh',
+    args: ['-c', options.command],
+    cwd: options.cwd,
+    env,
+    timeoutMs: options.timeoutMs,
+    ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    ...(options.onStderrLine !== undefined ? { onStderrLine: options.onStderrLine } : {}),
+    ...(options.registry !== undefined ? { registry: options.registry } : {}),
+  });
+}
+
+/** One line saying why setup failed, or undefined when it succeeded. */
+export function describeSetupFailure(command: string, outcome: ProcessOutcome): string | undefined {
+  const what = `setup command ${JSON.stringify(command)}`;
+  switch (outcome.kind) {
+    case 'ok':
+      return undefined;
+    case 'exit':
+      return `The ${what} exited with code ${outcome.exitCode}.`;
+    case 'timeout':
+      return `The ${what} timed out after ${outcome.durationMs} ms and was killed.`;
+    case 'signal':
+      return `The ${what} was killed by ${outcome.signal}${outcome.likelyOom ? ' (likely out of memory)' : ''}.`;
+    case 'spawn':
+      return `The ${what} could not be started: ${outcome.error ?? 'unknown error'}.`;
+  }
+}
