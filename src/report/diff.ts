@@ -104,3 +104,11 @@ function order(x: SiteDiff, y: SiteDiff): number {
       ? 1
       : x.line - y.line || (x.code < y.code ? -1 : x.code > y.code ? 1 : 0);
 }
+
+/**
+ * Whether a site path is the project's own code (repo-relative), as opposed to an installed package
+ * (`site-packages/...`), the standard library (`<stdlib>/...`) or a bucket such as `<imports>`.
+ */
+export function isProjectFile(file: string): boolean {
+  return !file.startsWith('<') && !file.startsWith('site-packages/');
+}

@@ -1,0 +1,1 @@
+"""A tiny ledger: parse transactions, aggregate them per account, render a report."""

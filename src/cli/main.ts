@@ -1,0 +1,258 @@
+/**
+ * The CLI's commands. `compare` prints progress and the terminal summary, writes `--json` and `--markdown`, and
+ * exits 0 within budget, 1 over budget (verdict fail), 2 when it could not compare (verdict error). Warnings exit 0.
+ */
+import { spawn } from 'node:child_process';
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ConfigError, MAX_CONFIG_BYTES, resolvePlan } from '../plan/config.js';
+import type { Plan } from '../plan/types.js';
+import { renderMarkdown } from '../render/markdown.js';
+import { renderTerminal } from '../render/terminal.js';
+import { parseCompareReport } from '../report/compare-schema.js';
+import type { CompareReport, Verdict } from '../report/types.js';
+import { defaultCleanups } from '../run/cleanup.js';
+import { compare, CompareError, type Progress } from '../run/compare.js';
+import { makeGit } from '../run/git.js';
+import { defaultProbeDir, originWebUrl } from '../run/paths.js';
+import { defaultBranch, mergeBase, resolveCommit } from '../run/worktree.js';
+import { VERSION } from '../version.js';
+import { parseArgs, USAGE, UsageError, type CompareArgs } from './args.js';
+
+/** The process's streams and environment, passed in so tests can run the CLI in-process. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+/** Exit status for a verdict: 0 pass/warn, 1 fail, 2 error. */
+export function exitCodeFor(verdict: Verdict): number {
+  return verdict === 'fail' ? 1 : verdict === 'error' ? 2 : 0;
+}
+
+function useColor(io: CliIo, stream: { isTTY?: boolean }, flag: boolean | undefined): boolean {
+  if (flag !== undefined) return flag;
+  if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return false;
+  return stream.isTTY === true;
+}
+
+/** Writes a file whole or not at all: a reader never sees half a report. */
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+function quoteArg(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command that reproduces this compare, with the resolved SHAs. */
+function reproduceCommand(a: CompareArgs, base: string, head: string): string {
+  const words = ['npx', 'memdelta', 'compare', '--base', base, '--head', head];
+  if (a.config) words.push('--config', a.config);
+  if (a.run) words.push('--run', a.run);
+  if (a.name) words.push('--name', a.name);
+  if (a.iterations) words.push('--iterations', a.iterations);
+  if (a.warmup) words.push('--warmup', a.warmup);
+  if (a.setup) words.push('--setup', a.setup);
+  if (a.frames) words.push('--frames', a.frames);
+  for (const b of a.budgets) words.push('--budget', b);
+  if (a.minDelta) words.push('--min-delta', a.minDelta);
+  return words.map(quoteArg).join(' ');
+}
+
+function progressLine(p: Progress): string | undefined {
+  const what = p.scenario ? `${p.phase} ${p.scenario}` : p.phase;
+  if (p.state === 'start') return `  ${p.side.padEnd(4)} ${what} ...`;
+  if (p.state === 'failed')
+    return `  ${p.side.padEnd(4)} ${what}: failed (${(p.message ?? '').slice(0, 200)})`;
+  return undefined;
+}
+
+async function loadPlan(a: CompareArgs, repo: string, env: CliIo['env']): Promise<Plan> {
+  const flags = {
+    ...(a.run !== undefined ? { run: [a.run] } : {}),
+    ...(a.name !== undefined ? { name: a.name } : {}),
+    ...(a.iterations !== undefined ? { iterations: a.iterations } : {}),
+    ...(a.warmup !== undefined ? { warmup: a.warmup } : {}),
+    ...(a.setup !== undefined ? { setup: a.setup } : {}),
+    ...(a.python !== undefined ? { python: a.python } : {}),
+    ...(a.frames !== undefined ? { frames: a.frames } : {}),
+    ...(a.minDelta !== undefined ? { minDelta: a.minDelta } : {}),
+    ...(a.timeout !== undefined ? { timeout: a.timeout } : {}),
+    budgets: a.budgets,
+  };
+  if (a.run !== undefined) return resolvePlan({ flags, parentEnv: env });
+  // The config is read from the user's checkout (the head side), like the workflow that runs memdelta.
+  const file = a.config ?? '.memdelta.yml';
+  let text: string;
+  try {
+    text = await readConfigText(resolve(repo, file), file);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && a.config === undefined) {
+      throw new ConfigError('no .memdelta.yml in the repository: pass --config FILE or --run TARGET');
+    }
+    throw new ConfigError(`${file}: cannot be read (${code ?? (e as Error).message})`);
+  }
+  return resolvePlan({ config: { text, file }, flags, parentEnv: env });
+}
+
+async function readConfigText(path: string, file: string): Promise<string> {
+  const h = await open(path, 'r');
+  try {
+    const st = await h.stat();
+    if (!st.isFile()) throw new ConfigError(`${file}: is not a regular file`);
+    // Checked before reading, so a 10 MB (or endless) config costs nothing.
+    if (st.size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(
+        `${file}: is ${st.size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit for a config`,
+      );
+    }
+    return await h.readFile('utf8');
+  } finally {
+    await h.close();
+  }
+}
+
+async function runCompare(a: CompareArgs, io: CliIo): Promise<number> {
+  const repo = resolve(io.cwd, a.repo);
+  const git = makeGit(repo);
+  const log = (line: string) => {
+    if (!a.quiet) io.stderr.write(line + '\n');
+  };
+  const plan = await loadPlan(a, repo, io.env);
+  let baseRef = a.base;
+  if (baseRef === undefined) {
+    const branch = await defaultBranch(git);
+    const headSha = await resolveCommit(git, a.head);
+    baseRef = await mergeBase(git, await resolveCommit(git, branch), headSha);
+    log(`memdelta: base is the merge-base of ${a.head} with ${branch}: ${baseRef.slice(0, 12)}`);
+  }
+  // SIGINT/SIGTERM (a cancelled workflow): kill the probe groups, remove the worktrees, exit 130/143.
+  const uninstall = defaultCleanups.install();
+  let report: CompareReport;
+  try {
+    const repositoryUrl = await originWebUrl(git);
+    log(`memdelta: comparing ${plan.scenarios.length} scenario(s), base ${baseRef} vs head ${a.head}`);
+    report = await compare({
+      git,
+      baseRef,
+      headRef: a.head,
+      plan,
+      probeDir: defaultProbeDir(),
+      sequential: a.sequential,
+      rss: a.rss,
+      registry: defaultCleanups,
+      parentEnv: io.env,
+      onProgress: (p) => {
+        const line = progressLine(p);
+        if (line) log(line);
+      },
+      memdeltaVersion: VERSION,
+      ...(repositoryUrl ? { repositoryUrl } : {}),
+      refNames: { base: baseRef, head: a.head },
+    });
+  } finally {
+    uninstall();
+  }
+  if (report.settings) report.settings.command = reproduceCommand(a, report.base.sha, report.head.sha);
+  return publish(report, a, io);
+}
+
+async function publish(
+  report: CompareReport,
+  a: Pick<CompareArgs, 'json' | 'markdown' | 'color'>,
+  io: CliIo,
+) {
+  if (a.json) await writeAtomic(resolve(io.cwd, a.json), JSON.stringify(report, null, 2) + '\n');
+  if (a.markdown) await writeAtomic(resolve(io.cwd, a.markdown), renderMarkdown(report));
+  io.stdout.write(renderTerminal(report, { color: useColor(io, io.stdout, a.color) }));
+  return exitCodeFor(report.verdict);
+}
+
+/** A compare that could not run still writes its JSON report (verdict error) so CI has something to read. */
+async function failedCompare(message: string, a: CompareArgs | undefined, io: CliIo): Promise<number> {
+  io.stderr.write(`memdelta: ${message}\n`);
+  if (a?.json) {
+    const report: CompareReport = {
+      schema: 'memdelta/compare@1',
+      verdict: 'error',
+      base: { ref: a.base ?? '', sha: '' },
+      head: { ref: a.head, sha: '' },
+      scenarios: [],
+      error: message,
+    };
+    try {
+      await writeAtomic(resolve(io.cwd, a.json), JSON.stringify(report, null, 2) + '\n');
+    } catch (e) {
+      io.stderr.write(`memdelta: cannot write ${a.json}: ${(e as Error).message}\n`);
+    }
+  }
+  return 2;
+}
+
+async function runRender(
+  path: string,
+  format: 'markdown' | 'terminal',
+  color: boolean | undefined,
+  io: CliIo,
+) {
+  const report = parseCompareReport(await readFile(resolve(io.cwd, path), 'utf8'));
+  io.stdout.write(
+    format === 'markdown'
+      ? renderMarkdown(report)
+      : renderTerminal(report, { color: useColor(io, io.stdout, color) }),
+  );
+  return 0;
+}
+
+function runProbeCommand(python: string, rest: string[]): Promise<number> {
+  return new Promise((done) => {
+    const child = spawn(python, ['-m', 'memdelta_probe', ...rest], {
+      stdio: 'inherit',
+      env: { ...process.env, PYTHONPATH: defaultProbeDir() },
+    });
+    child.on('error', (e) => {
+      process.stderr.write(`memdelta: cannot run ${python}: ${e.message}\n`);
+      done(2);
+    });
+    child.on('exit', (code, signal) => done(code ?? (signal ? 2 : 0)));
+  });
+}
+
+/** Runs the CLI and returns its exit status. The single place where errors become messages. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let compareArgs: CompareArgs | undefined;
+  try {
+    const cmd = parseArgs(argv);
+    switch (cmd.command) {
+      case 'help':
+        io.stdout.write(USAGE + '\n');
+        return 0;
+      case 'version':
+        io.stdout.write(VERSION + '\n');
+        return 0;
+      case 'render':
+        return await runRender(cmd.report, cmd.format, cmd.color, io);
+      case 'probe':
+        return await runProbeCommand(cmd.python, cmd.rest);
+      case 'compare':
+        compareArgs = cmd.args;
+        return await runCompare(cmd.args, io);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`memdelta: ${e.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    const known =
+      e instanceof Error && e.name !== 'Error' && e.name !== 'TypeError' && e.name !== 'RangeError';
+    const message = e instanceof Error ? e.message : String(e);
+    return failedCompare(known ? message : `unexpected error: ${message}`, compareArgs, io);
+  }
+}
