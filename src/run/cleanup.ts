@@ -86,5 +86,8 @@ export class Cleanups {
   }
 }
 
+/** Another name for {@link Cleanups}. */
+export type CleanupRegistry = Cleanups;
+
 /** The process-wide registry that edges use unless given another one. */
 export const defaultCleanups = new Cleanups();

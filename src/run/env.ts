@@ -1,143 +1,155 @@
 /**
- * The environment a benchmark (untrusted pull-request code) and its setup command run with: an allow-list
- * of harmless variables from our own environment, the Python settings memdelta fixes for determinism, and
- * what the user passes explicitly. Tokens, action inputs and the runner's command files never get through,
- * even when asked for by name, because the code that would receive them is the code under review.
+ * The environment of every child that runs project code (probe, setup command). PR code is untrusted, so the
+ * child gets an allow-list of harmless variables, never the action's inputs, tokens or workflow-command files,
+ * plus only what the user names explicitly.
  */
 
-/** Passed through from the parent when present. */
-const ALLOWED_NAMES = new Set([
+/** A variable the user asked to pass that memdelta refuses to pass. */
+export class EnvError extends Error {
+  override readonly name = 'EnvError';
+}
+
+/** Copied from the parent when set. */
+const ALLOWED = new Set([
   'PATH',
   'HOME',
   'USER',
   'LOGNAME',
-  'SHELL',
   'LANG',
   'LANGUAGE',
   'TZ',
   'TMPDIR',
   'TMP',
   'TEMP',
-  'TERM',
   'CI',
-  'VIRTUAL_ENV',
-  // Which interpreter a pyenv shim runs; the user chose it for both sides.
-  'PYENV_ROOT',
-  'PYENV_VERSION',
-  // The runner kills processes carrying its tracking id at the end of the job; keep it so it still can.
+  // Lets the runner find and reap processes a benchmark leaves behind.
   'RUNNER_TRACKING_ID',
   'RUNNER_OS',
   'RUNNER_ARCH',
   'RUNNER_TEMP',
-  // Python on Windows cannot start without these.
+  // An activated virtual environment: the interpreter finds it through pyvenv.cfg anyway, but tools in a setup
+  // command (`uv pip install`) look for it here. It is a path, not a secret.
+  'VIRTUAL_ENV',
+  'CONDA_PREFIX',
+  // Windows cannot start Python without these.
   'SYSTEMROOT',
   'SystemRoot',
   'WINDIR',
   'COMSPEC',
   'PATHEXT',
+  'USERPROFILE',
 ]);
 
-/** Passed through by prefix. */
-const ALLOWED_PREFIXES = ['LC_'];
+/** Variables memdelta sets on every child run, whatever the parent or user say. */
+export const FIXED_ENV: Readonly<Record<string, string>> = Object.freeze({
+  // Hash randomisation changes dict layouts and with them the peak (PROBE-NOTES.md).
+  PYTHONHASHSEED: '0',
+  // No __pycache__ in the worktrees: they stay clean and both sides compile alike.
+  PYTHONDONTWRITEBYTECODE: '1',
+  PYTHONUNBUFFERED: '1',
+});
 
-/** The GitHub runner's command files: writing to them sets outputs, env and PATH of later steps. */
-const RUNNER_FILES = new Set([
+/** Names memdelta controls; a user may neither pass nor set them. */
+const CONTROLLED = new Set([
+  ...Object.keys(FIXED_ENV),
+  'PYTHONPATH',
+  'PYTHONHOME',
+  'PYTHONSTARTUP',
+  'PYTHONTRACEMALLOC',
+  'PYTHONEXECUTABLE',
+]);
+
+const WORKFLOW_FILES = new Set([
   'GITHUB_ENV',
   'GITHUB_OUTPUT',
   'GITHUB_PATH',
   'GITHUB_STATE',
   'GITHUB_STEP_SUMMARY',
 ]);
-
-/** Set by memdelta on every run; the user cannot override them. */
-const FIXED_PYTHON = {
-  PYTHONHASHSEED: '0',
-  // Worktrees stay clean and both sides compile alike when nothing writes .pyc files.
-  PYTHONDONTWRITEBYTECODE: '1',
-  PYTHONUNBUFFERED: '1',
-} as const;
-
-/** Names memdelta owns: the user may neither set nor pass them. */
-const OWNED_NAMES = new Set([...Object.keys(FIXED_PYTHON), 'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP']);
-
-const SECRET_WORD = /(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE_?KEY|API_?KEY|AUTH)($|_)/i;
-
-/** A variable the user asked for that memdelta refuses to give to the benchmark. */
-export class EnvError extends Error {
-  override readonly name = 'EnvError';
-}
+const SECRET_WORDS = [
+  'TOKEN',
+  'SECRET',
+  'PASSWORD',
+  'PASSWD',
+  'PASSPHRASE',
+  'CREDENTIAL',
+  'PRIVATE',
+  'APIKEY',
+];
+const SECRET_PARTS = new Set(['KEY', 'PASS', 'PAT', 'AUTH', 'COOKIE']);
 
 /**
- * Why `name` may not be passed to a benchmark, or undefined when it may. Case-insensitive, because
- * Windows environment names are.
+ * Why `name` may never reach a child, or undefined if it may. Refused: `INPUT_*` (action inputs, which include
+ * the token), `ACTIONS_*` (runtime and OIDC tokens), GITHUB_TOKEN/GH_TOKEN, the workflow-command files, variables
+ * memdelta controls, and names that look like secrets (`*TOKEN*`, `*SECRET*`, `*_KEY`, ...).
  */
 export function refusalReason(name: string): string | undefined {
   const upper = name.toUpperCase();
-  const shown = printable(name);
-  if (upper.startsWith('INPUT_'))
-    return `${shown} is an action input; inputs are never passed to the benchmark`;
-  if (upper.startsWith('ACTIONS_')) {
-    return `${shown} belongs to the Actions runtime (cache, artifact and OIDC tokens); it is never passed to the benchmark`;
-  }
-  if (RUNNER_FILES.has(upper)) {
-    return `${shown} is a runner command file; the benchmark must not be able to set outputs or the environment of later steps`;
-  }
-  if (upper === 'GITHUB_TOKEN' || upper === 'GH_TOKEN' || SECRET_WORD.test(name)) {
-    return `${shown} looks like a secret; the benchmark runs pull-request code, so secrets are never passed to it`;
-  }
-  if (OWNED_NAMES.has(upper) || upper.startsWith('MEMDELTA_')) {
-    return `${shown} is set by memdelta itself for reproducible runs and cannot be overridden`;
-  }
-  if (name === '' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-    return `"${shown}" is not a valid environment variable name (letters, digits and _, not starting with a digit)`;
+  if (upper.startsWith('INPUT_')) return 'action inputs (INPUT_*) can hold tokens and are never passed';
+  if (upper.startsWith('ACTIONS_'))
+    return 'ACTIONS_* variables hold runtime and OIDC tokens and are never passed';
+  if (upper === 'GITHUB_TOKEN' || upper === 'GH_TOKEN') return 'tokens are never passed to benchmark code';
+  if (WORKFLOW_FILES.has(upper)) return 'workflow command files would let benchmark code change the job';
+  if (upper.startsWith('MEMDELTA_') || CONTROLLED.has(upper)) return 'memdelta sets this variable itself';
+  const parts = upper.split(/[_-]/);
+  if (
+    SECRET_WORDS.some((w) => upper.replace(/[_-]/g, '').includes(w)) ||
+    parts.some((p) => SECRET_PARTS.has(p))
+  ) {
+    return 'the name looks like a secret; benchmark code runs from the pull request and must not see secrets';
   }
   return undefined;
 }
 
-/** Throws an {@link EnvError} when `name` may not be passed to a benchmark. */
-export function assertPassable(name: string): void {
-  const reason = refusalReason(name);
-  if (reason !== undefined) throw new EnvError(`Cannot pass environment variable: ${reason}.`);
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Throws an {@link EnvError} unless `name` is a valid variable name that may be passed to a child. */
+export function checkPassName(name: string): void {
+  const why = refusalReason(name);
+  if (why !== undefined)
+    throw new EnvError(`refusing to pass environment variable ${JSON.stringify(name)}: ${why}`);
+  if (!NAME_RE.test(name)) {
+    throw new EnvError(
+      `${JSON.stringify(name)} is not a valid environment variable name (letters, digits, _)`,
+    );
+  }
 }
 
 export interface ChildEnvOptions {
-  /** The environment to pick from; defaults to `process.env`. */
-  parent?: Record<string, string | undefined>;
-  /** Names the user explicitly passes through from the parent (missing ones are skipped). */
+  /** The parent environment to pick from. Default `process.env`. */
+  parent?: NodeJS.ProcessEnv;
+  /** Names to copy from the parent in addition to the allow-list (missing ones are skipped). */
   pass?: readonly string[];
-  /** Variables the user sets explicitly, by name and value (a plan's `env`). */
-  values?: Record<string, string>;
-  /** Becomes PYTHONPATH, alone (the probe's directory); omitted when undefined. */
+  /** Variables set to literal values (the plan's `env`). */
+  set?: Readonly<Record<string, string>>;
+  /** The only PYTHONPATH the child gets (the probe's folder); unset when undefined. */
   pythonPath?: string;
 }
 
 /**
- * Builds the allow-listed child environment. Throws an {@link EnvError} when `pass` or `values` name a
- * variable that must not reach pull-request code.
+ * Builds the environment of a child that runs project code: the allow-list and `LC_*` from the parent, the
+ * explicitly passed and set variables (each checked with {@link checkPassName}), `PYTHONPATH` if given, and
+ * {@link FIXED_ENV} last. Every other parent variable, `PYTHON*` included, is dropped. Use it with
+ * `extendEnv: false` so nothing else leaks in.
  */
-export function buildChildEnv(options: ChildEnvOptions = {}): Record<string, string> {
+export function childEnv(options: ChildEnvOptions = {}): Record<string, string> {
   const parent = options.parent ?? process.env;
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parent)) {
-    if (value === undefined) continue;
-    if (ALLOWED_NAMES.has(name) || ALLOWED_PREFIXES.some((p) => name.startsWith(p))) env[name] = value;
+  for (const [k, v] of Object.entries(parent)) {
+    if (v === undefined) continue;
+    if (ALLOWED.has(k) || /^LC_[A-Z_]+$/.test(k)) env[k] = v;
   }
   for (const name of options.pass ?? []) {
-    assertPassable(name);
-    const value = parent[name];
-    if (value !== undefined) env[name] = value;
+    checkPassName(name);
+    const v = parent[name];
+    if (v !== undefined) env[name] = v;
   }
-  for (const [name, value] of Object.entries(options.values ?? {})) {
-    assertPassable(name);
-    if (value.includes('\0'))
-      throw new EnvError(`Cannot pass environment variable ${name}: its value contains a NUL byte.`);
-    env[name] = value;
+  for (const [name, v] of Object.entries(options.set ?? {})) {
+    checkPassName(name);
+    if (v.includes('\0')) throw new EnvError(`environment variable ${name} has a NUL character in its value`);
+    env[name] = v;
   }
-  Object.assign(env, FIXED_PYTHON);
   if (options.pythonPath !== undefined) env.PYTHONPATH = options.pythonPath;
+  Object.assign(env, FIXED_ENV);
   return env;
-}
-
-function printable(text: string): string {
-  return JSON.stringify(text).slice(1, -1);
 }

@@ -70,7 +70,7 @@ export function makeGit(repoDir: string, options: GitOptions = {}): Git {
       const what = `git ${args.join(' ')}`;
       let why: string;
       if (result.timedOut) why = `timed out after ${timeout} ms`;
-      else if (result.exitCode === undefined) why = result.shortMessage;
+      else if (result.exitCode === undefined) why = result.shortMessage ?? 'could not run';
       else why = `exited with code ${result.exitCode}`;
       throw new GitError(`${what} ${why}${stderr ? `: ${stderr}` : ''}`, args, result.exitCode, stderr);
     }

@@ -3,9 +3,12 @@
  * the allow-listed environment with PYTHONPATH set to the probe's directory alone, and bounds it like any
  * child (timeout, group kill, output tails). The report file is not read here; the caller validates it.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Target } from '../plan/types.js';
-import type { CleanupRegistry } from './cleanup.js';
-import { buildChildEnv } from './env.js';
+import type { Cleanups } from './cleanup.js';
+import { childEnv } from './env.js';
 import { runBounded, type ProcessOutcome } from './process.js';
 
 export interface ProbeOptions {
@@ -35,9 +38,11 @@ export interface ProbeOptions {
   graceMs?: number;
   signal?: AbortSignal;
   onStderrLine?: (line: string) => void;
-  registry?: CleanupRegistry;
+  registry?: Cleanups;
   /** Environment to take allow-listed variables from; default `process.env`. */
   parentEnv?: Record<string, string | undefined>;
+  /** Names of parent variables the user explicitly passes through (checked: no tokens, no secrets). */
+  passEnv?: readonly string[];
 }
 
 export interface ProbeRun {
@@ -103,8 +108,9 @@ export function probeArgs(options: ProbeOptions): string[] {
 /** Runs the probe once. Throws only for arguments or environment memdelta refuses; never for the child. */
 export async function runProbe(options: ProbeOptions): Promise<ProbeRun> {
   const args = probeArgs(options);
-  const env = buildChildEnv({
-    values: options.extraEnv,
+  const env = childEnv({
+    set: options.extraEnv,
+    ...(options.passEnv !== undefined ? { pass: options.passEnv } : {}),
     pythonPath: options.probeDir,
     ...(options.parentEnv !== undefined ? { parent: options.parentEnv } : {}),
   });
@@ -120,4 +126,19 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeRun> {
     ...(options.registry !== undefined ? { registry: options.registry } : {}),
   });
   return { outcome, reportPath: options.out, argv: [options.python, ...args] };
+}
+
+/**
+ * The folder holding the `memdelta_probe` package: the nearest `py-probe/` above `fromUrl` (this module, or the
+ * bundle in `dist/`) that contains `memdelta_probe/__main__.py`.
+ */
+export function defaultProbeDir(fromUrl: string = import.meta.url): string {
+  let dir = dirname(fileURLToPath(fromUrl));
+  for (;;) {
+    const candidate = join(dir, 'py-probe');
+    if (existsSync(join(candidate, 'memdelta_probe', '__main__.py'))) return candidate;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot find py-probe/memdelta_probe above ${fileURLToPath(fromUrl)}`);
+    dir = up;
+  }
 }

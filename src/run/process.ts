@@ -1,307 +1,123 @@
 /**
- * Runs one child (a probe or a setup command) with bounds on everything it can consume from us: time,
- * captured output, and processes left behind. The child leads its own process group so a timeout or a
- * cancel kills the whole group (SIGTERM, a grace period, SIGKILL); processes that left the group (daemons
- * that called setsid) are found by a per-run marker in their environment, killed and reported.
+ * Runs one child (the probe or a setup command) with bounds: a time limit, bounded output tails, and a kill that
+ * reaches every process it started. The child is the leader of its own process group (and session), so a timeout
+ * or an abort kills the whole group: SIGTERM, a grace period, SIGKILL. Processes that left the group (daemons
+ * that called setsid) carry a per-run marker variable in their environment; on Linux they are found afterwards
+ * through /proc, killed, and reported by name.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { execa } from 'execa';
-import type { CleanupRegistry } from './cleanup.js';
-import { LineSplitter, RingBuffer } from './ring-buffer.js';
+import { defaultCleanups, type Cleanups } from './cleanup.js';
+import { LineSplitter, TailBuffer } from './ring-buffer.js';
 
-/** Environment variable carrying the per-run marker that finds escaped processes. */
-export const RUN_MARKER = 'MEMDELTA_RUN_ID';
+/** Name of the marker variable every child gets; its value is unique per run. */
+export const RUN_ID_VAR = 'MEMDELTA_RUN_ID';
+
+export interface RunOptions {
+  /** Executable, looked up on the child's PATH when it has no slash. */
+  file: string;
+  args: readonly string[];
+  cwd: string;
+  /** The child's complete environment (see env.ts); nothing from the parent is added except the run marker. */
+  env: Readonly<Record<string, string>>;
+  timeoutMs: number;
+  /** Time between SIGTERM and SIGKILL. Default 5000 ms. */
+  graceMs?: number;
+  /** Bytes kept of stdout and of stderr each. Default 64 KiB. */
+  tailBytes?: number;
+  /** Aborting kills the group like a timeout does; the outcome is then kind `signal` with `cancelled` set. */
+  signal?: AbortSignal;
+  /** Called with each stderr line as it arrives (progress, logs). */
+  onStderrLine?: (line: string) => void;
+  /** Registry that kills the group if memdelta itself is interrupted. Default the process-wide one. */
+  registry?: Cleanups;
+}
 
 /**
- * How the child ended. `ok`: exit 0. `exit`: another exit code. `timeout`: killed by us at the time limit.
- * `signal`: died from a signal we did not send for a timeout (cancellation, the OOM killer, itself).
- * `spawn`: could not be started.
+ * How a run ended. `ok`: exit code 0. `exit`: another exit code. `timeout`: killed by memdelta at the time
+ * limit. `signal`: killed by a signal, either one memdelta did not send or, with `cancelled`, memdelta's
+ * response to an abort. `spawn`: it could not be started (`error` says why; `cancelled` if aborted before).
  */
 export type OutcomeKind = 'ok' | 'exit' | 'timeout' | 'signal' | 'spawn';
 
 export interface ProcessOutcome {
   kind: OutcomeKind;
-  /** Exit code, or null when the child died from a signal or never started. */
-  exitCode: number | null;
-  /** Terminating signal (`SIGKILL`, ...), or null. */
-  signal: string | null;
-  /** Killed by SIGKILL that we did not send: on Linux, usually the OOM killer. */
-  likelyOom: boolean;
-  /** The run was cancelled through the abort signal or the cleanup registry. */
+  /** The child's pid (also its process group id), or null if it never started. */
+  pid: number | null;
+  /** True when the run was stopped (or never started) because the abort signal fired. */
   cancelled: boolean;
-  /** Last bytes of stdout and stderr, decoded (see {@link RingBuffer.text}). */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Killed by SIGKILL that memdelta did not send: most likely the kernel's out-of-memory killer. */
+  likelyOom: boolean;
   stdoutTail: string;
   stderrTail: string;
-  /** The child's pid, which is also its process group id; null when it never started. */
-  pid: number | null;
-  /** From spawn to the child's exit. */
   durationMs: number;
-  /** Names of processes of this run still alive after the child ended (then killed), e.g. `["sleep"]`. */
+  /** Processes that outlived the child (escaped daemons, orphans still running), as "name (pid N)"; all killed. */
   leftovers: string[];
-  /** Why the child could not be started (kind `spawn`). */
+  /** For `spawn`: why the child could not start. */
   error?: string;
 }
 
-export interface RunBoundedOptions {
-  file: string;
-  args: readonly string[];
-  cwd: string;
-  /** The complete child environment (see env.ts); nothing else is inherited. */
-  env: Record<string, string>;
-  timeoutMs: number;
-  /** Between SIGTERM and SIGKILL; default 2000. */
-  graceMs?: number;
-  /** Bytes of stdout and of stderr kept; default 64 KiB each. */
-  tailBytes?: number;
-  /** Aborting kills the group like a timeout and marks the outcome cancelled. */
-  signal?: AbortSignal;
-  /** Called with each stderr line as it arrives (long lines in pieces). */
-  onStderrLine?: (line: string) => void;
-  /** Where the running group is registered so an interrupted memdelta still kills it. */
-  registry?: CleanupRegistry;
-}
+const HAS_PROC = process.platform === 'linux' && existsSync('/proc/self/stat');
 
-const DEFAULT_GRACE_MS = 2000;
-const DEFAULT_TAIL_BYTES = 64 * 1024;
-/** After the child exited, how long its stdout/stderr may stay open (held by something we could not kill). */
-const STREAM_DRAIN_MS = 2000;
-
-/** Runs a child under the bounds in `options`. Never throws for anything the child does. */
-export async function runBounded(options: RunBoundedOptions): Promise<ProcessOutcome> {
-  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
-  const stdout = new RingBuffer(options.tailBytes ?? DEFAULT_TAIL_BYTES);
-  const stderr = new RingBuffer(options.tailBytes ?? DEFAULT_TAIL_BYTES);
-  const runId = randomBytes(12).toString('hex');
-  const base = { likelyOom: false, cancelled: false, leftovers: [] as string[] };
-
-  if (options.signal?.aborted) {
-    return {
-      ...base,
-      kind: 'spawn',
-      exitCode: null,
-      signal: null,
-      cancelled: true,
-      pid: null,
-      stdoutTail: '',
-      stderrTail: '',
-      durationMs: 0,
-      error: 'cancelled before it started',
-    };
-  }
-
-  const started = performance.now();
-  const child = execa(options.file, [...options.args], {
-    cwd: options.cwd,
-    env: { ...options.env, [RUN_MARKER]: runId },
-    extendEnv: false,
-    stdin: 'ignore',
-    buffer: false,
-    encoding: 'buffer',
-    detached: true,
-    cleanup: false,
-    reject: false,
-    forceKillAfterDelay: false,
-  });
-
-  const lines = options.onStderrLine ? new LineSplitter(safe(options.onStderrLine)) : undefined;
-  child.stdout?.on('data', (chunk: Uint8Array) => stdout.push(chunk));
-  child.stderr?.on('data', (chunk: Uint8Array) => {
-    stderr.push(chunk);
-    lines?.push(chunk);
-  });
-
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.nodeChildProcess.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  const settled = child.then((result) => result);
-
-  const pgid = child.pid;
-  let timedOut = false;
-  let cancelled = false;
-  let sentKill = false;
-  let mainDone = false;
-  let graceTimer: NodeJS.Timeout | undefined;
-
-  const killGroup = (signal: NodeJS.Signals): void => {
-    if (pgid === undefined) return;
-    if (signal === 'SIGKILL') sentKill = true;
-    try {
-      process.kill(-pgid, signal);
-    } catch {
-      // ESRCH: the group is already gone.
-    }
-  };
-  const terminate = (): void => {
-    if (mainDone || graceTimer !== undefined) return;
-    killGroup('SIGTERM');
-    graceTimer = setTimeout(() => killGroup('SIGKILL'), graceMs);
-  };
-
-  const timer = setTimeout(() => {
-    if (!cancelled) timedOut = true;
-    terminate();
-  }, options.timeoutMs);
-  const onAbort = (): void => {
-    if (!timedOut) cancelled = true;
-    terminate();
-  };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  const unregister = options.registry?.add({
-    name: `process group of ${options.file} (pid ${pgid ?? '?'})`,
-    run: async () => {
-      onAbort();
-      await exited;
-    },
-    runSync: () => {
-      killGroup('SIGKILL');
-      for (const p of findRunProcesses(runId, pgid)) tryKill(p.pid, 'SIGKILL');
-    },
-  });
-
-  try {
-    const first = await Promise.race([
-      exited.then((info) => ({ type: 'exit' as const, info })),
-      settled.then((result) => ({ type: 'settled' as const, result })),
-    ]);
-    const durationMs = Math.round(performance.now() - started);
-    mainDone = true;
-    clearTimeout(timer);
-    if (graceTimer !== undefined) clearTimeout(graceTimer);
-
-    if (
-      first.type === 'settled' &&
-      first.result.exitCode === undefined &&
-      first.result.signal === undefined
-    ) {
-      return {
-        ...base,
-        kind: 'spawn',
-        exitCode: null,
-        signal: null,
-        cancelled,
-        pid: null,
-        stdoutTail: '',
-        stderrTail: stderr.text(),
-        durationMs,
-        error: spawnMessage(
-          first.result.originalMessage || first.result.shortMessage || 'unknown error',
-          options,
-        ),
-      };
-    }
-
-    const info =
-      first.type === 'exit'
-        ? first.info
-        : {
-            code: first.result.exitCode ?? null,
-            signal: (first.result.signal ?? null) as NodeJS.Signals | null,
-          };
-    const likelyOom = info.signal === 'SIGKILL' && !sentKill;
-    const leftovers = await sweep(runId, pgid);
-    await drain(settled, child);
-    lines?.end();
-
-    let kind: OutcomeKind;
-    if (timedOut) kind = 'timeout';
-    else if (info.signal !== null) kind = 'signal';
-    else if (info.code === 0) kind = 'ok';
-    else kind = 'exit';
-    return {
-      kind,
-      exitCode: info.code,
-      signal: info.signal,
-      likelyOom,
-      cancelled,
-      pid: pgid ?? null,
-      stdoutTail: stdout.text(),
-      stderrTail: stderr.text(),
-      durationMs,
-      leftovers,
-    };
-  } finally {
-    clearTimeout(timer);
-    if (graceTimer !== undefined) clearTimeout(graceTimer);
-    options.signal?.removeEventListener('abort', onAbort);
-    unregister?.();
-  }
-}
-
-/** A process found by {@link findRunProcesses}. */
-export interface RunProcess {
+interface ProcInfo {
   pid: number;
+  pgid: number;
+  state: string;
   name: string;
 }
 
-/**
- * Live (non-zombie) processes that carry the run marker `runId` in their environment or belong to process
- * group `pgid`. Linux only (reads /proc); elsewhere returns an empty list and the group kill is all we do.
- */
-export function findRunProcesses(runId: string, pgid: number | undefined): RunProcess[] {
-  if (process.platform !== 'linux') return [];
-  const needle = Buffer.from(`${RUN_MARKER}=${runId}\0`);
-  const found: RunProcess[] = [];
-  let entries: string[];
+function readStat(pid: number): ProcInfo | undefined {
   try {
-    entries = readdirSync('/proc');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The name is in parentheses and may itself contain spaces or parentheses.
+    const close = stat.lastIndexOf(')');
+    const name = stat.slice(stat.indexOf('(') + 1, close);
+    const rest = stat.slice(close + 2).split(' ');
+    return { pid, name, state: rest[0] ?? '?', pgid: Number(rest[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+function listPids(): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number);
   } catch {
     return [];
   }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
+}
+
+/** Live (non-zombie) processes in group `pgid` or carrying `RUN_ID_VAR=runId`, excluding this process. */
+function findRunProcesses(pgid: number | undefined, runId: string): ProcInfo[] {
+  if (!HAS_PROC) return [];
+  const marker = Buffer.from(`\0${RUN_ID_VAR}=${runId}\0`);
+  const found: ProcInfo[] = [];
+  for (const pid of listPids()) {
     if (pid === process.pid) continue;
+    const info = readStat(pid);
+    if (!info || info.state === 'Z' || info.state === 'X') continue;
+    if (pgid !== undefined && info.pgid === pgid) {
+      found.push(info);
+      continue;
+    }
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // Fields after the command name (which may itself contain spaces and parentheses): state ppid pgrp ...
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (rest[0] === 'Z' || rest[0] === 'X') continue;
-      const inGroup = pgid !== undefined && Number(rest[2]) === pgid;
-      if (!inGroup && !readFileSync(`/proc/${pid}/environ`).includes(needle)) continue;
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      found.push({ pid, name });
+      // Prefix NUL so the first variable matches too.
+      const environ = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`)]);
+      if (environ.includes(marker)) found.push(info);
     } catch {
-      // Gone meanwhile, or not ours to read.
+      // Another user's process, or it just exited.
     }
   }
   return found;
 }
 
-/** Kills what is left of a run after its main process ended; returns their names. */
-async function sweep(runId: string, pgid: number | undefined): Promise<string[]> {
-  const seen = new Map<number, string>();
-  // A leftover can fork while we look; rounds repeat until nothing of the run is alive.
-  for (let round = 0; round < 10; round++) {
-    const found = findRunProcesses(runId, pgid);
-    if (found.length === 0) break;
-    for (const p of found) {
-      if (!seen.has(p.pid)) seen.set(p.pid, p.name);
-      tryKill(p.pid, 'SIGKILL');
-    }
-    if (pgid !== undefined) tryKill(-pgid, 'SIGKILL');
-    await delay(10 * (round + 1));
-  }
-  if (pgid !== undefined) tryKill(-pgid, 'SIGKILL');
-  return [...seen.values()];
-}
-
-/** Waits for the output streams to close; gives up on ones held open by a process we could not find. */
-async function drain(settled: Promise<unknown>, child: { stdout: unknown; stderr: unknown }): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), STREAM_DRAIN_MS);
-  });
-  const result = await Promise.race([settled.then(() => 'done' as const), timeout]);
-  clearTimeout(timer);
-  if (result === 'timeout') {
-    for (const stream of [child.stdout, child.stderr]) {
-      (stream as { destroy?: () => void } | null)?.destroy?.();
-    }
-  }
-}
-
-function tryKill(pid: number, signal: NodeJS.Signals): void {
+function killQuiet(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch {
@@ -309,20 +125,202 @@ function tryKill(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  if (HAS_PROC) {
+    const info = readStat(pid);
+    return info !== undefined && info.state !== 'Z' && info.state !== 'X';
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-function safe(fn: (line: string) => void): (line: string) => void {
-  return (line) => {
-    try {
-      fn(line);
-    } catch {
-      // A failing observer must not break the run.
+/** SIGKILLs the group and every marked process, repeatedly, until none is left or `boundMs` passes. */
+async function reap(pgid: number | undefined, runId: string, boundMs: number): Promise<ProcInfo[]> {
+  const seen = new Map<number, ProcInfo>();
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    if (pgid !== undefined) killQuiet(-pgid, 'SIGKILL');
+    const procs = findRunProcesses(pgid, runId);
+    for (const p of procs) {
+      if (!seen.has(p.pid)) seen.set(p.pid, p);
+      killQuiet(p.pid, 'SIGKILL');
     }
-  };
+    const stillAlive = [...seen.keys()].filter(alive);
+    if ((procs.length === 0 && stillAlive.length === 0) || Date.now() > deadline) break;
+    await sleep(20);
+  }
+  return [...seen.values()];
 }
 
-function spawnMessage(message: string, options: RunBoundedOptions): string {
-  return `could not start ${options.file} in ${options.cwd}: ${message}`;
+function describeSpawnError(file: string, cwd: string, err: NodeJS.ErrnoException): string {
+  if (!existsSync(cwd)) return `cannot run ${JSON.stringify(file)}: working directory ${cwd} does not exist`;
+  switch (err.code) {
+    case 'ENOENT':
+      return `cannot run ${JSON.stringify(file)}: no such executable${file.includes('/') ? '' : ' on PATH'}`;
+    case 'EACCES':
+      return `cannot run ${JSON.stringify(file)}: permission denied (is it executable?)`;
+    default:
+      return `cannot run ${JSON.stringify(file)}: ${err.message}`;
+  }
+}
+
+/**
+ * Runs a child with the bounds described in the module comment and resolves with how it ended; it never rejects
+ * for anything the child does. stdin is ignored, no shell is involved, and the environment is exactly `env` plus
+ * {@link RUN_ID_VAR}. When it resolves, no process of the run is left (on Linux, verified through /proc).
+ */
+export async function runBounded(options: RunOptions): Promise<ProcessOutcome> {
+  const { file, args, cwd, timeoutMs } = options;
+  const graceMs = options.graceMs ?? 5000;
+  const tailBytes = options.tailBytes ?? 65_536;
+  const runId = randomBytes(12).toString('hex');
+  const stdout = new TailBuffer(tailBytes);
+  const stderr = new TailBuffer(tailBytes);
+  const lines = options.onStderrLine ? new LineSplitter(options.onStderrLine) : undefined;
+  const started = performance.now();
+
+  const finish = (
+    partial: Pick<ProcessOutcome, 'kind' | 'exitCode' | 'signal' | 'likelyOom'> & { error?: string },
+    leftovers: string[],
+    durationMs: number,
+  ): ProcessOutcome => ({
+    pid: childPid,
+    cancelled: killedBy === 'cancelled',
+    ...partial,
+    stdoutTail: stdout.text(),
+    stderrTail: stderr.text(),
+    durationMs: Math.round(durationMs),
+    leftovers,
+  });
+
+  let childPid: number | null = null;
+  let killedBy: 'timeout' | 'cancelled' | undefined;
+  if (options.signal?.aborted) {
+    killedBy = 'cancelled';
+    const error = 'cancelled before it started';
+    return finish({ kind: 'spawn', exitCode: null, signal: null, likelyOom: false, error }, [], 0);
+  }
+  try {
+    if (!statSync(cwd).isDirectory()) throw new Error('not a directory');
+  } catch {
+    const error = `cannot run ${JSON.stringify(file)}: working directory ${cwd} does not exist or is not a folder`;
+    return finish({ kind: 'spawn', exitCode: null, signal: null, likelyOom: false, error }, [], 0);
+  }
+
+  const subprocess = execa(file, [...args], {
+    cwd,
+    env: { ...options.env, [RUN_ID_VAR]: runId },
+    extendEnv: false,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+    // Own session and process group, so the whole tree can be signalled at once.
+    detached: true,
+    // memdelta's own registry does the cleanup and the killing, for the whole group.
+    cleanup: false,
+    forceKillAfterDelay: false,
+    windowsHide: true,
+  });
+  // The result is not used (the 'exit' event is, because a grandchild may keep the pipes open long after);
+  // this only keeps an error in it from becoming unhandled.
+  void subprocess.catch(() => undefined);
+  // execa's subprocess is a ChildProcess; its 'exit' event is what tells when the child itself has ended.
+  const child: ChildProcess = subprocess.nodeChildProcess;
+  childPid = child.pid ?? null;
+
+  child.stdout?.on('data', (d: Buffer) => stdout.push(d));
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr.push(d);
+    lines?.push(d);
+  });
+
+  let termTimer: NodeJS.Timeout | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const pid = child.pid;
+
+  const ended = new Promise<
+    { exitCode: number | null; signal: NodeJS.Signals | null } | { spawnError: NodeJS.ErrnoException }
+  >((resolve) => {
+    child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
+    child.once('error', (err) => {
+      if (child.pid === undefined) resolve({ spawnError: err as NodeJS.ErrnoException });
+    });
+    // execa may report a failed start only through its result.
+    void subprocess.then((r) => {
+      if (r.failed && r.exitCode === undefined && r.signal === undefined && child.pid === undefined) {
+        const err = (r.cause ?? new Error(r.shortMessage ?? 'could not start')) as NodeJS.ErrnoException;
+        resolve({ spawnError: err });
+      }
+    });
+  });
+
+  const terminate = (why: 'timeout' | 'cancelled') => {
+    if (killedBy || pid === undefined) return;
+    killedBy = why;
+    killQuiet(-pid, 'SIGTERM');
+    killTimer = setTimeout(() => killQuiet(-pid, 'SIGKILL'), graceMs);
+  };
+  const onAbort = () => terminate('cancelled');
+  if (pid !== undefined) {
+    termTimer = setTimeout(() => terminate('timeout'), timeoutMs);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+  }
+  const unregister = (options.registry ?? defaultCleanups).add({
+    label: `process group of ${file}`,
+    run: async () => {
+      terminate('cancelled');
+      await ended;
+    },
+    runSync: () => {
+      if (pid !== undefined) killQuiet(-pid, 'SIGKILL');
+    },
+  });
+
+  const end = await ended;
+  const durationMs = performance.now() - started;
+  clearTimeout(termTimer);
+  clearTimeout(killTimer);
+  options.signal?.removeEventListener('abort', onAbort);
+
+  if ('spawnError' in end) {
+    unregister();
+    const error = describeSpawnError(file, cwd, end.spawnError);
+    return finish({ kind: 'spawn', exitCode: null, signal: null, likelyOom: false, error }, [], durationMs);
+  }
+
+  // Whatever is still alive now outlived the child: orphans in its group and escaped daemons.
+  const survivors = await reap(pid, runId, Math.max(2000, graceMs));
+  unregister();
+  const leftovers = killedBy ? survivors.filter((p) => p.pgid !== pid) : survivors;
+
+  // Pipes close once every holder is dead; do not wait forever for one held by something /proc could not see.
+  await Promise.race([
+    Promise.all(
+      [child.stdout, child.stderr].map((s) => (s && !s.closed ? new Promise((r) => s.once('close', r)) : 0)),
+    ),
+    sleep(1000),
+  ]);
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  lines?.end();
+
+  const { exitCode, signal } = end;
+  let kind: OutcomeKind;
+  if (killedBy === 'timeout') kind = 'timeout';
+  else if (killedBy === 'cancelled' || signal) kind = 'signal';
+  else kind = exitCode === 0 ? 'ok' : 'exit';
+  const likelyOom = !killedBy && signal === 'SIGKILL';
+  return finish(
+    { kind, exitCode, signal, likelyOom },
+    leftovers.map((p) => `${p.name} (pid ${p.pid})`),
+    durationMs,
+  );
 }

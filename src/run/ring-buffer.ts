@@ -1,113 +1,122 @@
 /**
- * Bounded output capture for child processes: the last N bytes of a stream, decoded without ever emitting
- * half a UTF-8 sequence at the cut, and a line splitter whose pending line is bounded too. Memory stays at
- * the capacity whatever the child writes (a benchmark printing 1 GB without a newline included).
+ * Bounded tails of a child's output. A benchmark may print a gigabyte without a newline; only the last N bytes
+ * are kept, in memory bounded by about 2 N whatever the chunk sizes.
  */
 import { StringDecoder } from 'node:string_decoder';
 
-/** Keeps the last `capacity` bytes written to it. */
-export class RingBuffer {
-  readonly capacity: number;
-  private readonly buf: Buffer;
-  /** Index of the next byte to write. */
-  private end = 0;
-  private filled = 0;
+/** Keeps the last `maxBytes` bytes written to it. */
+export class TailBuffer {
+  private chunks: Buffer[] = [];
+  private held = 0;
   private total = 0;
 
-  constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity <= 0) {
-      throw new RangeError(`ring buffer capacity must be a positive integer, got ${capacity}`);
+  constructor(readonly maxBytes: number) {
+    if (!Number.isInteger(maxBytes) || maxBytes <= 0)
+      throw new RangeError(`maxBytes must be a positive integer`);
+  }
+
+  /** Appends a chunk; strings are taken as UTF-8. */
+  push(chunk: Buffer | Uint8Array | string): void {
+    const buf =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, 'utf8')
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.total += buf.length;
+    if (buf.length >= this.maxBytes) {
+      // Copy the tail so the (possibly huge) chunk itself is not retained.
+      this.chunks = [Buffer.from(buf.subarray(buf.length - this.maxBytes))];
+      this.held = this.maxBytes;
+      return;
     }
-    this.capacity = capacity;
-    this.buf = Buffer.alloc(capacity);
+    this.chunks.push(Buffer.from(buf));
+    this.held += buf.length;
+    if (this.held > 2 * this.maxBytes) this.compact();
   }
 
-  /** Appends a chunk; only its last `capacity` bytes can matter, so larger chunks are sliced first. */
-  push(chunk: Uint8Array | string): void {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    this.total += bytes.length;
-    const src = bytes.length > this.capacity ? bytes.subarray(bytes.length - this.capacity) : bytes;
-    const first = Math.min(src.length, this.capacity - this.end);
-    this.buf.set(src.subarray(0, first), this.end);
-    if (first < src.length) this.buf.set(src.subarray(first), 0);
-    this.end = (this.end + src.length) % this.capacity;
-    this.filled = Math.min(this.capacity, this.filled + src.length);
+  private compact(): void {
+    const all = Buffer.concat(this.chunks, this.held);
+    this.chunks = [Buffer.from(all.subarray(all.length - this.maxBytes))];
+    this.held = this.maxBytes;
   }
 
-  /** Bytes ever pushed. */
+  /** Bytes written so far, kept or not. */
   get totalBytes(): number {
     return this.total;
   }
 
-  /** True when older bytes were dropped. */
-  get truncated(): boolean {
-    return this.total > this.filled;
+  /** Bytes written but no longer kept. */
+  get droppedBytes(): number {
+    return this.total - Math.min(this.total, this.maxBytes);
   }
 
-  /** The kept bytes, oldest first (a copy). */
+  /** The kept bytes (at most `maxBytes`). */
   bytes(): Buffer {
-    if (this.filled < this.capacity) return Buffer.from(this.buf.subarray(0, this.filled));
-    return Buffer.concat([this.buf.subarray(this.end), this.buf.subarray(0, this.end)]);
+    const all = Buffer.concat(this.chunks, this.held);
+    return all.length > this.maxBytes ? all.subarray(all.length - this.maxBytes) : all;
   }
 
   /**
-   * The kept bytes as text. When older bytes were dropped, continuation bytes left over from a character
-   * whose start was cut off are skipped, so the tail starts on a character boundary; any other invalid
-   * UTF-8 (including a sequence the child left unfinished) becomes U+FFFD.
+   * The kept bytes as text. When the start was cut inside a multibyte character, its continuation bytes are
+   * skipped, so the text never begins with a broken sequence; other invalid UTF-8 becomes U+FFFD.
    */
   text(): string {
-    let bytes = this.bytes();
-    if (this.truncated) {
+    let buf = this.bytes();
+    if (this.droppedBytes > 0) {
       let skip = 0;
-      // A UTF-8 character has at most 3 continuation bytes; more than that is invalid input, left to the decoder.
-      while (skip < 3 && skip < bytes.length && isContinuation(bytes[skip] ?? 0)) skip++;
-      bytes = bytes.subarray(skip);
+      // At most 3 continuation bytes (10xxxxxx) can follow a cut lead byte.
+      while (skip < 3 && skip < buf.length && ((buf[skip] as number) & 0xc0) === 0x80) skip++;
+      buf = buf.subarray(skip);
     }
-    return new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: false }).decode(buf);
   }
 }
 
-function isContinuation(byte: number): boolean {
-  return (byte & 0xc0) === 0x80;
-}
-
 /**
- * Splits a byte stream into lines for live forwarding (e.g. progress on stderr). A line longer than
- * `maxLineBytes` is emitted in pieces of at most that size, so a stream without newlines cannot grow memory.
+ * Splits a byte stream into lines for a callback, decoding UTF-8 across chunk boundaries. A line longer than
+ * `maxLine` characters is delivered cut (with "…") and the rest of it skipped, so memory stays bounded.
  */
 export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
+  private skipping = false;
 
   constructor(
     private readonly onLine: (line: string) => void,
-    private readonly maxLineChars = 8192,
+    private readonly maxLine = 16_384,
   ) {}
 
-  push(chunk: Uint8Array): void {
-    let text =
-      this.pending + this.decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    let nl = text.indexOf('\n');
-    while (nl !== -1) {
-      this.onLine(stripCr(text.slice(0, nl)));
-      text = text.slice(nl + 1);
-      nl = text.indexOf('\n');
+  push(chunk: Buffer | string): void {
+    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      this.take(text.slice(start, nl), true);
+      start = nl + 1;
     }
-    while (text.length > this.maxLineChars) {
-      this.onLine(text.slice(0, this.maxLineChars));
-      text = text.slice(this.maxLineChars);
-    }
-    this.pending = text;
+    this.take(text.slice(start), false);
   }
 
-  /** Emits what is left (an unterminated last line). */
+  private take(piece: string, ended: boolean): void {
+    if (!this.skipping) {
+      this.pending += piece;
+      if (this.pending.length > this.maxLine) {
+        this.onLine(`${this.pending.slice(0, this.maxLine)}…`);
+        this.pending = '';
+        this.skipping = true;
+      }
+    }
+    if (ended) {
+      if (!this.skipping) this.onLine(this.pending.replace(/\r$/, ''));
+      this.pending = '';
+      this.skipping = false;
+    }
+  }
+
+  /** Delivers the last line if it had no newline. */
   end(): void {
-    const rest = this.pending + this.decoder.end();
+    this.pending += this.decoder.end();
+    if (this.pending !== '' && !this.skipping) this.onLine(this.pending);
     this.pending = '';
-    if (rest.length > 0) this.onLine(stripCr(rest));
   }
-}
-
-function stripCr(line: string): string {
-  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }

@@ -3,8 +3,8 @@
  * a shell string from the user's own configuration, so it goes through `sh -c`; it gets the same
  * allow-listed environment as the benchmark and the same bounds.
  */
-import type { CleanupRegistry } from './cleanup.js';
-import { buildChildEnv } from './env.js';
+import type { Cleanups } from './cleanup.js';
+import { childEnv } from './env.js';
 import { runBounded, type ProcessOutcome } from './process.js';
 
 export interface SetupOptions {
@@ -18,16 +18,19 @@ export interface SetupOptions {
   graceMs?: number;
   signal?: AbortSignal;
   onStderrLine?: (line: string) => void;
-  registry?: CleanupRegistry;
+  registry?: Cleanups;
   /** Environment to take allow-listed variables from; default `process.env`. */
   parentEnv?: Record<string, string | undefined>;
+  /** Names of parent variables the user explicitly passes through (checked: no tokens, no secrets). */
+  passEnv?: readonly string[];
 }
 
 /** Runs the setup command; the outcome's tails explain a failure. Never throws for the child. */
 export async function runSetup(options: SetupOptions): Promise<ProcessOutcome> {
   if (options.command.trim() === '') throw new Error('The setup command is empty.');
-  const env = buildChildEnv({
-    values: options.extraEnv,
+  const env = childEnv({
+    set: options.extraEnv,
+    ...(options.passEnv !== undefined ? { pass: options.passEnv } : {}),
     ...(options.parentEnv !== undefined ? { parent: options.parentEnv } : {}),
   });
   return runBounded({
@@ -54,6 +57,7 @@ export function describeSetupFailure(command: string, outcome: ProcessOutcome): 
     case 'timeout':
       return `The ${what} timed out after ${outcome.durationMs} ms and was killed.`;
     case 'signal':
+      if (outcome.cancelled) return `The ${what} was cancelled.`;
       return `The ${what} was killed by ${outcome.signal}${outcome.likelyOom ? ' (likely out of memory)' : ''}.`;
     case 'spawn':
       return `The ${what} could not be started: ${outcome.error ?? 'unknown error'}.`;

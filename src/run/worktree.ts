@@ -245,7 +245,7 @@ export interface WorktreeOptions {
   /** Folder in which the temp folder is made. Default the system temp folder. */
   parent?: string;
   /** Registry that removes the worktrees if the run is interrupted. Default the process-wide one. */
-  cleanups?: Cleanups;
+  registry?: Cleanups;
 }
 
 const TEMP_PREFIX = 'memdelta-wt-';
@@ -332,7 +332,7 @@ export async function makeWorktrees(git: Git, options: WorktreeOptions): Promise
   await writeFile(join(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
   const base = join(root, 'base');
   const head = join(root, 'head');
-  const cleanups = options.cleanups ?? defaultCleanups;
+  const cleanups = options.registry ?? defaultCleanups;
   let disposing: Promise<void> | undefined;
   const dispose = (): Promise<void> => {
     disposing ??= (async () => {
