@@ -104,8 +104,13 @@ async function revParse(git: Git, ref: string): Promise<string | undefined> {
     ).trim();
     return out === '' ? undefined : out;
   } catch (e) {
-    // --quiet: exit code 1 with no output means "no such commit"; anything else is a real failure.
-    if (e instanceof GitError && e.exitCode === 1 && e.stderr === '') return undefined;
+    // --quiet: exit code 1 with no output means "no such object"; with output, an object that is no commit.
+    if (e instanceof GitError && e.exitCode === 1) {
+      if (e.stderr === '') return undefined;
+      throw new RefError(
+        `${JSON.stringify(ref)} does not name a commit: ${e.stderr.replace(/^error: /, '')}`,
+      );
+    }
     throw e;
   }
 }
@@ -249,6 +254,8 @@ export interface WorktreeOptions {
 }
 
 const TEMP_PREFIX = 'memdelta-wt-';
+/** Temp folders made by this process and not yet disposed of. */
+const ownRoots = new Set<string>();
 const OWNER_FILE = 'memdelta-owner.json';
 
 function pidAlive(pid: number): boolean {
@@ -287,7 +294,10 @@ export async function sweepStaleWorktrees(git: Git): Promise<string[]> {
     } catch {
       owner = undefined;
     }
-    if (owner !== undefined && owner !== process.pid && pidAlive(owner)) continue;
+    // Kept: worktrees of a live run. This process's own pid counts as live only for worktrees it made itself
+    // (after a crash in a container, a new run can get the crashed run's pid).
+    const live = owner === process.pid ? ownRoots.has(root) : owner !== undefined && pidAlive(owner);
+    if (live) continue;
     await removeWorktree(git, path);
     await rm(root, { recursive: true, force: true });
     removed.push(path);
@@ -329,6 +339,7 @@ export async function makeWorktrees(git: Git, options: WorktreeOptions): Promise
   }
   await sweepStaleWorktrees(git);
   const root = await mkdtemp(join(options.parent ?? tmpdir(), TEMP_PREFIX));
+  ownRoots.add(root);
   await writeFile(join(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
   const base = join(root, 'base');
   const head = join(root, 'head');
@@ -340,6 +351,7 @@ export async function makeWorktrees(git: Git, options: WorktreeOptions): Promise
       await removeWorktree(git, base);
       await removeWorktree(git, head);
       await rm(root, { recursive: true, force: true });
+      ownRoots.delete(root);
       try {
         await git(['worktree', 'prune']);
       } catch {

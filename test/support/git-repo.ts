@@ -8,6 +8,9 @@
  *   repo.shas; // one full SHA per commit, in order
  *   await repo.remove();
  *
+ * A commit with `branch` is made on that branch, created (from commit `from`, by index, or from the current
+ * HEAD) when it does not exist yet; later commits without `branch` stay on it.
+ *
  * Each commit's `files` is applied on top of the previous commit (a string writes the file, null deletes
  * it). Identity, dates and signing are fixed on the command line, so no global git config is needed and
  * the same commits always get the same SHAs.
@@ -22,6 +25,10 @@ export interface CommitSpec {
   files: Record<string, string | null>;
   /** Defaults to `commit <n>`. */
   message?: string;
+  /** Branch to commit on; created when missing. */
+  branch?: string;
+  /** Index of an earlier commit a new `branch` starts from; default the current HEAD. */
+  from?: number;
 }
 
 export interface TestRepo {
@@ -74,6 +81,14 @@ export async function makeRepo(commits: CommitSpec[]): Promise<TestRepo> {
   await git('init', '--quiet');
   const shas: string[] = [];
   for (const [index, commit] of commits.entries()) {
+    if (commit.branch !== undefined) {
+      const exists = await git('branch', '--list', commit.branch);
+      if (exists.trim() !== '') await git('checkout', '--quiet', commit.branch);
+      else {
+        const start = commit.from !== undefined ? shas[commit.from] : undefined;
+        await git('checkout', '--quiet', '-b', commit.branch, ...(start ? [start] : []));
+      }
+    }
     for (const [path, content] of Object.entries(commit.files)) {
       const file = join(dir, path);
       if (content === null) {
