@@ -119,7 +119,12 @@ export function createOctokit(options: CreateOctokitOptions): GitHubClient {
     {
       baseUrl,
       userAgent: options.userAgent ?? 'memdelta',
-      log: { debug: log.debug, info: log.debug, warn: log.warn, error: log.warn },
+      log: {
+        debug: (m: string) => log.debug(m),
+        info: (m: string) => log.debug(m),
+        warn: (m: string) => log.warn(m),
+        error: (m: string) => log.warn(m),
+      },
       retry: { retries, retryAfterBaseValue: baseDelayMs, doNotRetry: DO_NOT_RETRY },
       throttle: {
         id: `memdelta-${Math.random().toString(36).slice(2)}`,
