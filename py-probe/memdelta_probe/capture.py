@@ -1,0 +1,277 @@
+"""The measured window: tracing, the peak-counter hook for the breakdown, per-iteration retained bytes.
+
+Breakdown (see docs/probe.md): knowing the peak P from a cheap pass, a hook on call, return and C-return events
+takes a snapshot whenever tracemalloc's *peak counter* reaches (1 - EPS) * P and has risen by more than EPS since
+the last snapshot. The last snapshot plus the gap (peak counter minus current memory at that hook), attributed to
+the frame the hook sees, adds up to the peak. When that frame is a Python function that returned (the peak was a
+temporary made and freed by bytecode, not by a call), a refining run adds line events in that one function so the
+gap lands on the line that made it.
+"""
+from __future__ import annotations
+
+import array
+import gc
+import sys
+import time
+import tracemalloc
+
+from memdelta_probe import _tramp
+from memdelta_probe.aggregate import raw_traces
+from memdelta_probe.gcstats import CyclicStep, count_types
+
+EPS = 0.002
+# A gap larger than this share of the peak, seen at a Python-level event, asks for a refining run.
+REFINE_GAP = 0.002
+LEAK_MIN_ITERATIONS = 10
+
+
+class Breakdown:
+    """What the hook saw at the last snapshot near the peak."""
+
+    __slots__ = ("traces", "peak_at", "gap", "gap_frames", "python_event", "code_key", "snapshots")
+
+    def __init__(self) -> None:
+        self.traces = None
+        self.peak_at = 0
+        self.gap = 0
+        self.gap_frames: list = []
+        self.python_event = False
+        self.code_key: tuple | None = None
+        self.snapshots = 0
+
+
+class PeakWatcher:
+    """The breakdown hook: sys.monitoring on 3.12+, sys.setprofile before; optional line events in one function."""
+
+    __slots__ = ("nxt", "frames", "result", "tool", "refine", "last_line", "_hook", "_local")
+
+    def __init__(self, hint: int, frames: int, refine: tuple | None) -> None:
+        self.nxt = [max(1, int(hint * (1 - EPS)))]
+        self.frames = frames
+        self.result = Breakdown()
+        self.tool = None
+        self.refine = refine
+        self.last_line = [0]
+        self._hook = None
+        self._local = None
+
+    def take(self, frame, python_event: bool, line: int = 0) -> None:
+        gtm = tracemalloc.get_traced_memory
+        cur, peak = gtm()
+        r = self.result
+        r.traces = None
+        r.traces = raw_traces(tracemalloc.take_snapshot())
+        r.peak_at = peak
+        r.gap = max(0, peak - cur)
+        chain = []
+        f = frame
+        while f is not None and len(chain) < self.frames:
+            chain.append((f.f_code.co_filename, f.f_lineno))
+            f = f.f_back
+        if line and chain:
+            chain[0] = (chain[0][0], line)
+        r.gap_frames = chain
+        r.python_event = python_event
+        code = frame.f_code if frame is not None else None
+        r.code_key = (code.co_filename, code.co_firstlineno, code.co_name) if code is not None else None
+        r.snapshots += 1
+        self.nxt[0] = int(peak * (1 + EPS)) + 1
+
+    def install(self) -> None:
+        gtm = tracemalloc.get_traced_memory
+        nxt = self.nxt
+        take = self.take
+        if sys.version_info >= (3, 12):
+            mon = sys.monitoring
+            for tool in (mon.PROFILER_ID, 3, 4, 5):
+                if mon.get_tool(tool) is None:
+                    mon.use_tool_id(tool, "memdelta-probe")
+                    self.tool = tool
+                    break
+            if self.tool is None:
+                raise RuntimeError("no free sys.monitoring tool id")
+            getframe = sys._getframe
+
+            def on_call(code, offset, fn, arg0):
+                if gtm()[1] >= nxt[0]:
+                    take(getframe(1), False)
+
+            def on_py_return(code, offset, retval):
+                if gtm()[1] >= nxt[0]:
+                    take(getframe(1), True)
+
+            ev = mon.events
+            mon.register_callback(self.tool, ev.CALL, on_call)
+            mon.register_callback(self.tool, ev.C_RETURN, on_call)
+            mon.register_callback(self.tool, ev.C_RAISE, on_call)
+            mon.register_callback(self.tool, ev.PY_RETURN, on_py_return)
+            # C_RETURN needs CALL, and cannot be set without C_RAISE.
+            mon.set_events(self.tool, ev.CALL | ev.C_RETURN | ev.C_RAISE | ev.PY_RETURN)
+        else:
+
+            def hook(frame, event, arg):
+                if gtm()[1] >= nxt[0]:
+                    if event == "call":
+                        take(frame.f_back, False)
+                    else:
+                        take(frame, event == "return")
+
+            self._hook = hook
+            sys.setprofile(hook)
+        if self.refine is not None:
+            self._install_lines(gtm, nxt, take)
+
+    def _install_lines(self, gtm, nxt, take) -> None:
+        key = self.refine
+        last = self.last_line
+        me = self
+
+        def local(frame, event, arg):
+            if gtm()[1] >= nxt[0]:
+                # The peak was reached by the line that just ran, not the one about to run.
+                take(frame, False, last[0] or frame.f_lineno)
+            last[0] = frame.f_lineno
+            return me._local  # not a closure over itself: no reference cycle left behind
+
+        self._local = local
+
+        def global_trace(frame, event, arg):
+            code = frame.f_code
+            if code.co_firstlineno == key[1] and code.co_name == key[2] and code.co_filename == key[0]:
+                last[0] = 0
+                return me._local
+            return None
+
+        sys.settrace(global_trace)
+
+    def uninstall(self) -> None:
+        if self.refine is not None:
+            sys.settrace(None)
+            self._local = None
+        if self.tool is not None:
+            mon = sys.monitoring
+            mon.set_events(self.tool, 0)
+            ev = mon.events
+            for e in (ev.CALL, ev.C_RETURN, ev.C_RAISE, ev.PY_RETURN):
+                mon.register_callback(self.tool, e, None)
+            mon.free_tool_id(self.tool)
+            self.tool = None
+        elif self._hook is not None:
+            sys.setprofile(None)
+            self._hook = None
+        # A rise after the last event (none fired since) still counts.
+        if tracemalloc.get_traced_memory()[1] >= self.nxt[0]:
+            self.take(None, False)
+
+
+class Window:
+    """Everything measured in one run of the target."""
+
+    __slots__ = ("exc", "wall_time", "peak", "retained_traces", "early_traces", "series", "done", "cyclic",
+                 "growth_before", "growth_after", "breakdown", "iterations", "warmup", "rss")
+
+    def __init__(self) -> None:
+        self.exc: BaseException | None = None
+        self.wall_time = 0.0
+        self.peak = 0
+        self.retained_traces = None
+        self.early_traces = None
+        self.series: list = []
+        self.done = 0
+        self.cyclic: CyclicStep | None = None
+        self.growth_before: dict = {}
+        self.growth_after: dict = {}
+        self.breakdown: Breakdown | None = None
+        self.iterations = 1
+        self.warmup = 0
+        self.rss: int | None = None
+
+
+def run_traced(target, frames: int, iterations: int, warmup: int, hint: int | None,
+               refine: tuple | None) -> Window:
+    """Runs the prepared target once (or warmup + iterations calls) under tracemalloc."""
+    w = Window()
+    is_callable = target.kind == "callable"
+    if is_callable:
+        w.iterations, w.warmup = iterations, warmup
+        for _ in range(warmup):
+            exc = _tramp.call(target.fn)
+            if exc is not None:
+                w.exc = exc
+                return w
+    gc.collect()
+    w.growth_before = count_types()
+    watcher = PeakWatcher(hint, frames, refine) if hint is not None else None
+    # Preallocated before tracing starts so the probe's bookkeeping stays out of the traced numbers.
+    n = iterations if is_callable else 1
+    series = array.array("q", bytes(8 * max(n, 1)))
+    done = array.array("q", [0])
+    early: list = [None]
+    offset = array.array("q", [0])
+    marks = (1,) if is_callable and n >= LEAK_MIN_ITERATIONS else ()
+    gtm = tracemalloc.get_traced_memory
+    take_snapshot = tracemalloc.take_snapshot
+
+    def mark(i):
+        before = gtm()[0]
+        early[0] = take_snapshot()
+        offset[0] = gtm()[0] - before
+
+    collect = gc.collect
+    perf = time.perf_counter
+    tracemalloc.start(frames)
+    tracemalloc.reset_peak()
+    if watcher is not None:
+        watcher.install()
+    t0 = perf()
+    if is_callable:
+        exc = _tramp.loop(target.fn, n - 1, series, gtm, collect, marks, mark, done) if n > 1 else None
+        if exc is None:
+            exc = _tramp.call(target.fn)
+            if exc is None:
+                done[0] = n
+    else:
+        exc = _tramp.run_code(target.code, target.namespace)
+    t1 = perf()
+    if watcher is not None:
+        watcher.uninstall()
+    w.peak = gtm()[1]
+    w.wall_time = t1 - t0
+    w.exc = exc
+    cyc = CyclicStep()
+    cyc.run(lambda: gtm()[0])
+    w.cyclic = cyc
+    w.retained_traces = raw_traces(take_snapshot())
+    tracemalloc.stop()
+    w.growth_after = count_types()
+    if watcher is not None:
+        w.breakdown = watcher.result
+    if early[0] is not None:
+        w.early_traces = raw_traces(early[0])
+    w.done = done[0]
+    # Series values taken after the call-2 snapshot include it; take it out again.
+    w.series = [v - (offset[0] if i > 1 else 0) for i, v in enumerate(series[: max(0, min(w.done, n - 1))])]
+    return w
+
+
+def run_rss(target, iterations: int, warmup: int) -> Window:
+    """Runs the target without tracemalloc; only wall time and peak RSS are measured."""
+    import resource
+
+    w = Window()
+    perf = time.perf_counter
+    t0 = perf()
+    if target.kind == "callable":
+        w.iterations, w.warmup = iterations, warmup
+        exc = None
+        for _ in range(warmup + iterations):
+            exc = _tramp.call(target.fn)
+            if exc is not None:
+                break
+    else:
+        exc = _tramp.run_code(target.code, target.namespace)
+    w.wall_time = perf() - t0
+    w.exc = exc
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    w.rss = int(rss if sys.platform == "darwin" else rss * 1024)
+    return w
