@@ -69,9 +69,13 @@ export class Cleanups {
    * 128 + the signal number (130, 143); on exit the synchronous parts of what is left run. Returns an uninstaller.
    */
   install(proc: NodeJS.Process = process): () => void {
+    let received = false;
     const onSignal = (signal: NodeJS.Signals) => {
       const code = signal === 'SIGINT' ? 130 : 143;
-      process.stderr.write(`memdelta: ${signal} received, cleaning up\n`);
+      // A second Ctrl-C means "now": the exit handler still kills the process groups synchronously.
+      if (received) proc.exit(code);
+      received = true;
+      proc.stderr.write(`memdelta: ${signal} received, cleaning up\n`);
       void this.runAll().finally(() => proc.exit(code));
     };
     const onExit = () => this.runAllSync();

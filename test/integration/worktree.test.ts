@@ -47,8 +47,12 @@ async function registered(git: Git): Promise<string[]> {
   return (await git(['worktree', 'list', '--porcelain']))
     .split('\n')
     .filter((l) => l.startsWith('worktree '))
-    .map((l) => l.slice('worktree '.length));
+    .map((l) => l.slice('worktree '.length))
+    .sort();
 }
+
+/** Worktree listings come in the order of git's admin folders on disk, so compare them sorted. */
+const sorted = (paths: string[]) => [...paths].sort();
 
 describe('makeWorktrees', () => {
   it('checks out base and head detached at equal-length paths and leaves the user checkout alone', async () => {
@@ -80,7 +84,7 @@ describe('makeWorktrees', () => {
     await wt.dispose();
     await wt.dispose(); // twice is fine
     expect(existsSync(wt.root)).toBe(false);
-    expect(await registered(git)).toEqual([repo.dir]);
+    expect(await registered(git)).toEqual(sorted([repo.dir]));
     expect(registry.size).toBe(0);
     expect(await checkoutState(repo)).toEqual(before);
   });
@@ -93,9 +97,9 @@ describe('makeWorktrees', () => {
       expect(readFileSync(join(wt.base, 'bench.py'), 'utf8')).toBe(
         readFileSync(join(wt.head, 'bench.py'), 'utf8'),
       );
-      expect(await registered(git)).toEqual([repo.dir, wt.base, wt.head]);
+      expect(await registered(git)).toEqual(sorted([repo.dir, wt.base, wt.head]));
     });
-    expect(await registered(git)).toEqual([repo.dir]);
+    expect(await registered(git)).toEqual(sorted([repo.dir]));
   });
 
   it('removes the worktrees when the code using them throws', async () => {
@@ -111,7 +115,7 @@ describe('makeWorktrees', () => {
     ).rejects.toThrow('benchmark exploded');
     expect(root).not.toBe('');
     expect(existsSync(root)).toBe(false);
-    expect(await registered(git)).toEqual([repo.dir]);
+    expect(await registered(git)).toEqual(sorted([repo.dir]));
   });
 
   it('recovers from a crashed run whose temp folder was wiped (registration left behind)', async () => {
@@ -126,7 +130,7 @@ describe('makeWorktrees', () => {
     expect(await registered(git)).toContain(crashed.head);
 
     const wt = await makeWorktrees(git, { baseSha: repo.shas[0]!, headSha: repo.shas[1]! });
-    expect(await registered(git)).toEqual([repo.dir, wt.base, wt.head]);
+    expect(await registered(git)).toEqual(sorted([repo.dir, wt.base, wt.head]));
     await wt.dispose();
   });
 
@@ -152,10 +156,10 @@ describe('makeWorktrees', () => {
     const wt = await makeWorktrees(git, { baseSha: repo.shas[0]!, headSha: repo.shas[1]! });
     expect(existsSync(crashed.root)).toBe(false);
     expect(existsSync(live.head)).toBe(true);
-    expect(await registered(git)).toEqual([repo.dir, live.base, live.head, wt.base, wt.head]);
+    expect(await registered(git)).toEqual(sorted([repo.dir, live.base, live.head, wt.base, wt.head]));
     await wt.dispose();
     await live.dispose();
-    expect(await registered(git)).toEqual([repo.dir]);
+    expect(await registered(git)).toEqual(sorted([repo.dir]));
   });
 
   it('refuses anything but full SHAs', async () => {
