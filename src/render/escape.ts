@@ -168,6 +168,8 @@ export function isProjectFile(file: string): boolean {
   if (file.length === 0 || file.startsWith('<') || file.startsWith('/') || file.startsWith('site-packages/'))
     return false;
   if (/[\\\u0000-\u001F\u007F]/u.test(file) || /^[a-z][a-z0-9+.-]*:/iu.test(file)) return false;
+  // A lone surrogate (a non-UTF-8 name, surrogate-escaped by Python) has no URL form: encodeURIComponent throws.
+  if (!file.isWellFormed()) return false;
   return !file.split('/').some((s) => s === '..' || s === '.' || s === '');
 }
 

@@ -39,6 +39,8 @@ export const HOSTILE_NAMES: readonly HostileName[] = [
   { label: 'long', text: 'n'.repeat(10_000) },
   { label: 'emoji and astral', text: '🚀 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 👩‍👩‍👧 ' + '😀'.repeat(200) },
   { label: 'html entity', text: '&lt;script&gt;' },
+  // Python writes a non-UTF-8 file name (surrogateescape) into JSON as a lone surrogate.
+  { label: 'lone surrogate', text: 'bad\udce9name.py' },
   { label: 'emphasis', text: '**bold** _x_' },
   { label: 'heading', text: '# heading' },
 ];
