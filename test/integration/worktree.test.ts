@@ -12,12 +12,21 @@ import {
   mergeBase,
   resolveCommit,
   withWorktrees,
+  type Worktrees,
 } from '../../src/run/worktree.js';
 import { makeRepo, makeTempDir, runGit, type TestRepo } from '../support/git-repo.js';
 
 const repos: TestRepo[] = [];
 const dirs: string[] = [];
+/** Worktrees a failing test may leave behind; dispose() is idempotent. */
+const trees: Worktrees[] = [];
+async function track(made: Promise<Worktrees>): Promise<Worktrees> {
+  const wt = await made;
+  trees.push(wt);
+  return wt;
+}
 afterEach(async () => {
+  for (const t of trees.splice(0)) await t.dispose();
   for (const r of repos.splice(0)) await r.remove();
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
@@ -66,7 +75,7 @@ describe('makeWorktrees', () => {
     const registry = new Cleanups();
     const git = makeGit(repo.dir);
 
-    const wt = await makeWorktrees(git, { baseSha: repo.shas[0]!, headSha: repo.shas[1]!, registry });
+    const wt = await track(makeWorktrees(git, { baseSha: repo.shas[0]!, headSha: repo.shas[1]!, registry }));
     expect(wt.base.length).toBe(wt.head.length);
     expect(wt.base).not.toBe(wt.head);
     expect(registry.size).toBe(1);
@@ -121,15 +130,17 @@ describe('makeWorktrees', () => {
   it('recovers from a crashed run whose temp folder was wiped (registration left behind)', async () => {
     const repo = await twoCommits();
     const git = makeGit(repo.dir);
-    const crashed = await makeWorktrees(git, {
-      baseSha: repo.shas[0]!,
-      headSha: repo.shas[1]!,
-      registry: new Cleanups(),
-    });
+    const crashed = await track(
+      makeWorktrees(git, {
+        baseSha: repo.shas[0]!,
+        headSha: repo.shas[1]!,
+        registry: new Cleanups(),
+      }),
+    );
     await rm(crashed.root, { recursive: true, force: true });
     expect(await registered(git)).toContain(crashed.head);
 
-    const wt = await makeWorktrees(git, { baseSha: repo.shas[0]!, headSha: repo.shas[1]! });
+    const wt = await track(makeWorktrees(git, { baseSha: repo.shas[0]!, headSha: repo.shas[1]! }));
     expect(await registered(git)).toEqual(sorted([repo.dir, wt.base, wt.head]));
     await wt.dispose();
   });
@@ -137,23 +148,27 @@ describe('makeWorktrees', () => {
   it('removes worktrees of a crashed run whose owner process is dead, keeps those of a live one', async () => {
     const repo = await twoCommits();
     const git = makeGit(repo.dir);
-    const crashed = await makeWorktrees(git, {
-      baseSha: repo.shas[0]!,
-      headSha: repo.shas[1]!,
-      registry: new Cleanups(),
-    });
-    const live = await makeWorktrees(git, {
-      baseSha: repo.shas[0]!,
-      headSha: repo.shas[1]!,
-      registry: new Cleanups(),
-    });
+    const crashed = await track(
+      makeWorktrees(git, {
+        baseSha: repo.shas[0]!,
+        headSha: repo.shas[1]!,
+        registry: new Cleanups(),
+      }),
+    );
+    const live = await track(
+      makeWorktrees(git, {
+        baseSha: repo.shas[0]!,
+        headSha: repo.shas[1]!,
+        registry: new Cleanups(),
+      }),
+    );
     // The crashed run's owner: a process that has exited.
     const gone = await execa('sh', ['-c', 'echo $$']);
     await writeFile(join(crashed.root, 'memdelta-owner.json'), JSON.stringify({ pid: Number(gone.stdout) }));
     // The live run's owner: a process that is still running (this test's parent, the vitest main process).
     await writeFile(join(live.root, 'memdelta-owner.json'), JSON.stringify({ pid: process.ppid }));
 
-    const wt = await makeWorktrees(git, { baseSha: repo.shas[0]!, headSha: repo.shas[1]! });
+    const wt = await track(makeWorktrees(git, { baseSha: repo.shas[0]!, headSha: repo.shas[1]! }));
     expect(existsSync(crashed.root)).toBe(false);
     expect(existsSync(live.head)).toBe(true);
     expect(await registered(git)).toEqual(sorted([repo.dir, live.base, live.head, wt.base, wt.head]));
