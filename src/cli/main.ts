@@ -14,7 +14,8 @@ import type { CompareReport, Verdict } from '../report/types.js';
 import { defaultCleanups } from '../run/cleanup.js';
 import { compare, CompareError, type Progress } from '../run/compare.js';
 import { makeGit } from '../run/git.js';
-import { defaultProbeDir, originWebUrl } from '../run/paths.js';
+import { originWebUrl } from '../run/remote.js';
+import { defaultProbeDir } from '../run/probe.js';
 import { defaultBranch, mergeBase, resolveCommit } from '../run/worktree.js';
 import { VERSION } from '../version.js';
 import { parseArgs, USAGE, UsageError, type CompareArgs } from './args.js';
@@ -74,7 +75,7 @@ function progressLine(p: Progress): string | undefined {
 
 async function loadPlan(a: CompareArgs, repo: string, env: CliIo['env']): Promise<Plan> {
   const flags = {
-    ...(a.run !== undefined ? { run: [a.run] } : {}),
+    ...(a.run !== undefined ? { run: a.run } : {}),
     ...(a.name !== undefined ? { name: a.name } : {}),
     ...(a.iterations !== undefined ? { iterations: a.iterations } : {}),
     ...(a.warmup !== undefined ? { warmup: a.warmup } : {}),

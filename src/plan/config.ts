@@ -28,8 +28,8 @@ export class ConfigError extends Error {
 
 /** Flags of `memdelta compare` (and the action's inputs) that shape the plan; all optional. */
 export interface PlanFlags {
-  /** `--run TARGET`: target words (script and its args, `-m mod args`, or `mod:func`). */
-  run?: string[];
+  /** `--run TARGET`: the target as one string (split like a shell would, without expansion) or as words. */
+  run?: string | string[];
   name?: string;
   iterations?: string | number;
   warmup?: string | number;
@@ -269,7 +269,7 @@ export function resolvePlan(opts: ResolveOptions): Plan {
   if (!flags.run && !opts.config) throw new ConfigError('nothing to run: pass --run TARGET or --config FILE');
 
   if (flags.run) {
-    const target = wrap('--run', () => parseTarget(flags.run as string[]));
+    const target = wrap('--run', () => parseTarget(flags.run as string | string[]));
     const callable = target.kind === 'callable';
     const name = flags.name?.trim() || (target.kind === 'module' ? target.spec : target.spec);
     if (name.length > 200) throw new ConfigError('--name: at most 200 characters');

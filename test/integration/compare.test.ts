@@ -105,7 +105,7 @@ describe('memdelta compare', () => {
   it('fails a head that adds a leak and a bigger temporary, and points at both sites', async () => {
     const head = WORK.replace(
       '    buf = bytearray(2_000_000)\n',
-      '    KEPT.append(bytearray(3_000_000))\n    buf = bytearray(6_000_000)\n',
+      '    KEPT.append(bytearray(3_000_000))\n    buf = bytearray(30_000_000)\n',
     );
     const r = await repo([
       { files: { 'pkg/__init__.py': '', 'pkg/work.py': WORK, 'bench.py': BENCH }, message: 'base' },
@@ -124,18 +124,22 @@ describe('memdelta compare', () => {
     const s = report.scenarios[0]!;
     expect(s.status).toBe('ok');
     expect(s.delta.retained).toBeGreaterThan(2_900_000);
-    expect(s.delta.peak).toBeGreaterThan(6_000_000);
+    expect(s.delta.peak).toBeGreaterThan(15_000_000);
     const headLines = head.split('\n');
     const leak = s.sites.find((x) => x.code.includes('KEPT.append'));
     expect(leak).toMatchObject({ file: 'pkg/work.py', function: 'work', status: 'new' });
     expect(headLines[leak!.line - 1]).toContain('KEPT.append(bytearray(3_000_000))');
     expect(leak!.retained.delta).toBeGreaterThan(2_900_000);
-    const temp = s.sites.find((x) => x.code.includes('bytearray(6_000_000)'));
+    const temp = s.sites.find((x) => x.code.includes('bytearray(30_000_000)'));
     expect(temp).toMatchObject({ file: 'pkg/work.py', function: 'work', status: 'new' });
-    expect(temp!.peak.head).toBeGreaterThan(5_900_000);
-    // Everything else that allocates is unchanged.
-    const changed = s.sites.filter((x) => x.status !== 'same');
-    expect(changed.every((x) => x.code.includes('bytearray'))).toBe(true);
+    expect(temp!.peak.head).toBeGreaterThan(29_900_000);
+    // Nothing else grew. A site may show a smaller share of the peak: the high-water moment moved from inside
+    // encode() (its temporaries) to the new 30 MB buffer, so encode's temporaries are no longer part of it.
+    const others = s.sites.filter((x) => x.status !== 'same' && !x.code.includes('bytearray'));
+    for (const x of others) {
+      expect(x.retained.delta, x.code).toBe(0);
+      expect(x.peak.delta, x.code).toBeLessThan(0);
+    }
     expect(s.sites.some((x) => x.status === 'same' && x.function === 'Item.__init__')).toBe(true);
     expect(s.budget.filter((b) => !b.ok).map((b) => b.rule)).toEqual(
       expect.arrayContaining(['peak: +5%', 'retained: +1MiB']),
@@ -283,7 +287,7 @@ while True:
     const dump = join(out, 'environ.json');
     const bench = `import json, os, sys\njson.dump(dict(os.environ), open(sys.argv[1], "w"))\n`;
     const r = await repo([{ files: { 'bench.py': bench } }]);
-    const { code } = await compareCli(
+    const { code, stderr } = await compareCli(
       r.dir,
       ['--base', r.shas[0]!, '--head', r.shas[0]!, '--run', `bench.py ${dump}`],
       {
@@ -298,7 +302,7 @@ while True:
         RUNNER_TRACKING_ID: 'github_123',
       },
     );
-    expect(code).toBe(0);
+    expect(code, stderr).toBe(0);
     const env = JSON.parse(await readFile(dump, 'utf8')) as Record<string, string>;
     for (const name of [
       'INPUT_GITHUB-TOKEN',
@@ -320,7 +324,7 @@ while True:
   it('gives identical numbers in parallel and in sequence, and leaves no worktree even after a crash', async () => {
     const r = await repo([
       { files: { 'pkg/__init__.py': '', 'pkg/work.py': WORK, 'bench.py': BENCH } },
-      { files: { 'pkg/work.py': WORK.replace('bytearray(2_000_000)', 'bytearray(4_000_000)') } },
+      { files: { 'pkg/work.py': WORK.replace('bytearray(2_000_000)', 'bytearray(30_000_000)') } },
     ]);
     const args = ['--base', r.shas[0]!, '--head', r.shas[1]!, '--run', 'bench.py'];
     const parallel = await compareCli(r.dir, args);

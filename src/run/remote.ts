@@ -1,22 +1,5 @@
-/** Where memdelta's own files are, and the repository's web address for links. */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+/** The repository's web address, for links to commits and lines in reports. */
 import type { Git } from './git.js';
-
-/**
- * The folder holding the `memdelta_probe` package: `py-probe/` beside `dist/` in a release, or beside `src/` when
- * running from source. Found by walking up from this module.
- */
-export function defaultProbeDir(from: string = import.meta.url): string {
-  let dir = dirname(fileURLToPath(from));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'py-probe');
-    if (existsSync(join(candidate, 'memdelta_probe', '__main__.py'))) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find the py-probe folder that ships with memdelta (is the installation complete?)');
-}
 
 /**
  * The web address of a git remote URL, for links to commits and lines: `https://host/owner/repo` from
