@@ -296,7 +296,13 @@ function footer(report: CompareReport, options: MarkdownOptions): string {
   const iterations = [...new Set(report.scenarios.map((s) => s.iterations ?? 0))];
   if (iterations.length === 1 && (iterations[0] ?? 0) > 0)
     facts.push(`${formatCount(iterations[0] ?? 0)} iterations`);
-  else if (iterations.some((n) => n > 0)) facts.push('iterations per scenario');
+  else if (iterations.some((n) => n > 0)) {
+    const repeated = report.scenarios.filter((s) => (s.iterations ?? 0) > 0);
+    const shown = repeated
+      .slice(0, 3)
+      .map((s) => `${formatCount(s.iterations ?? 0)} iterations of ${inline(s.name)}`);
+    facts.push(shown.join(', ') + (repeated.length > 3 ? `, and ${repeated.length - 3} more repeated` : ''));
+  }
   if (settings) {
     facts.push(`noise floor ${formatBytes(settings.minDelta.bytes)} and ${settings.minDelta.percent} %`);
     facts.push(`memdelta ${codeSpan(settings.memdeltaVersion, { max: 40 })}`);
