@@ -43,10 +43,15 @@ class Breakdown:
 class PeakWatcher:
     """The breakdown hook: sys.monitoring on 3.12+, sys.setprofile before; optional line events in one function."""
 
-    __slots__ = ("nxt", "frames", "result", "tool", "refine", "last_line", "_hook", "_local")
+    __slots__ = ("nxt", "floor", "gapmax", "frames", "result", "tool", "refine", "last_line", "_hook", "_local",
+                 "_global", "_events")
 
     def __init__(self, hint: int, frames: int, refine: tuple | None) -> None:
+        # Fire on a new high of the peak counter (nxt), or, near the best peak (floor), on a moment whose gap
+        # (peak minus current) is much smaller than the best one's: where less is left to attribute by frame.
         self.nxt = [max(1, int(hint * (1 - EPS)))]
+        self.floor = [self.nxt[0]]
+        self.gapmax = [0]
         self.frames = frames
         self.result = Breakdown()
         self.tool = None
@@ -54,6 +59,8 @@ class PeakWatcher:
         self.last_line = [0]
         self._hook = None
         self._local = None
+        self._global = None
+        self._events = 0
 
     def take(self, frame, python_event: bool, line: int = 0) -> None:
         gtm = tracemalloc.get_traced_memory
@@ -75,11 +82,18 @@ class PeakWatcher:
         code = frame.f_code if frame is not None else None
         r.code_key = (code.co_filename, code.co_firstlineno, code.co_name) if code is not None else None
         r.snapshots += 1
-        self.nxt[0] = int(peak * (1 + EPS)) + 1
+        if peak >= self.nxt[0]:
+            self.nxt[0] = int(peak * (1 + EPS)) + 1
+            self.floor[0] = max(self.floor[0], int(peak * (1 - EPS)))
+        gap = r.gap
+        self.gapmax[0] = gap // 2 if gap > EPS * peak else 0
 
     def install(self) -> None:
+        """Builds the hooks; nothing fires until arm(). Called before tracing starts so the hooks are untraced."""
         gtm = tracemalloc.get_traced_memory
         nxt = self.nxt
+        floor = self.floor
+        gapmax = self.gapmax
         take = self.take
         if sys.version_info >= (3, 12):
             mon = sys.monitoring
@@ -93,11 +107,13 @@ class PeakWatcher:
             getframe = sys._getframe
 
             def on_call(code, offset, fn, arg0):
-                if gtm()[1] >= nxt[0]:
+                c, p = gtm()
+                if p >= nxt[0] or (p >= floor[0] and p - c < gapmax[0]):
                     take(getframe(1), False)
 
             def on_py_return(code, offset, retval):
-                if gtm()[1] >= nxt[0]:
+                c, p = gtm()
+                if p >= nxt[0] or (p >= floor[0] and p - c < gapmax[0]):
                     take(getframe(1), True)
 
             ev = mon.events
@@ -106,28 +122,29 @@ class PeakWatcher:
             mon.register_callback(self.tool, ev.C_RAISE, on_call)
             mon.register_callback(self.tool, ev.PY_RETURN, on_py_return)
             # C_RETURN needs CALL, and cannot be set without C_RAISE.
-            mon.set_events(self.tool, ev.CALL | ev.C_RETURN | ev.C_RAISE | ev.PY_RETURN)
+            self._events = ev.CALL | ev.C_RETURN | ev.C_RAISE | ev.PY_RETURN
         else:
 
             def hook(frame, event, arg):
-                if gtm()[1] >= nxt[0]:
+                c, p = gtm()
+                if p >= nxt[0] or (p >= floor[0] and p - c < gapmax[0]):
                     if event == "call":
                         take(frame.f_back, False)
                     else:
                         take(frame, event == "return")
 
             self._hook = hook
-            sys.setprofile(hook)
         if self.refine is not None:
-            self._install_lines(gtm, nxt, take)
+            self._install_lines(gtm, nxt, floor, gapmax, take)
 
-    def _install_lines(self, gtm, nxt, take) -> None:
+    def _install_lines(self, gtm, nxt, floor, gapmax, take) -> None:
         key = self.refine
         last = self.last_line
         me = self
 
         def local(frame, event, arg):
-            if gtm()[1] >= nxt[0]:
+            c, p = gtm()
+            if p >= nxt[0] or (p >= floor[0] and p - c < gapmax[0]):
                 # The peak was reached by the line that just ran, not the one about to run.
                 take(frame, False, last[0] or frame.f_lineno)
             last[0] = frame.f_lineno
@@ -142,12 +159,21 @@ class PeakWatcher:
                 return me._local
             return None
 
-        sys.settrace(global_trace)
+        self._global = global_trace
+
+    def arm(self) -> None:
+        if self.tool is not None:
+            sys.monitoring.set_events(self.tool, self._events)
+        elif self._hook is not None:
+            sys.setprofile(self._hook)
+        if self._global is not None:
+            sys.settrace(self._global)
 
     def uninstall(self) -> None:
         if self.refine is not None:
             sys.settrace(None)
             self._local = None
+            self._global = None
         if self.tool is not None:
             mon = sys.monitoring
             mon.set_events(self.tool, 0)
@@ -162,6 +188,7 @@ class PeakWatcher:
         # A rise after the last event (none fired since) still counts.
         if tracemalloc.get_traced_memory()[1] >= self.nxt[0]:
             self.take(None, False)
+        self.floor[0] = self.nxt[0] = 1 << 62
 
 
 class Window:
@@ -188,7 +215,7 @@ class Window:
 
 
 def run_traced(target, frames: int, iterations: int, warmup: int, hint: int | None,
-               refine: tuple | None) -> Window:
+               refine: tuple | None, gc_cyclic: bool = True) -> Window:
     """Runs the prepared target once (or warmup + iterations calls) under tracemalloc."""
     w = Window()
     is_callable = target.kind == "callable"
@@ -219,10 +246,12 @@ def run_traced(target, frames: int, iterations: int, warmup: int, hint: int | No
 
     collect = gc.collect
     perf = time.perf_counter
+    if watcher is not None:
+        watcher.install()
     tracemalloc.start(frames)
     tracemalloc.reset_peak()
     if watcher is not None:
-        watcher.install()
+        watcher.arm()
     t0 = perf()
     if is_callable:
         exc = _tramp.loop(target.fn, n - 1, series, gtm, collect, marks, mark, done) if n > 1 else None
@@ -239,7 +268,10 @@ def run_traced(target, frames: int, iterations: int, warmup: int, hint: int | No
     w.wall_time = t1 - t0
     w.exc = exc
     cyc = CyclicStep()
-    cyc.run(lambda: gtm()[0])
+    if gc_cyclic:
+        cyc.run(lambda: gtm()[0])
+    else:
+        collect()
     w.cyclic = cyc
     w.retained_traces = raw_traces(take_snapshot())
     tracemalloc.stop()

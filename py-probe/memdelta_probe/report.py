@@ -121,7 +121,11 @@ def build(opts, target, window, exit_code: int, error: dict | None) -> dict:
     report["peak"] = window.peak
     report["retained"] = retained.total
     if peak is not None:
-        report["peak_sites_total"] = sum(s.peak for s in sites) + other.peak
+        total = sum(s.peak for s in sites) + other.peak
+        report["peak_sites_total"] = total
+        # The probe's own bookkeeping alive at the peak (the hook's state, the snapshot being taken) is not the
+        # target's memory; it can even exceed what was there at the peak, hence the floor.
+        report["peak"] = max(total, window.peak - peak.probe_bytes)
     report["sites"] = [s.as_dict(is_callable) for s in sites]
     report["other"] = other.as_dict()
     if window.cyclic is not None:
