@@ -1,0 +1,347 @@
+/**
+ * The action end to end: the bundled entry (built from src/index.ts with the release build's settings) runs as a
+ * child process, as the runner runs it, with a real event payload, a real git repository as the workspace (a test
+ * merge commit as head), real python3 benchmarks, and the loopback GitHub API, which checks every request against
+ * GitHub's OpenAPI description.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { markerFor } from '../../src/action/comment.js';
+import { parseCompareReport } from '../../src/report/compare-schema.js';
+import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
+import { GitHubServer } from '../support/github-server.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+// Inside the package, so the bundle finds py-probe/ by walking up, as dist/index.js does.
+const BUNDLE_DIR = join(ROOT, 'node_modules', '.cache', 'memdelta-e2e');
+const BUNDLE = join(BUNDLE_DIR, 'index.js');
+const CREATE = 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments';
+const UPDATE = 'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}';
+const PR = 7;
+const OTHER_PR = 9;
+
+const WORK = 'KEPT = []\n\n\ndef work():\n    buf = bytearray(200_000)\n    return len(buf)\n';
+const BENCH = 'from pkg.work import work\n\nwork()\n';
+
+let repo: TestRepo;
+let server: GitHubServer;
+let tmp: string;
+let headSha: string;
+let mergeSha: string;
+let baseTip: string;
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  outputs: Record<string, string>;
+  summary: string;
+}
+
+/** Parses GITHUB_OUTPUT (`name<<delimiter` blocks, as @actions/core writes them). */
+function parseOutputs(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^([^<]+)<<(.+)$/.exec(lines[i] ?? '');
+    if (!m) continue;
+    const value: string[] = [];
+    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i] ?? '');
+    out[m[1] as string] = value.join('\n');
+  }
+  return out;
+}
+
+async function runAction(
+  eventName: string,
+  payload: unknown,
+  inputs: Record<string, string> = {},
+  name = 'run',
+): Promise<RunResult> {
+  const dir = join(tmp, `${name}-${Math.random().toString(36).slice(2)}`);
+  await mkdir(dir, { recursive: true });
+  const files = {
+    event: join(dir, 'event.json'),
+    output: join(dir, 'output'),
+    summary: join(dir, 'summary.md'),
+  };
+  await writeFile(files.event, JSON.stringify(payload));
+  await writeFile(files.output, '');
+  await writeFile(files.summary, '');
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '',
+    HOME: process.env['HOME'] ?? '',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_EVENT_NAME: eventName,
+    GITHUB_EVENT_PATH: files.event,
+    GITHUB_SHA: mergeSha,
+    GITHUB_REPOSITORY: `${server.owner}/${server.repo}`,
+    GITHUB_API_URL: server.url,
+    GITHUB_SERVER_URL: server.webUrl,
+    GITHUB_WORKSPACE: repo.dir,
+    GITHUB_OUTPUT: files.output,
+    GITHUB_STEP_SUMMARY: files.summary,
+    RUNNER_TEMP: dir,
+    'INPUT_GITHUB-TOKEN': 'ghs_test_token',
+    INPUT_RUN: 'bench.py',
+    INPUT_COMMENT: 'always',
+    'INPUT_COMMENT-KEY': 'default',
+    'INPUT_FAIL-ON': 'fail',
+    'INPUT_ACCEPT-LABEL': 'memdelta: accept increase',
+    INPUT_ANNOTATIONS: 'true',
+    INPUT_MODE: 'run',
+    'INPUT_REPORT-FILE': 'memdelta-report.json',
+    'INPUT_ALLOW-UNTRUSTED-CHECKOUT': 'false',
+    'INPUT_WORKING-DIRECTORY': '.',
+  };
+  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (done) => {
+      execFile(
+        process.execPath,
+        [BUNDLE],
+        { cwd: repo.dir, env, timeout: 60_000, maxBuffer: 32 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          const c = error ? ((error as { code?: unknown }).code as number | null) : 0;
+          done({ code: typeof c === 'number' ? c : null, stdout, stderr });
+        },
+      );
+    },
+  );
+  return {
+    code,
+    stdout,
+    stderr,
+    outputs: parseOutputs(await readFile(files.output, 'utf8')),
+    summary: await readFile(files.summary, 'utf8'),
+  };
+}
+
+function pullPayload(labels: string[] = [], action = 'synchronize') {
+  const repository = {
+    full_name: `${server.owner}/${server.repo}`,
+    name: server.repo,
+    owner: { login: server.owner },
+  };
+  return {
+    action,
+    number: PR,
+    pull_request: {
+      number: PR,
+      labels: labels.map((name, i) => ({ id: i + 1, name })),
+      head: { sha: headSha, ref: 'feature', repo: repository },
+      base: { sha: baseTip, ref: 'main', repo: repository },
+    },
+    repository,
+  };
+}
+
+beforeAll(async () => {
+  await rm(BUNDLE_DIR, { recursive: true, force: true });
+  await build({
+    entryPoints: [join(ROOT, 'src/index.ts')],
+    outfile: BUNDLE,
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'esm',
+    logLevel: 'warning',
+    banner: {
+      js: "import { createRequire as __memdeltaCreateRequire } from 'node:module'; const require = __memdeltaCreateRequire(import.meta.url);",
+    },
+  });
+  tmp = await makeTempDir('memdelta-e2e-');
+  // base → feature (the PR: a 3 MB buffer kept for good) and main moving on; HEAD is GitHub's test merge commit.
+  repo = await makeRepo([
+    { files: { 'pkg/__init__.py': '', 'pkg/work.py': WORK, 'bench.py': BENCH }, message: 'base' },
+    {
+      branch: 'feature',
+      files: { 'pkg/work.py': WORK.replace('    buf =', '    KEPT.append(bytearray(3_000_000))\n    buf =') },
+      message: 'keep a buffer',
+    },
+    { branch: 'main', files: { 'README.md': 'docs\n' }, message: 'main moves on' },
+  ]);
+  headSha = repo.shas[1] as string;
+  baseTip = repo.shas[2] as string;
+  await repo.git('checkout', '--quiet', '--detach', baseTip);
+  await repo.git('merge', '--quiet', '--no-ff', '-m', 'Merge feature into main', headSha);
+  mergeSha = await repo.git('rev-parse', 'HEAD');
+});
+
+afterAll(async () => {
+  await repo?.remove();
+  await rm(tmp, { recursive: true, force: true });
+  await rm(BUNDLE_DIR, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  await server?.stop();
+  server = new GitHubServer();
+  await server.start();
+  server.addPull({ number: PR, headSha, baseSha: baseTip });
+  server.addPull({ number: OTHER_PR, headSha: 'e'.repeat(40), baseSha: baseTip });
+  return async () => {
+    expect(server.violations).toEqual([]);
+    await server.stop();
+  };
+});
+
+describe('the action on pull_request', () => {
+  it('comments, updates, keeps keys apart, fails over budget after publishing, and passes with the accept label', async () => {
+    const first = await runAction('pull_request', pullPayload());
+    // Over budget: the step fails, but only after the outputs, the summary and the comment are written.
+    expect(first.code, first.stderr + first.stdout).toBe(1);
+    expect(first.stdout).toMatch(/::error::memdelta: over budget \(.*bench\.py: retained: \+1MiB/);
+    const comments = server.commentsOn(PR);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]?.body.startsWith(markerFor('default'))).toBe(true);
+    expect(comments[0]?.body).toContain('❌');
+    expect(comments[0]?.body).toContain(`sha="${headSha}"`);
+    // Links come from GITHUB_SERVER_URL + GITHUB_REPOSITORY, not github.com.
+    expect(comments[0]?.body).toContain(`${server.webUrl}/${server.owner}/${server.repo}/`);
+    expect(comments[0]?.body).not.toContain('https://github.com/');
+
+    // Every output, and the report behind them.
+    expect(Object.keys(first.outputs).sort()).toEqual(
+      ['comment-url', 'markdown', 'peak-delta', 'report', 'retained-delta', 'verdict'].sort(),
+    );
+    expect(first.outputs['verdict']).toBe('fail');
+    expect(first.outputs['comment-url']).toBe(
+      `${server.webUrl}/${server.owner}/${server.repo}/pull/${PR}#issuecomment-${comments[0]?.id}`,
+    );
+    const report = parseCompareReport(await readFile(first.outputs['report'] as string, 'utf8'));
+    expect(report.head.sha).toBe(mergeSha);
+    // The test merge commit's first parent, the base branch tip, is the base.
+    expect(report.base.sha).toBe(baseTip);
+    expect(Number(first.outputs['retained-delta'])).toBeGreaterThan(2_900_000);
+    expect(Number(first.outputs['retained-delta'])).toBe(report.scenarios[0]?.delta.retained);
+    expect(Number(first.outputs['peak-delta'])).toBe(report.scenarios[0]?.delta.peak);
+    expect((await readFile(first.outputs['markdown'] as string, 'utf8')).trim()).toBe(first.summary.trim());
+    // The job summary holds the report.
+    expect(first.summary).toContain('bench.py');
+    expect(first.summary).toContain('KEPT.append');
+    // The annotation points at the project line that grew.
+    const line = WORK.replace('    buf =', '    KEPT.append(bytearray(3_000_000))\n    buf =')
+      .split('\n')
+      .findIndex((l) => l.includes('KEPT.append'));
+    expect(first.stdout).toContain(
+      `::warning file=pkg/work.py,line=${line + 1},title=memdelta%3A bench.py::`,
+    );
+    // The benchmark's progress was printed with workflow commands stopped.
+    const stop = /::stop-commands::(memdelta-[0-9a-f]{32})/.exec(first.stdout);
+    expect(stop).not.toBeNull();
+    expect(first.stdout).toContain(`::${stop?.[1]}::`);
+
+    const second = await runAction('pull_request', pullPayload());
+    expect(second.code).toBe(1);
+    expect(server.commentsOn(PR)).toHaveLength(1);
+    expect(server.count(UPDATE)).toBe(1);
+    expect(server.count(CREATE)).toBe(1);
+
+    const other = await runAction('pull_request', pullPayload(), { 'comment-key': 'nightly' });
+    expect(other.code).toBe(1);
+    const keyed = server.commentsOn(PR);
+    expect(keyed).toHaveLength(2);
+    expect(keyed.filter((c) => c.body.startsWith(markerFor('nightly')))).toHaveLength(1);
+
+    const accepted = await runAction('pull_request', pullPayload(['memdelta: accept increase'], 'labeled'));
+    expect(accepted.code, accepted.stdout).toBe(0);
+    expect(accepted.outputs['verdict']).toBe('fail');
+    expect(accepted.stdout).not.toContain('::error::');
+    expect(accepted.summary).toContain('memdelta: accept increase');
+    expect(accepted.summary).toContain('KEPT.append');
+    const updated = server.commentsOn(PR).find((c) => c.body.startsWith(markerFor('default')));
+    expect(updated?.body).toContain('is accepted and does not fail the check');
+  });
+
+  it('on a 403 warns once naming pull-requests: write, still writes the summary, and exits by the verdict', async () => {
+    server.inject(CREATE, { kind: 'permission' });
+    const r = await runAction('pull_request', pullPayload(['memdelta: accept increase']));
+    expect(r.code, r.stdout).toBe(0);
+    const warnings = r.stdout.split('\n').filter((l) => l.startsWith('::warning::'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('pull-requests: write');
+    expect(server.commentsOn(PR)).toHaveLength(0);
+    expect(r.summary).toContain('KEPT.append');
+    expect(r.outputs['comment-url']).toBe('');
+    // The report is in the log, collapsed.
+    expect(r.stdout).toMatch(/::group::memdelta report \(markdown\)[\s\S]*KEPT\.append[\s\S]*::endgroup::/);
+
+    server.inject(CREATE, { kind: 'permission' });
+    const failing = await runAction('pull_request', pullPayload());
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toMatch(/::error::memdelta: over budget/);
+  });
+
+  it('refuses pull_request_target with the pull request checked out, linking the guidance', async () => {
+    const r = await runAction('pull_request_target', pullPayload());
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('::error::Refusing to run');
+    expect(r.stdout).toContain(
+      'https://securitylab.github.com/resources/github-actions-preventing-pwn-requests/',
+    );
+    expect(server.count(CREATE)).toBe(0);
+  });
+});
+
+describe('the two-workflow pattern for fork pull requests', () => {
+  it('measures without commenting, then comments on the pull request the workflow_run resolves, not the report', async () => {
+    const measured = await runAction('pull_request', pullPayload(), {
+      mode: 'measure',
+      'report-file': 'out/memdelta-report.json',
+      'github-token': '',
+    });
+    expect(measured.code).toBe(1);
+    expect(server.requests).toHaveLength(0);
+    const path = join(repo.dir, 'out/memdelta-report.json');
+    expect(measured.outputs['report']).toBe(path);
+    const text = await readFile(path, 'utf8');
+    await rm(join(repo.dir, 'out'), { recursive: true });
+
+    // The measuring run executed PR code: its artifact may say anything. Here it claims to be pull request #9.
+    const tampered = JSON.parse(text) as {
+      head: { ref: string };
+      base: { ref: string };
+      settings: { repositoryUrl: string };
+    };
+    tampered.head.ref = `refs/pull/${OTHER_PR}/merge`;
+    tampered.base.ref = `#${OTHER_PR}`;
+    tampered.settings.repositoryUrl = 'https://evil.example/phish';
+    const download = join(repo.dir, 'artifact');
+    await mkdir(download, { recursive: true });
+    await writeFile(join(download, 'memdelta-report.json'), JSON.stringify(tampered));
+
+    const run = {
+      id: 4242,
+      event: 'pull_request',
+      head_sha: headSha,
+      head_branch: 'feature',
+      head_repository: { full_name: `${server.owner}/${server.repo}` },
+      // GitHub leaves this empty for pull requests from forks.
+      pull_requests: [],
+      conclusion: 'failure',
+    };
+    try {
+      const commented = await runAction(
+        'workflow_run',
+        { action: 'completed', workflow_run: run },
+        { mode: 'comment', 'report-file': 'artifact/memdelta-report.json' },
+      );
+      // Publishing an untrusted report does not gate; the measuring run's check did.
+      expect(commented.code, commented.stdout).toBe(0);
+      expect(server.count('GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls')).toBe(1);
+      expect(server.commentsOn(OTHER_PR)).toHaveLength(0);
+      const comments = server.commentsOn(PR);
+      expect(comments).toHaveLength(1);
+      expect(comments[0]?.body).toContain('KEPT.append');
+      expect(comments[0]?.body).not.toContain('evil.example');
+      expect(commented.outputs['verdict']).toBe('fail');
+      expect(commented.summary).toContain('KEPT.append');
+    } finally {
+      await rm(download, { recursive: true, force: true });
+    }
+  });
+});
