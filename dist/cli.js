@@ -7372,11 +7372,1034 @@ var require_dist = __commonJS({
 
 // src/cli/main.ts
 import { spawn as spawn2 } from "node:child_process";
-import { open as open3, readFile as readFile2, rename, writeFile as writeFile2 } from "node:fs/promises";
-import { resolve } from "node:path";
+import { readFile as readFile2 } from "node:fs/promises";
+import { resolve as resolve2 } from "node:path";
 
-// src/plan/config.ts
-var import_yaml = __toESM(require_dist(), 1);
+// node_modules/markdown-table/index.js
+function defaultStringLength(value) {
+  return value.length;
+}
+function markdownTable(table, options) {
+  const settings = options || {};
+  const align = (settings.align || []).concat();
+  const stringLength = settings.stringLength || defaultStringLength;
+  const alignments = [];
+  const cellMatrix = [];
+  const sizeMatrix = [];
+  const longestCellByColumn = [];
+  let mostCellsPerRow = 0;
+  let rowIndex = -1;
+  while (++rowIndex < table.length) {
+    const row2 = [];
+    const sizes2 = [];
+    let columnIndex2 = -1;
+    if (table[rowIndex].length > mostCellsPerRow) {
+      mostCellsPerRow = table[rowIndex].length;
+    }
+    while (++columnIndex2 < table[rowIndex].length) {
+      const cell2 = serialize(table[rowIndex][columnIndex2]);
+      if (settings.alignDelimiters !== false) {
+        const size2 = stringLength(cell2);
+        sizes2[columnIndex2] = size2;
+        if (longestCellByColumn[columnIndex2] === void 0 || size2 > longestCellByColumn[columnIndex2]) {
+          longestCellByColumn[columnIndex2] = size2;
+        }
+      }
+      row2.push(cell2);
+    }
+    cellMatrix[rowIndex] = row2;
+    sizeMatrix[rowIndex] = sizes2;
+  }
+  let columnIndex = -1;
+  if (typeof align === "object" && "length" in align) {
+    while (++columnIndex < mostCellsPerRow) {
+      alignments[columnIndex] = toAlignment(align[columnIndex]);
+    }
+  } else {
+    const code = toAlignment(align);
+    while (++columnIndex < mostCellsPerRow) {
+      alignments[columnIndex] = code;
+    }
+  }
+  columnIndex = -1;
+  const row = [];
+  const sizes = [];
+  while (++columnIndex < mostCellsPerRow) {
+    const code = alignments[columnIndex];
+    let before = "";
+    let after = "";
+    if (code === 99) {
+      before = ":";
+      after = ":";
+    } else if (code === 108) {
+      before = ":";
+    } else if (code === 114) {
+      after = ":";
+    }
+    let size2 = settings.alignDelimiters === false ? 1 : Math.max(
+      1,
+      longestCellByColumn[columnIndex] - before.length - after.length
+    );
+    const cell2 = before + "-".repeat(size2) + after;
+    if (settings.alignDelimiters !== false) {
+      size2 = before.length + size2 + after.length;
+      if (size2 > longestCellByColumn[columnIndex]) {
+        longestCellByColumn[columnIndex] = size2;
+      }
+      sizes[columnIndex] = size2;
+    }
+    row[columnIndex] = cell2;
+  }
+  cellMatrix.splice(1, 0, row);
+  sizeMatrix.splice(1, 0, sizes);
+  rowIndex = -1;
+  const lines = [];
+  while (++rowIndex < cellMatrix.length) {
+    const row2 = cellMatrix[rowIndex];
+    const sizes2 = sizeMatrix[rowIndex];
+    const cellsInRow = settings.fillRows === false ? Math.max(1, cellMatrix[rowIndex === 1 ? 0 : rowIndex].length) : mostCellsPerRow;
+    columnIndex = -1;
+    const line = [];
+    while (++columnIndex < cellsInRow) {
+      const cell2 = row2[columnIndex] || "";
+      let before = "";
+      let after = "";
+      if (settings.alignDelimiters !== false) {
+        const size2 = longestCellByColumn[columnIndex] - (sizes2[columnIndex] || 0);
+        const code = alignments[columnIndex];
+        if (code === 114) {
+          before = " ".repeat(size2);
+        } else if (code === 99) {
+          const half = size2 / 2;
+          if (size2 % 2) {
+            before = " ".repeat(half + 0.5);
+            after = " ".repeat(half - 0.5);
+          } else {
+            before = " ".repeat(half);
+            after = before;
+          }
+        } else {
+          after = " ".repeat(size2);
+        }
+      }
+      if (settings.delimiterStart !== false && !columnIndex) {
+        line.push("|");
+      }
+      if (settings.padding !== false && // Don’t add the opening space if we’re not aligning and the cell is
+      // empty: there will be a closing space.
+      !(settings.alignDelimiters === false && cell2 === "") && (settings.delimiterStart !== false || columnIndex)) {
+        line.push(" ");
+      }
+      if (settings.alignDelimiters !== false) {
+        line.push(before);
+      }
+      line.push(cell2);
+      if (settings.alignDelimiters !== false) {
+        line.push(after);
+      }
+      if (settings.padding !== false) {
+        line.push(" ");
+      }
+      if (settings.delimiterEnd !== false || columnIndex !== cellsInRow - 1) {
+        line.push("|");
+      }
+    }
+    lines.push(
+      settings.delimiterEnd === false ? line.join("").replace(/ +$/, "") : line.join("")
+    );
+  }
+  return lines.join("\n");
+}
+function serialize(value) {
+  return value === null || value === void 0 ? "" : String(value);
+}
+function toAlignment(value) {
+  const code = typeof value === "string" ? value.codePointAt(0) : 0;
+  return code === 67 || code === 99 ? 99 : code === 76 || code === 108 ? 108 : code === 82 || code === 114 ? 114 : 0;
+}
+
+// src/render/escape.ts
+var BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu;
+var CONTROL = /[\u0000-\u001F\u007F-\u009F\u2028\u2029\uFEFF]/gu;
+var WORD_JOINER = "\u2060";
+var LIMITS = {
+  name: 80,
+  path: 120,
+  function: 80,
+  code: 120,
+  message: 300,
+  tailLine: 200,
+  type: 60
+};
+function truncateMiddle(text2, max) {
+  const chars = Array.from(text2);
+  if (chars.length <= max) return text2;
+  if (max <= 1) return "\u2026".slice(0, Math.max(0, max));
+  const keep = max - 1;
+  const head = Math.ceil(keep / 2);
+  const tail = keep - head;
+  return chars.slice(0, head).join("") + "\u2026" + (tail > 0 ? chars.slice(chars.length - tail).join("") : "");
+}
+function cleanText(text2, max = LIMITS.message) {
+  const cleaned = String(text2).toWellFormed().replace(/[\t\r\n\v\f]/gu, " ").replace(CONTROL, "").replace(BIDI, "");
+  return breakCommentDelimiters(truncateMiddle(cleaned, max));
+}
+function cleanTerminal(text2, max = LIMITS.message) {
+  return truncateMiddle(
+    String(text2).toWellFormed().replace(/[\t\r\n\v\f]/gu, " ").replace(CONTROL, "").replace(BIDI, ""),
+    max
+  );
+}
+function breakCommentDelimiters(text2) {
+  return text2.replace(/<!/gu, `<${WORD_JOINER}!`).replace(/--(?=!?>)/gu, `--${WORD_JOINER}`);
+}
+function neutraliseReferences(text2) {
+  return text2.replace(/@(?=[\p{L}\p{N}_-])/gu, `@${WORD_JOINER}`).replace(new RegExp("#(?=\\p{N})", "gu"), `#${WORD_JOINER}`).replace(new RegExp("\\b(GH)-(?=\\p{N})", "giu"), `$1-${WORD_JOINER}`).replace(/:\/\//gu, `:${WORD_JOINER}//`).replace(/\b(www)\./giu, `$1${WORD_JOINER}.`);
+}
+function escapeHtml(text2) {
+  return text2.replace(/&/gu, "&amp;").replace(/</gu, "&lt;").replace(/>/gu, "&gt;").replace(/"/gu, "&quot;").replace(/'/gu, "&#39;");
+}
+function htmlText(text2, max = LIMITS.name) {
+  return escapeHtml(neutraliseReferences(cleanText(text2, max)));
+}
+function codeSpan(text2, options = {}) {
+  let body = cleanText(text2, options.max ?? LIMITS.name);
+  if (body.length === 0) return "_(empty)_";
+  if (options.inTable) body = body.replace(/\\(?=\|)/gu, `\\${WORD_JOINER}`).replace(/\|/gu, "\\|");
+  const longest = Math.max(0, ...Array.from(body.matchAll(/`+/gu), (m) => m[0].length));
+  const fence = "`".repeat(longest + 1);
+  const pad = /^[` ]|[` ]$/u.test(body) ? " " : "";
+  return `${fence}${pad}${body}${pad}${fence}`;
+}
+function codeBlock(lines, language = "", maxLine = LIMITS.tailLine) {
+  const body = lines.map((l) => cleanText(l, maxLine));
+  const longest = Math.max(0, ...body.flatMap((l) => Array.from(l.matchAll(/`+/gu), (m) => m[0].length)));
+  const fence = "`".repeat(Math.max(3, longest + 1));
+  return [`${fence}${language}`, ...body, fence].join("\n");
+}
+function mermaidLabel(text2, max = 24) {
+  const safe = Array.from(cleanTerminal(text2, 1e3)).map((c3) => /^[A-Za-z0-9 _.:/+-]$/u.test(c3) ? c3 : "_").join("");
+  return truncateMiddle(safe, max);
+}
+function isProjectFile(file2) {
+  if (file2.length === 0 || file2.startsWith("<") || file2.startsWith("/") || file2.startsWith("site-packages/"))
+    return false;
+  if (/[\\\u0000-\u001F\u007F]/u.test(file2) || /^[a-z][a-z0-9+.-]*:/iu.test(file2)) return false;
+  if (!file2.isWellFormed()) return false;
+  return !file2.split("/").some((s) => s === ".." || s === "." || s === "");
+}
+function safeRepositoryUrl(url2) {
+  if (!url2) return void 0;
+  let parsed;
+  try {
+    parsed = new URL(url2);
+  } catch {
+    return void 0;
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return void 0;
+  if (parsed.username || parsed.password || parsed.search || parsed.hash) return void 0;
+  return parsed.href.replace(/\/+$/u, "").replace(/[()]/gu, (c3) => `%${c3.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+var MAX_LINKED_PATH = 512;
+function isSha(sha2) {
+  return /^[0-9a-f]{7,64}$/iu.test(sha2);
+}
+function encodePath(path10) {
+  return path10.split("/").map(
+    (s) => encodeURIComponent(s).replace(/[()'!*]/gu, (c3) => `%${c3.charCodeAt(0).toString(16).toUpperCase()}`)
+  ).join("/");
+}
+function blobUrl(repositoryUrl, sha2, file2, line) {
+  const repo = safeRepositoryUrl(repositoryUrl);
+  if (!repo || !isSha(sha2) || !isProjectFile(file2) || file2.length > MAX_LINKED_PATH) return void 0;
+  const anchor2 = Number.isSafeInteger(line) && line > 0 ? `#L${line}` : "";
+  return `${repo}/blob/${sha2.toLowerCase()}/${encodePath(file2)}${anchor2}`;
+}
+function commitUrl(repositoryUrl, sha2) {
+  const repo = safeRepositoryUrl(repositoryUrl);
+  if (!repo || !isSha(sha2)) return void 0;
+  return `${repo}/commit/${sha2.toLowerCase()}`;
+}
+
+// src/render/format.ts
+var MINUS = "\u2212";
+var UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+function scaled(abs) {
+  if (abs < 1024) return `${Math.round(abs)} B`;
+  let unit = 0;
+  let value = abs;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  let text2 = value < 100 ? value.toFixed(1) : value.toFixed(0);
+  if (Number(text2) >= 1024 && unit < UNITS.length - 1) {
+    unit += 1;
+    value /= 1024;
+    text2 = value.toFixed(1);
+  }
+  return `${text2.replace(/\.0$/u, "")} ${UNITS[unit]}`;
+}
+function formatBytes(bytes2) {
+  if (!Number.isFinite(bytes2)) return "?";
+  return bytes2 < 0 ? `${MINUS}${scaled(-bytes2)}` : scaled(bytes2);
+}
+function formatDelta(bytes2) {
+  if (!Number.isFinite(bytes2)) return "?";
+  if (bytes2 === 0) return "\xB10";
+  return bytes2 > 0 ? `+${scaled(bytes2)}` : `${MINUS}${scaled(-bytes2)}`;
+}
+function percentNumber(abs) {
+  if (abs < 0.1) return "<0.1";
+  if (abs < 10) return abs.toFixed(1).replace(/\.0$/u, "");
+  return abs.toFixed(0);
+}
+function formatPercent(base, head) {
+  if (base === head) return "\xB10 %";
+  if (base === 0) return "new";
+  const p = (head - base) / Math.abs(base) * 100;
+  return `${p > 0 ? "+" : MINUS}${percentNumber(Math.abs(p))} %`;
+}
+function formatCount(n2) {
+  if (!Number.isFinite(n2)) return "?";
+  const abs = Math.round(Math.abs(n2)).toString().replace(/\B(?=(\d{3})+(?!\d))/gu, " ");
+  return n2 < 0 ? `${MINUS}${abs}` : abs;
+}
+function formatCountDelta(n2) {
+  if (n2 === 0) return "\xB10";
+  return n2 > 0 ? `+${formatCount(n2)}` : formatCount(n2);
+}
+function formatChange(base, head, withPercent = true) {
+  if (base === head) return `${formatBytes(head)} (\xB10)`;
+  const delta = formatDelta(head - base);
+  const pct = withPercent ? `, ${formatPercent(base, head)}` : "";
+  return `${formatBytes(base)} \u2192 ${formatBytes(head)} (${delta}${pct})`;
+}
+function shortSha(sha2) {
+  return sha2.slice(0, 7);
+}
+
+// src/render/model.ts
+var DEFAULT_ACCEPT_LABEL = "memdelta: accept increase";
+function scenarioOutcome(s) {
+  if (s.status === "error") return "error";
+  const broken = s.budget.filter((b) => !b.ok);
+  if (broken.some((b) => b.level === "fail")) return "fail";
+  return broken.length > 0 ? "warn" : "pass";
+}
+function parseRule(rule) {
+  const m = /^\s*([a-z-]+)\s*:\s*(.*)$/iu.exec(rule);
+  return m ? { metric: (m[1] ?? "").toLowerCase(), limit: (m[2] ?? "").trim() } : { metric: "", limit: rule };
+}
+function plainLimit(limit) {
+  const m = /^([+-]?)(\d+(?:\.\d+)?)\s*(%|B|[KMGT]i?B|[kMGT]B)?(\s*\/\s*iter(?:ation)?)?$/u.exec(limit);
+  if (!m) return void 0;
+  const sign = m[1] === "-" ? MINUS : m[1] ?? "";
+  const unit = m[3] ? ` ${m[3]}` : "";
+  return `${sign}${m[2]}${unit}${m[4] ? "/iter" : ""}`;
+}
+function metricOf(b) {
+  const { metric } = parseRule(b.rule);
+  if (metric.startsWith("retained")) return "retained";
+  if (metric.startsWith("leak")) return "leak";
+  return "peak";
+}
+function isCeiling(b) {
+  return parseRule(b.rule).metric.endsWith("-max");
+}
+function severity(b) {
+  if (b.limit <= 0) return b.actual > 0 ? Number.MAX_SAFE_INTEGER : 1;
+  return b.actual / b.limit;
+}
+function limitWords(b, name) {
+  const { limit } = parseRule(b.rule);
+  const plain2 = plainLimit(limit);
+  if (plain2) return plain2;
+  if (limit.length > 0) return name(limit);
+  return isCeiling(b) ? formatBytes(b.limit) : formatDelta(b.limit);
+}
+function metricChange(s, metric, ceiling = false) {
+  if (metric === "leak") {
+    const head2 = s.head.leak ?? 0;
+    return ceiling ? `leak ${formatBytes(head2)}/iter` : `leak ${formatDelta(s.delta.leak ?? head2 - (s.base.leak ?? 0))}/iter`;
+  }
+  const base = s.base[metric];
+  const head = s.head[metric];
+  if (ceiling || s.status === "no-baseline") return `${metric} ${formatBytes(head)}`;
+  return `${metric} ${formatDelta(head - base)} (${formatPercent(base, head)})`;
+}
+function worstChange(scenarios) {
+  for (const level of ["fail", "warn"]) {
+    let best2;
+    for (const s of scenarios) {
+      for (const b of s.budget) {
+        if (b.ok || b.level !== level) continue;
+        if (!best2?.budget || severity(b) > severity(best2.budget)) best2 = { scenario: s, budget: b };
+      }
+    }
+    if (best2) return best2;
+  }
+  let best;
+  for (const s of scenarios) {
+    if (s.status !== "ok") continue;
+    if (!best || Math.abs(s.delta.peak) > Math.abs(best.delta.peak)) best = s;
+  }
+  return best && best.delta.peak !== 0 ? { scenario: best } : void 0;
+}
+function worstChangeWords(w, name) {
+  const where2 = `in ${name(w.scenario.name)}`;
+  if (!w.budget) return `largest change: ${metricChange(w.scenario, "peak")} ${where2}, within budget`;
+  const ceiling = isCeiling(w.budget);
+  const what = metricChange(w.scenario, metricOf(w.budget), ceiling);
+  return `${what} ${where2}, over the ${limitWords(w.budget, name)} ${ceiling ? "ceiling" : "budget"}`;
+}
+function budgetWords(b, name) {
+  const metric = parseRule(b.rule).metric || "budget";
+  const ceiling = isCeiling(b);
+  const actual = ceiling ? formatBytes(b.actual) : formatDelta(b.actual);
+  const unit = metricOf(b) === "leak" ? "/iter" : "";
+  return `${metric} ${actual}${unit} > ${limitWords(b, name)}`;
+}
+function siteImpact(s, iterations = 1) {
+  return Math.max(
+    Math.abs(s.peak.delta),
+    Math.abs(s.retained.delta),
+    s.leak ? Math.abs(s.leak.delta) * Math.max(1, iterations) : 0
+  );
+}
+var sortedCache = /* @__PURE__ */ new WeakMap();
+function listedSites(s, limit) {
+  let sorted = sortedCache.get(s.sites);
+  if (!sorted) {
+    sorted = s.sites.filter((x) => x.status !== "same").sort((a2, b) => siteImpact(b, s.iterations) - siteImpact(a2, s.iterations));
+    sortedCache.set(s.sites, sorted);
+  }
+  const n2 = Math.max(0, limit);
+  return { sites: sorted.slice(0, n2), more: Math.max(0, sorted.length - n2) };
+}
+function siteCounts(s) {
+  const changed = s.sites.filter((x) => x.status !== "same").length;
+  const same = (s.sameSites ?? 0) + s.sites.filter((x) => x.status === "same").length;
+  return { changed, same };
+}
+function gcFindings(s, name, maxTypes = 3) {
+  const gc2 = s.gc;
+  if (!gc2) return [];
+  const out = [];
+  const u2 = gc2.uncollectable;
+  if (u2.head > u2.base) {
+    out.push(
+      `${formatCountDelta(u2.head - u2.base)} uncollectable objects (${formatCount(u2.base)} \u2192 ${formatCount(u2.head)}): they sit in \`gc.garbage\` for good; look for \`__del__\` on objects in reference cycles.`
+    );
+  }
+  const c3 = gc2.cyclic;
+  if (c3 && c3.head > c3.base) {
+    out.push(
+      `Cyclic garbage grew by ${formatCount(c3.head - c3.base)} objects (${formatDelta(c3.bytes.head - c3.bytes.base)}, ${formatBytes(c3.bytes.base)} \u2192 ${formatBytes(c3.bytes.head)}): memory freed only by the cycle collector; breaking the cycle (e.g. a \`weakref\`) frees it on time.`
+    );
+  }
+  const grown = gc2.growth.filter((g) => g.delta > 0).sort((a2, b) => b.delta - a2.delta).slice(0, maxTypes);
+  const n2 = s.iterations;
+  for (const g of grown) {
+    const per = n2 && n2 > 0 ? ` per ${formatCount(n2)} calls` : " after the run";
+    const perCall = n2 && n2 > 0 && g.delta / n2 >= 1 ? `, about ${formatCount(g.delta / n2)} per call` : "";
+    out.push(
+      `${formatCountDelta(g.delta)} ${name(g.type)} objects retained${per} compared with base (live count growth ${formatCount(g.base)} \u2192 ${formatCount(g.head)}${perCall}).`
+    );
+  }
+  return out;
+}
+function detailWords(d) {
+  if (!d) return "not measured";
+  const parts = [
+    d.source === "reused" ? "reused from cache" : "measured",
+    `peak breakdown ${d.peakSites ? "yes" : "no"}`,
+    `${d.frames} frame${d.frames === 1 ? "" : "s"}`
+  ];
+  return parts.join(", ");
+}
+function defaultCommand(baseSha, headSha) {
+  return `npx memdelta compare --base ${baseSha} --head ${headSha}`;
+}
+
+// src/render/chart.ts
+var SCALES = [
+  { unit: "B", div: 1 },
+  { unit: "KiB", div: 1024 },
+  { unit: "MiB", div: 1024 ** 2 },
+  { unit: "GiB", div: 1024 ** 3 }
+];
+function deltaOf(site2, metric) {
+  return metric === "leak" ? site2.leak?.delta ?? 0 : site2[metric].delta;
+}
+function siteLabel(site2) {
+  const base = site2.file.split("/").pop() ?? site2.file;
+  return mermaidLabel(`${base}:${site2.line}`, 28);
+}
+function siteChart(s, metric = "peak", limit = 8) {
+  const sites = listedSites(s, Number.MAX_SAFE_INTEGER).sites.filter((x) => deltaOf(x, metric) !== 0).sort((a2, b) => Math.abs(deltaOf(b, metric)) - Math.abs(deltaOf(a2, metric))).slice(0, limit);
+  if (sites.length === 0) return void 0;
+  const largest = Math.max(...sites.map((x) => Math.abs(deltaOf(x, metric))));
+  const scale = [...SCALES].reverse().find((u2) => largest >= u2.div) ?? SCALES[0];
+  const values = sites.map((x) => {
+    const v = deltaOf(x, metric) / scale.div;
+    return Number(v.toFixed(Math.abs(v) < 10 ? 2 : 1));
+  });
+  const labels = sites.map((x) => `"${siteLabel(x)}"`);
+  const title = `${metric === "leak" ? "Leak per iteration" : metric === "peak" ? "Peak" : "Retained"} change by site in ${scale.unit}`;
+  return [
+    "```mermaid",
+    "xychart-beta",
+    `    title "${mermaidLabel(title, 60)}"`,
+    `    x-axis [${labels.join(", ")}]`,
+    `    y-axis "${scale.unit}"`,
+    `    bar [${values.join(", ")}]`,
+    "```"
+  ].join("\n");
+}
+
+// src/render/markdown.ts
+var COMMENT_LIMIT = 65536;
+var DEFAULT_TOP_SITES = 10;
+var TAIL_LINES = 20;
+var KEEP_FAILING_SITES = 3;
+var MAX_CHARTS = 3;
+var SYMBOL = { pass: "\u2705", warn: "\u26A0\uFE0F", fail: "\u274C", error: "\u26D4" };
+var inline = (t) => codeSpan(t, { max: LIMITS.name });
+var cell = (t, max = LIMITS.name) => codeSpan(t, { max, inTable: true });
+function shaLink(report, sha2) {
+  if (!isSha(sha2)) return inline(sha2);
+  const url2 = commitUrl(report.settings?.repositoryUrl, sha2);
+  const text2 = `\`${shortSha(sha2)}\``;
+  return url2 ? `[${text2}](${url2})` : text2;
+}
+function headline(report) {
+  const v = report.verdict;
+  let words;
+  const errors = report.scenarios.filter((s) => s.status === "error");
+  if (report.error !== void 0 && report.scenarios.length === 0) {
+    words = `could not compare: ${codeSpan(report.error, { max: LIMITS.message })}`;
+  } else if (v === "error" && errors.length > 0) {
+    const first = errors[0];
+    const side = first.error?.side ?? "head";
+    const reason = first.error ? ` (${inline(first.error.reason)})` : "";
+    const more = errors.length > 1 ? `, and ${errors.length - 1} more scenario${errors.length > 2 ? "s" : ""}` : "";
+    words = `${inline(first.name)} could not be measured on ${side}${reason}${more}`;
+  } else {
+    const worst = worstChange(report.scenarios);
+    const fresh = report.scenarios.filter((s) => s.status === "no-baseline").length;
+    if (worst) words = worstChangeWords(worst, inline);
+    else if (fresh > 0)
+      words = `${fresh} scenario${fresh === 1 ? "" : "s"} without a baseline, within budget`;
+    else words = "no change beyond the noise floor";
+  }
+  const shas = `base ${shaLink(report, report.base.sha)} \u2192 head ${shaLink(report, report.head.sha)}`;
+  return `### ${SYMBOL[v]} memdelta: ${v} \u2014 ${words} \xB7 ${shas}`;
+}
+function statusCell(s) {
+  const outcome = scenarioOutcome(s);
+  if (outcome === "error") {
+    const side = s.error ? ` on ${s.error.side}` : "";
+    return `${SYMBOL.error} error${side}: ${cell(s.error?.reason ?? "unknown", 40)}`;
+  }
+  const broken = s.budget.filter((b) => !b.ok);
+  const prefix = s.status === "no-baseline" ? "\u{1F195} no baseline" : "";
+  if (broken.length === 0) {
+    const ok = s.budget.length > 0 ? `${SYMBOL.pass} within budget` : `${SYMBOL.pass} no budget`;
+    return prefix ? `${prefix}, ${ok.slice(2)}` : ok;
+  }
+  const words = broken.map((b) => `${SYMBOL[b.level]} ${budgetWords(b, (t) => cell(t, 40))}`).join("; ");
+  return prefix ? `${prefix}; ${words}` : words;
+}
+function totalsCells(s, leak, rss) {
+  const cells = [];
+  if (s.status === "error") {
+    cells.push("\u2014", "\u2014");
+    if (leak) cells.push("\u2014");
+    if (rss) cells.push("\u2014");
+    return cells;
+  }
+  const fresh = s.status === "no-baseline";
+  cells.push(fresh ? `${formatBytes(s.head.peak)} (no baseline)` : formatChange(s.base.peak, s.head.peak));
+  cells.push(fresh ? formatBytes(s.head.retained) : formatChange(s.base.retained, s.head.retained, false));
+  if (leak) {
+    if (s.head.leak === void 0) cells.push("\u2014");
+    else if (fresh || s.base.leak === void 0) cells.push(`${formatBytes(s.head.leak)}/iter`);
+    else cells.push(`${formatBytes(s.head.leak)}/iter (${formatDelta(s.head.leak - s.base.leak)})`);
+  }
+  if (rss) {
+    if (s.head.rss === void 0) cells.push("\u2014");
+    else if (fresh || s.base.rss === void 0) cells.push(formatBytes(s.head.rss));
+    else cells.push(formatChange(s.base.rss, s.head.rss));
+  }
+  return cells;
+}
+function scenarioTable(report, plan) {
+  const shown = report.scenarios.filter((s) => plan.passingRows || scenarioOutcome(s) !== "pass");
+  if (shown.length === 0) return "";
+  const leak = report.scenarios.some((s) => s.head.leak !== void 0);
+  const rss = report.scenarios.some((s) => s.head.rss !== void 0);
+  const header = ["Scenario", "Peak (base \u2192 head)", "Retained (base \u2192 head)"];
+  if (leak) header.push("Leak per iteration");
+  if (rss) header.push("RSS, untraced");
+  header.push("Budget");
+  const rows = shown.map((s) => {
+    const name = cell(s.name) + (s.baseError ? " (base failed)" : "");
+    return [name, ...totalsCells(s, leak, rss), statusCell(s)];
+  });
+  const align = ["l", "r", "r", ...leak ? ["r"] : [], ...rss ? ["r"] : [], "l"];
+  return markdownTable([header, ...rows], { align, alignDelimiters: false });
+}
+function siteCell(report, site2) {
+  const label = cell(`${site2.file}:${site2.line}`, LIMITS.path);
+  const url2 = blobUrl(report.settings?.repositoryUrl, report.head.sha, site2.file, site2.line);
+  const removedUrl = blobUrl(report.settings?.repositoryUrl, report.base.sha, site2.file, site2.line);
+  const href = site2.status === "removed" ? removedUrl : url2;
+  const linked = href ? `[${label}](${href})` : label;
+  return site2.via ? `${linked} via ${cell(site2.via, LIMITS.path)}` : linked;
+}
+function sitesTable(report, s, sites) {
+  const leak = sites.some((x) => x.leak !== void 0);
+  const header = [
+    "Site",
+    "Function",
+    "Code",
+    "Peak \u0394",
+    "Retained \u0394",
+    ...leak ? ["Leak \u0394/iter"] : [],
+    "Status"
+  ];
+  const rows = sites.map((x) => [
+    siteCell(report, x),
+    cell(x.function, LIMITS.function),
+    cell(x.code, LIMITS.code),
+    formatDelta(x.peak.delta),
+    formatDelta(x.retained.delta),
+    ...leak ? [x.leak ? formatDelta(x.leak.delta) : "\u2014"] : [],
+    x.status
+  ]);
+  const align = ["l", "l", "l", "r", "r", ...leak ? ["r"] : [], "l"];
+  void s;
+  return markdownTable([header, ...rows], { align, alignDelimiters: false });
+}
+function sitesBlock(report, s, limit, open4, extra) {
+  const counts = siteCounts(s);
+  const { sites, more } = listedSites(s, limit);
+  if (counts.changed === 0 && extra.length === 0) return "";
+  const summary = `Sites in ${htmlText(s.name)}: ${formatCount(counts.changed)} changed, ${formatCount(counts.same)} unchanged`;
+  const parts = [`<details${open4 ? " open" : ""}><summary>${summary}</summary>`, ""];
+  if (extra.length > 0) parts.push(extra.join("\n"), "");
+  if (sites.length > 0) parts.push(sitesTable(report, s, sites), "");
+  const notes = [];
+  if (more > 0) notes.push(`${formatCount(more)} more changed site${more === 1 ? "" : "s"} not listed`);
+  if (counts.same > 0)
+    notes.push(`${formatCount(counts.same)} unchanged site${counts.same === 1 ? "" : "s"} not listed`);
+  if (notes.length > 0) parts.push(`${notes.join("; ")}.`, "");
+  parts.push("</details>");
+  return parts.join("\n");
+}
+function errorBlock(s, e, tailLines2, fatal) {
+  const where2 = e.side === "both" ? "on base and head" : `on ${e.side}`;
+  const lead = fatal ? `**${inline(s.name)} could not be measured ${where2}** (${inline(e.reason)}): ${codeSpan(e.message, { max: LIMITS.message })}` : `**On base, ${inline(s.name)} failed** (${inline(e.reason)}): ${codeSpan(e.message, { max: LIMITS.message })}. Head was measured anyway; its numbers are shown without a comparison.`;
+  const tail = e.tail.slice(-tailLines2);
+  if (tail.length === 0 || tailLines2 === 0) return lead;
+  return [
+    lead,
+    "",
+    `Last ${tail.length} line${tail.length === 1 ? "" : "s"} of output:`,
+    "",
+    codeBlock(tail)
+  ].join("\n");
+}
+function chartMetric(s) {
+  const broken = s.budget.filter((b) => !b.ok);
+  const metric = parseRule((broken.find((b) => b.level === "fail") ?? broken[0])?.rule ?? "").metric;
+  if (metric.startsWith("retained")) return "retained";
+  if (metric.startsWith("leak")) return "leak";
+  return "peak";
+}
+function scenarioSection(report, s, index, plan, chartAllowed) {
+  const outcome = scenarioOutcome(s);
+  const findings = gcFindings(s, inline).map((f) => `- ${f}`);
+  const parts = [];
+  if (outcome === "pass") {
+    const extra = plan.passingFindings && findings.length > 0 ? ["Findings from gc:", "", ...findings] : [];
+    const block2 = sitesBlock(report, s, plan.siteLimit[index] ?? 0, false, extra);
+    if (s.baseError) parts.push(errorBlock(s, s.baseError, plan.tailLines, false));
+    if (block2) parts.push(block2);
+    return parts.join("\n\n");
+  }
+  const summary = s.status === "ok" ? ` \u2014 ${metricChange(s, "peak")}, retained ${formatDelta(s.delta.retained)}` : "";
+  parts.push(`#### ${SYMBOL[outcome]} ${inline(s.name)}${summary}`);
+  if (s.error) parts.push(errorBlock(s, s.error, plan.tailLines, true));
+  if (s.baseError) parts.push(errorBlock(s, s.baseError, plan.tailLines, false));
+  if (findings.length > 0) parts.push(["Findings from gc:", "", ...findings].join("\n"));
+  if (chartAllowed && plan.charts) {
+    const chart = siteChart(s, chartMetric(s));
+    if (chart) parts.push(chart);
+  }
+  const block = sitesBlock(report, s, plan.siteLimit[index] ?? 0, outcome === "fail", []);
+  if (block) parts.push(block);
+  return parts.join("\n\n");
+}
+function footer(report, options) {
+  const lines = [];
+  const settings = report.settings;
+  if (report.verdict === "fail" || report.verdict === "warn") {
+    const label = codeSpan(options.acceptLabel ?? DEFAULT_ACCEPT_LABEL, { max: LIMITS.name });
+    lines.push(
+      `**Intended increase?** Add the label ${label} to the pull request, or raise the budget in \`.memdelta.yml\`.`,
+      ""
+    );
+  }
+  const base = isSha(report.base.sha) ? report.base.sha : "BASE";
+  const head = isSha(report.head.sha) ? report.head.sha : "HEAD";
+  lines.push(
+    "Reproduce locally:",
+    "",
+    codeBlock([settings?.command ?? defaultCommand(base, head)], "sh", 2e3),
+    ""
+  );
+  const facts = [];
+  if (settings?.python) facts.push(`Python ${codeSpan(settings.python, { max: 40 })}`);
+  if (settings) facts.push(`${settings.frames} frame${settings.frames === 1 ? "" : "s"}`);
+  const iterations = [...new Set(report.scenarios.map((s) => s.iterations ?? 0))];
+  if (iterations.length === 1 && (iterations[0] ?? 0) > 0)
+    facts.push(`${formatCount(iterations[0] ?? 0)} iterations`);
+  else if (iterations.some((n2) => n2 > 0)) {
+    const repeated = report.scenarios.filter((s) => (s.iterations ?? 0) > 0);
+    const shown = repeated.slice(0, 3).map((s) => `${formatCount(s.iterations ?? 0)} iterations of ${inline(s.name)}`);
+    facts.push(shown.join(", ") + (repeated.length > 3 ? `, and ${repeated.length - 3} more repeated` : ""));
+  }
+  if (settings) {
+    facts.push(`noise floor ${formatBytes(settings.minDelta.bytes)} and ${settings.minDelta.percent} %`);
+    facts.push(`memdelta ${codeSpan(settings.memdeltaVersion, { max: 40 })}`);
+  }
+  if (facts.length > 0) lines.push(facts.join(" \xB7 "), "");
+  const groups = /* @__PURE__ */ new Map();
+  for (const s of report.scenarios) {
+    if (!s.detail) continue;
+    const key = `base ${detailWords(s.detail.base)} \xB7 head ${detailWords(s.detail.head)}`;
+    groups.set(key, [...groups.get(key) ?? [], s.name]);
+  }
+  if (groups.size === 1) {
+    lines.push(`Detail: ${[...groups.keys()][0]}.`, "");
+  } else if (groups.size > 1) {
+    for (const [key, names] of groups) {
+      const listed = names.slice(0, 3).map(inline).join(", ");
+      const more = names.length > 3 ? ` and ${names.length - 3} more` : "";
+      lines.push(`- ${listed}${more}: ${key}.`);
+    }
+    lines.push("");
+  }
+  return lines.join("\n").trimEnd();
+}
+function compose(report, options, plan, omitted) {
+  const parts = [];
+  if (options.marker !== void 0) parts.push(options.marker);
+  parts.push(headline(report));
+  if (omitted.length > 0) {
+    parts.push(
+      `> [!NOTE]
+> Left out to fit the comment: ${omitted.join(", ")}. The full report is in the job summary and in the JSON report artifact.`
+    );
+  }
+  if (report.error !== void 0 && report.scenarios.length > 0) {
+    parts.push(`Could not compare: ${codeSpan(report.error, { max: LIMITS.message })}`);
+  }
+  const table = scenarioTable(report, plan);
+  if (table) parts.push(table);
+  const hiddenRows = plan.passingRows ? 0 : report.scenarios.filter((s) => scenarioOutcome(s) === "pass").length;
+  if (hiddenRows > 0) parts.push(`${formatCount(hiddenRows)} passing scenarios not listed.`);
+  const order2 = report.scenarios.map((s, i2) => ({ s, i: i2, rank: ["error", "fail", "warn", "pass"].indexOf(scenarioOutcome(s)) })).sort((a2, b) => a2.rank - b.rank || a2.i - b.i);
+  let charts = 0;
+  const sections = [];
+  for (const { s, i: i2 } of order2) {
+    const outcome = scenarioOutcome(s);
+    const chartAllowed = (outcome === "fail" || outcome === "warn") && charts < MAX_CHARTS;
+    if (chartAllowed) charts += 1;
+    const section = scenarioSection(report, s, i2, plan, chartAllowed);
+    if (section) sections.push(section);
+  }
+  parts.push(...sections);
+  parts.push(`---
+
+${footer(report, options)}`);
+  return parts.join("\n\n") + "\n";
+}
+function omittedWords(report, plan, full) {
+  const out = [];
+  const listed = (i2, limit) => listedSites(report.scenarios[i2], limit).sites.length;
+  const passingDropped = report.scenarios.filter(
+    (s, i2) => scenarioOutcome(s) === "pass" && listed(i2, plan.siteLimit[i2] ?? 0) < listed(i2, full.siteLimit[i2] ?? 0)
+  ).length;
+  if (passingDropped > 0)
+    out.push(`site rows of ${passingDropped} passing scenario${passingDropped === 1 ? "" : "s"}`);
+  if (!plan.charts && full.charts) out.push("the chart");
+  const failingTrimmed = report.scenarios.filter(
+    (s, i2) => scenarioOutcome(s) !== "pass" && listed(i2, plan.siteLimit[i2] ?? 0) < listed(i2, full.siteLimit[i2] ?? 0)
+  ).length;
+  if (failingTrimmed > 0)
+    out.push(
+      `site rows of ${failingTrimmed} failing or warning scenario${failingTrimmed === 1 ? "" : "s"} beyond the top ${KEEP_FAILING_SITES}`
+    );
+  const passing = report.scenarios.filter((s) => scenarioOutcome(s) === "pass");
+  if (!plan.passingFindings && passing.some((s) => gcFindings(s, (t) => t).length > 0))
+    out.push("gc findings of passing scenarios");
+  if (!plan.passingRows && passing.length > 0) out.push("table rows of passing scenarios");
+  const tails = report.scenarios.flatMap((s) => [s.error, s.baseError]).map((e) => e?.tail.length ?? 0);
+  if (tails.some((n2) => n2 > plan.tailLines)) out.push("lines of error output");
+  return out;
+}
+function* reductions(report, plan) {
+  const byOutcome = (want) => report.scenarios.map((s, i2) => ({ s, i: i2 })).filter(({ s }) => want(scenarioOutcome(s))).map(({ i: i2 }) => i2).reverse();
+  for (const i2 of byOutcome((v) => v === "pass")) {
+    if ((plan.siteLimit[i2] ?? 0) === 0) continue;
+    plan.siteLimit[i2] = 0;
+    yield;
+  }
+  plan.charts = false;
+  yield;
+  const nonPassing = [...byOutcome((v) => v === "warn"), ...byOutcome((v) => v === "fail" || v === "error")];
+  for (const i2 of nonPassing) {
+    if ((plan.siteLimit[i2] ?? 0) <= KEEP_FAILING_SITES) continue;
+    plan.siteLimit[i2] = KEEP_FAILING_SITES;
+    yield;
+  }
+  plan.passingFindings = false;
+  yield;
+  plan.tailLines = 5;
+  yield;
+  plan.passingRows = false;
+  yield;
+  for (const i2 of nonPassing) {
+    plan.siteLimit[i2] = 0;
+    yield;
+  }
+  plan.tailLines = 0;
+  yield;
+}
+function renderMarkdown(report, options = {}) {
+  const maxChars = options.maxChars ?? COMMENT_LIMIT;
+  const top = Math.max(0, Math.floor(options.topSites ?? DEFAULT_TOP_SITES));
+  const full = {
+    siteLimit: report.scenarios.map(() => top),
+    charts: true,
+    passingFindings: true,
+    passingRows: true,
+    tailLines: TAIL_LINES
+  };
+  const plan = { ...full, siteLimit: [...full.siteLimit] };
+  let out = compose(report, options, plan, []);
+  if (out.length <= maxChars) return out;
+  for (const _ of reductions(report, plan)) {
+    out = compose(report, options, plan, omittedWords(report, plan, full));
+    if (out.length <= maxChars) return out;
+  }
+  return minimal(report, options);
+}
+function minimal(report, options) {
+  const parts = [];
+  if (options.marker !== void 0) parts.push(options.marker);
+  parts.push(headline(report));
+  parts.push(
+    `> [!NOTE]
+> This report is too large for a comment (${formatCount(report.scenarios.length)} scenarios). The full report is in the job summary and in the JSON report artifact.`
+  );
+  parts.push(`---
+
+${footer(report, options)}`);
+  return parts.join("\n\n") + "\n";
+}
+
+// src/render/terminal.ts
+var ANSI = {
+  red: ["\x1B[31m", "\x1B[39m"],
+  green: ["\x1B[32m", "\x1B[39m"],
+  yellow: ["\x1B[33m", "\x1B[39m"],
+  bold: ["\x1B[1m", "\x1B[22m"],
+  dim: ["\x1B[2m", "\x1B[22m"]
+};
+var SYMBOL2 = { pass: "\u2714 PASS", warn: "\u25B2 WARN", fail: "\u2716 FAIL", error: "\u203C ERROR" };
+var VERDICT_COLOUR = { pass: "green", warn: "yellow", fail: "red", error: "red" };
+function displayWidth(text2) {
+  let width = 0;
+  for (const ch of text2) {
+    if (new RegExp("\\p{M}", "u").test(ch) || ch === "\u200D" || ch === "\uFE0E" || ch === "\uFE0F") continue;
+    width += new RegExp("[\\u1100-\\u115F\\u2E80-\\uA4CF\\uAC00-\\uD7A3\\uF900-\\uFAFF\\uFE30-\\uFE4F\\uFF00-\\uFF60\\uFFE0-\\uFFE6]|\\p{Extended_Pictographic}", "u").test(
+      ch
+    ) && !/[\u2000-\u2BFF]/u.test(ch) ? 2 : 1;
+  }
+  return width;
+}
+function paint(text2, colour, on6) {
+  if (!on6 || !colour) return text2;
+  const [open4, close] = ANSI[colour];
+  return `${open4}${text2}${close}`;
+}
+function deltaColour(n2) {
+  if (n2 > 0) return "red";
+  if (n2 < 0) return "green";
+  return void 0;
+}
+function columns(rows, right, colour, indent = "") {
+  const widths = [];
+  for (const row of rows) row.forEach((c3, i2) => widths[i2] = Math.max(widths[i2] ?? 0, displayWidth(c3.text)));
+  return rows.map(
+    (row) => (indent + row.map((c3, i2) => {
+      const pad = " ".repeat((widths[i2] ?? 0) - displayWidth(c3.text));
+      const body = paint(c3.text, c3.colour, colour);
+      return right[i2] ? pad + body : i2 === row.length - 1 ? body : body + pad;
+    }).join("  ")).trimEnd()
+  );
+}
+var plain = (t) => cleanTerminal(t, LIMITS.name);
+function totals(s, leak, rss) {
+  if (s.status === "error")
+    return [{ text: "\u2014" }, { text: "\u2014" }, ...leak ? [{ text: "\u2014" }] : [], ...rss ? [{ text: "\u2014" }] : []];
+  const fresh = s.status === "no-baseline";
+  const cells = [
+    {
+      text: fresh ? `${formatBytes(s.head.peak)} (no baseline)` : formatChange(s.base.peak, s.head.peak),
+      colour: fresh ? void 0 : deltaColour(s.delta.peak)
+    },
+    {
+      text: fresh ? formatBytes(s.head.retained) : formatChange(s.base.retained, s.head.retained, false),
+      colour: fresh ? void 0 : deltaColour(s.delta.retained)
+    }
+  ];
+  if (leak) {
+    const l = s.head.leak;
+    const d = l !== void 0 && s.base.leak !== void 0 && !fresh ? l - s.base.leak : void 0;
+    cells.push({
+      text: l === void 0 ? "\u2014" : `${formatBytes(l)}/iter${d !== void 0 ? ` (${formatDelta(d)})` : ""}`,
+      colour: d !== void 0 ? deltaColour(d) : void 0
+    });
+  }
+  if (rss) {
+    const r = s.head.rss;
+    cells.push({
+      text: r === void 0 ? "\u2014" : s.base.rss === void 0 || fresh ? formatBytes(r) : formatChange(s.base.rss, r)
+    });
+  }
+  return cells;
+}
+function status(s) {
+  const outcome = scenarioOutcome(s);
+  if (outcome === "error")
+    return { text: `error on ${s.error?.side ?? "head"}: ${plain(s.error?.reason ?? "")}`, colour: "red" };
+  const broken = s.budget.filter((b) => !b.ok).map((b) => budgetWords(b, plain));
+  const prefix = s.status === "no-baseline" ? "no baseline; " : "";
+  if (broken.length === 0)
+    return { text: `${prefix}${s.budget.length > 0 ? "within budget" : "no budget"}`, colour: "green" };
+  return { text: prefix + broken.join("; "), colour: VERDICT_COLOUR[outcome] };
+}
+function errorLines(s, e, fatal) {
+  const where2 = e.side === "both" ? "on base and head" : `on ${e.side}`;
+  const lead = fatal ? `  could not be measured ${where2} (${plain(e.reason)}): ${cleanTerminal(e.message)}` : `  on base it failed (${plain(e.reason)}): ${cleanTerminal(e.message)}; head numbers shown without comparison`;
+  void s;
+  return [lead, ...e.tail.slice(-20).map((l) => `  \u2502 ${cleanTerminal(l, LIMITS.tailLine)}`)];
+}
+function renderTerminal(report, options = {}) {
+  const colour = options.color === true;
+  const top = Math.max(0, Math.floor(options.topSites ?? 10));
+  const out = [];
+  const v = report.verdict;
+  let words;
+  const errors = report.scenarios.filter((s) => s.status === "error");
+  if (report.error !== void 0 && report.scenarios.length === 0)
+    words = `could not compare: ${cleanTerminal(report.error)}`;
+  else if (v === "error" && errors[0])
+    words = `${plain(errors[0].name)} could not be measured${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ""}`;
+  else {
+    const w = worstChange(report.scenarios);
+    words = w ? worstChangeWords(w, plain) : "no change beyond the noise floor";
+  }
+  out.push(`${paint(SYMBOL2[v], VERDICT_COLOUR[v], colour)}  memdelta: ${words}`);
+  const side = (ref, sha2) => `${isSha(sha2) ? shortSha(sha2) : cleanTerminal(sha2, 40)} (${cleanTerminal(ref, 60)})`;
+  out.push(`base ${side(report.base.ref, report.base.sha)} \u2192 head ${side(report.head.ref, report.head.sha)}`);
+  if (report.error !== void 0 && report.scenarios.length > 0)
+    out.push(`could not compare: ${cleanTerminal(report.error)}`);
+  if (report.scenarios.length > 0) {
+    const leak = report.scenarios.some((s) => s.head.leak !== void 0);
+    const rss = report.scenarios.some((s) => s.head.rss !== void 0);
+    const header = [
+      "Scenario",
+      "Peak (base \u2192 head)",
+      "Retained (base \u2192 head)",
+      ...leak ? ["Leak per iteration"] : [],
+      ...rss ? ["RSS, untraced"] : [],
+      "Budget"
+    ].map((text2) => ({ text: text2, colour: "bold" }));
+    const rows = report.scenarios.map((s) => [{ text: plain(s.name) }, ...totals(s, leak, rss), status(s)]);
+    const right = [false, true, true, ...leak ? [true] : [], ...rss ? [true] : [], false];
+    out.push("", ...columns([header, ...rows], right, colour));
+  }
+  for (const s of report.scenarios) {
+    const outcome = scenarioOutcome(s);
+    const findings = gcFindings(s, plain);
+    const counts = siteCounts(s);
+    const { sites, more } = listedSites(s, top);
+    if (!s.error && !s.baseError && findings.length === 0 && sites.length === 0) continue;
+    out.push("", paint(`${SYMBOL2[outcome]}  ${plain(s.name)}`, VERDICT_COLOUR[outcome], colour));
+    if (s.error) out.push(...errorLines(s, s.error, true));
+    if (s.baseError) out.push(...errorLines(s, s.baseError, false));
+    for (const f of findings) out.push(`  - ${f.replace(/`/gu, "")}`);
+    if (sites.length > 0) {
+      const leak = sites.some((x) => x.leak !== void 0);
+      const header = [
+        "Site",
+        "Function",
+        "Peak \u0394",
+        "Retained \u0394",
+        ...leak ? ["Leak \u0394/iter"] : [],
+        "Status",
+        "Code"
+      ].map((text2) => ({ text: text2, colour: "bold" }));
+      const rows = sites.map((x) => [
+        {
+          text: cleanTerminal(`${x.file}:${x.line}`, LIMITS.path) + (x.via ? ` via ${cleanTerminal(x.via, LIMITS.path)}` : "")
+        },
+        { text: cleanTerminal(x.function, LIMITS.function) },
+        { text: formatDelta(x.peak.delta), colour: deltaColour(x.peak.delta) },
+        { text: formatDelta(x.retained.delta), colour: deltaColour(x.retained.delta) },
+        ...leak ? [{ text: x.leak ? formatDelta(x.leak.delta) : "\u2014", colour: deltaColour(x.leak?.delta ?? 0) }] : [],
+        { text: x.status },
+        { text: cleanTerminal(x.code, LIMITS.code), colour: "dim" }
+      ]);
+      const right = [false, false, true, true, ...leak ? [true] : [], false, false];
+      out.push(...columns([header, ...rows], right, colour, "  "));
+    }
+    const notes = [];
+    if (more > 0) notes.push(`${formatCount(more)} more changed sites not listed`);
+    if (counts.same > 0) notes.push(`${formatCount(counts.same)} unchanged sites`);
+    if (notes.length > 0) out.push(`  ${notes.join("; ")}`);
+  }
+  const settings = report.settings;
+  out.push("");
+  if (v === "fail" || v === "warn") {
+    out.push(
+      `Intended increase? Add the label "${cleanTerminal(options.acceptLabel ?? DEFAULT_ACCEPT_LABEL, LIMITS.name)}" to the pull request, or raise the budget in .memdelta.yml.`
+    );
+  }
+  const base = isSha(report.base.sha) ? report.base.sha : "BASE";
+  const head = isSha(report.head.sha) ? report.head.sha : "HEAD";
+  out.push(`Reproduce: ${cleanTerminal(settings?.command ?? defaultCommand(base, head), 2e3)}`);
+  if (settings) {
+    const facts = [
+      ...settings.python ? [`Python ${cleanTerminal(settings.python, 40)}`] : [],
+      `${settings.frames} frame${settings.frames === 1 ? "" : "s"}`,
+      `noise floor ${formatBytes(settings.minDelta.bytes)} and ${settings.minDelta.percent} %`,
+      `memdelta ${cleanTerminal(settings.memdeltaVersion, 40)}`
+    ];
+    out.push(paint(facts.join(" \xB7 "), "dim", colour));
+  }
+  const details = new Set(
+    report.scenarios.filter((s) => s.detail).map((s) => `base ${detailWords(s.detail?.base)} \xB7 head ${detailWords(s.detail?.head)}`)
+  );
+  if (details.size === 1) out.push(paint(`Detail: ${[...details][0]}`, "dim", colour));
+  return out.join("\n") + "\n";
+}
 
 // node_modules/zod/v4/classic/external.js
 var external_exports = {};
@@ -12445,7 +13468,7 @@ var recursive = /* @__PURE__ */ new WeakMap();
 var NONE = 0;
 var ASSUMED = 1;
 var PROVEN = 2;
-function isRecursive(inst, stack, resolve2) {
+function isRecursive(inst, stack, resolve3) {
   const cached2 = recursive.get(inst);
   if (cached2 !== void 0)
     return cached2 ? PROVEN : NONE;
@@ -12455,7 +13478,7 @@ function isRecursive(inst, stack, resolve2) {
   let result = NONE;
   const check2 = (child) => {
     if (result !== PROVEN && child?._zod) {
-      const answer = isRecursive(child, stack, resolve2);
+      const answer = isRecursive(child, stack, resolve3);
       if (answer > result)
         result = answer;
     }
@@ -12466,7 +13489,7 @@ function isRecursive(inst, stack, resolve2) {
       const desc = Object.getOwnPropertyDescriptor(sh, key);
       if (spread && !desc.enumerable)
         continue;
-      const child = desc.get ? ASSUMED : desc.value?._zod ? isRecursive(desc.value, stack, resolve2) : NONE;
+      const child = desc.get ? ASSUMED : desc.value?._zod ? isRecursive(desc.value, stack, resolve3) : NONE;
       if (child > answer)
         answer = child;
     }
@@ -12530,7 +13553,7 @@ function isRecursive(inst, stack, resolve2) {
       break;
     // `$ZodLazy` caches its inner on the def, so a resolved edge is followed exactly
     case "lazy": {
-      const inner = def._cachedInner ?? (resolve2 ? inst._zod.innerType : void 0);
+      const inner = def._cachedInner ?? (resolve3 ? inst._zod.innerType : void 0);
       merge2(inner ? isRecursive(inner, stack, false) : ASSUMED);
       break;
     }
@@ -27095,1500 +28118,6 @@ function date4(params) {
   return _coercedDate(ZodDate, params);
 }
 
-// src/plan/units.ts
-var MAX_SIZE = 2 ** 50;
-var UNITS = {
-  b: 1,
-  k: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tib: 1024 ** 4,
-  kb: 1e3,
-  mb: 1e3 ** 2,
-  gb: 1e3 ** 3,
-  tb: 1e3 ** 4
-};
-var UnitError = class extends Error {
-  name = "UnitError";
-};
-var NUMBER = String.raw`(\d+(?:\.\d+)?|\.\d+)`;
-var SIZE_RE = new RegExp(`^${NUMBER}\\s*([a-z]*)$`, "i");
-function quote(s) {
-  return JSON.stringify(s.length > 60 ? s.slice(0, 57) + "..." : s);
-}
-function parseSize(input2) {
-  const s = input2.trim();
-  const m = SIZE_RE.exec(s);
-  if (!m) throw new UnitError(`${quote(input2)} is not a size (examples: 4096, 512KiB, 2MiB, 0.5GiB, 100MB)`);
-  const unitName = (m[2] ?? "").toLowerCase();
-  const unit = unitName === "" ? 1 : UNITS[unitName];
-  if (unit === void 0) {
-    throw new UnitError(
-      `${quote(input2)} has an unknown unit ${quote(m[2] ?? "")} (use B, KiB, MiB, GiB, or kB, MB, GB)`
-    );
-  }
-  const value = Number(m[1]) * unit;
-  if (!Number.isFinite(value)) throw new UnitError(`${quote(input2)} is not a finite size`);
-  if (value > MAX_SIZE) throw new UnitError(`${quote(input2)} is larger than 1 PiB; is it a typo?`);
-  return Math.round(value);
-}
-function parseGrowth(input2) {
-  const s = input2.trim();
-  if (!s.startsWith("+")) {
-    throw new UnitError(`${quote(input2)} is not a growth: write it with a sign, like "+5%" or "+2MiB"`);
-  }
-  const body = s.slice(1).trim();
-  const pct = new RegExp(`^${NUMBER}\\s*%$`).exec(body);
-  if (pct) {
-    const value = Number(pct[1]);
-    if (!Number.isFinite(value) || value > 1e6)
-      throw new UnitError(`${quote(input2)} is not a sensible percentage`);
-    return { kind: "relative", value: value / 100 };
-  }
-  if (body.includes("%")) throw new UnitError(`${quote(input2)} is not a percentage (example: "+5%")`);
-  return { kind: "bytes", value: parseSize(body) };
-}
-function parsePerIteration(input2) {
-  const m = /^(.*?)\s*\/\s*(iter|iteration|call)$/i.exec(input2.trim());
-  if (!m) throw new UnitError(`${quote(input2)} is not a size per iteration (example: "16KiB/iter")`);
-  return parseSize(m[1] ?? "");
-}
-function parsePercent(input2) {
-  const m = new RegExp(`^${NUMBER}\\s*%$`).exec(input2.trim());
-  if (!m) throw new UnitError(`${quote(input2)} is not a percentage (example: "0.5%")`);
-  const v = Number(m[1]);
-  if (!Number.isFinite(v) || v > 100) throw new UnitError(`${quote(input2)} must be between 0% and 100%`);
-  return v;
-}
-
-// src/plan/budget.ts
-var BudgetError = class extends Error {
-  name = "BudgetError";
-};
-var METRICS = ["peak", "peak-max", "retained", "retained-max", "leak", "leak-max"];
-var DEFAULT_BUDGET_TEXT = ["peak: +5%", "retained: +1MiB", "leak: 16KiB/iter"];
-var DEFAULT_NOISE_FLOOR = { bytes: 8 * 1024, percent: 0.1 };
-function where(context) {
-  return context ? `${context}: ` : "";
-}
-function makeRule(metric, value, level, context) {
-  const name = metric.trim().toLowerCase();
-  const text2 = `${level === "warn" ? "warn " : ""}${name}: ${value.trim()}`;
-  const prefix = where(context ?? `budget "${text2}"`);
-  if (!METRICS.includes(name)) {
-    throw new BudgetError(
-      `${prefix}unknown metric ${JSON.stringify(metric)} (use one of ${METRICS.join(", ")})`
-    );
-  }
-  const v = value.trim();
-  if (v === "") throw new BudgetError(`${prefix}empty value`);
-  try {
-    switch (name) {
-      case "peak":
-      case "retained": {
-        if (!v.startsWith("+")) {
-          throw new UnitError(
-            `${JSON.stringify(v)} is not a growth: write "+5%" or "+2MiB", or use ${name}-max for a ceiling`
-          );
-        }
-        const g = parseGrowth(v);
-        return { metric: name, kind: g.kind, value: g.value, level, text: text2 };
-      }
-      case "peak-max":
-      case "retained-max":
-        return { metric: name, kind: "bytes", value: parseSize(v), level, text: text2 };
-      case "leak":
-        if (v.startsWith("+")) {
-          return { metric: "leak", kind: "bytes", value: parsePerIteration(v.slice(1)), level, text: text2 };
-        }
-        return { metric: "leak-max", kind: "bytes", value: parsePerIteration(v), level, text: text2 };
-      case "leak-max":
-        return { metric: "leak-max", kind: "bytes", value: parsePerIteration(v), level, text: text2 };
-    }
-  } catch (e) {
-    if (e instanceof UnitError) throw new BudgetError(`${prefix}${e.message}`);
-    throw e;
-  }
-  throw new BudgetError(`${prefix}unknown metric`);
-}
-function parseRule(input2, context) {
-  const s = input2.trim();
-  const m = /^(?:(warn|fail)\s+)?([a-z-]+)\s*:\s*(.*)$/i.exec(s);
-  if (!m) {
-    throw new BudgetError(
-      `${where(context)}${JSON.stringify(input2.slice(0, 80))} is not a budget rule (examples: "peak: +5%", "warn retained: +512KiB", "peak-max: 1GiB", "leak: 16KiB/iter")`
-    );
-  }
-  const level = (m[1] ?? "fail").toLowerCase() ?? "fail";
-  return makeRule(m[2] ?? "", m[3] ?? "", level, context);
-}
-function ruleSlot(r) {
-  return `${r.level} ${r.metric}`;
-}
-function layerRules(...sets) {
-  const out = /* @__PURE__ */ new Map();
-  for (const set2 of sets) {
-    if (!set2) continue;
-    const slots = new Set(set2.map(ruleSlot));
-    for (const slot of slots) out.delete(slot);
-    for (const r of set2) out.set(ruleSlot(r), r);
-  }
-  return [...out.values()];
-}
-function defaultRules() {
-  return DEFAULT_BUDGET_TEXT.map((t) => parseRule(t, "default budget"));
-}
-
-// src/plan/target.ts
-var TargetError = class extends Error {
-  name = "TargetError";
-};
-var MODULE_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
-function splitWords(input2) {
-  const words = [];
-  let cur = "";
-  let inWord = false;
-  let quote2 = null;
-  for (let i2 = 0; i2 < input2.length; i2++) {
-    const c3 = input2[i2];
-    if (quote2) {
-      if (c3 === quote2) quote2 = null;
-      else if (c3 === "\\" && quote2 === '"' && i2 + 1 < input2.length) cur += input2[++i2];
-      else cur += c3;
-    } else if (c3 === '"' || c3 === "'") {
-      quote2 = c3;
-      inWord = true;
-    } else if (c3 === "\\" && i2 + 1 < input2.length) {
-      cur += input2[++i2];
-      inWord = true;
-    } else if (/\s/.test(c3)) {
-      if (inWord) words.push(cur);
-      cur = "";
-      inWord = false;
-    } else {
-      cur += c3;
-      inWord = true;
-    }
-  }
-  if (quote2) throw new TargetError(`unterminated ${quote2} quote in ${JSON.stringify(input2.slice(0, 80))}`);
-  if (inWord) words.push(cur);
-  return words;
-}
-function checkPath(p) {
-  if (p.startsWith("/") || /^[A-Za-z]:[\\/]/.test(p)) {
-    throw new TargetError(`script ${JSON.stringify(p)} must be a path inside the repository, not absolute`);
-  }
-  if (p.split(/[\\/]/).includes("..")) {
-    throw new TargetError(`script ${JSON.stringify(p)} must not leave the repository ("..")`);
-  }
-  if (/[\u0000-\u001f\u007f]/.test(p)) throw new TargetError(`script path has control characters`);
-}
-function parseTarget(input2, extraArgs = []) {
-  const words = typeof input2 === "string" ? splitWords(input2) : [...input2];
-  const first = words[0];
-  if (first === void 0 || first.trim() === "") throw new TargetError("the target is empty");
-  if (first === "-m") {
-    const mod = words[1];
-    if (!mod || !MODULE_RE.test(mod)) {
-      throw new TargetError(
-        `"-m" must be followed by a module name like package.module, not ${JSON.stringify(mod ?? "")}`
-      );
-    }
-    return { kind: "module", spec: mod, args: [...words.slice(2), ...extraArgs] };
-  }
-  if (first.startsWith("-"))
-    throw new TargetError(`the target ${JSON.stringify(first)} looks like an option`);
-  const callable = /^([^:]+):([A-Za-z_][A-Za-z0-9_.]*)$/.exec(first);
-  if (callable && MODULE_RE.test(callable[1] ?? "") && !first.endsWith(".py")) {
-    if (words.length > 1 || extraArgs.length > 0) {
-      throw new TargetError(
-        `a callable target (${first}) takes no arguments; use a setup callable or a script`
-      );
-    }
-    return { kind: "callable", spec: first, args: [] };
-  }
-  if (!first.endsWith(".py")) {
-    throw new TargetError(
-      `the target ${JSON.stringify(first)} is not a script (path/to/script.py), a module (-m package.module) or a callable (package.module:function)`
-    );
-  }
-  checkPath(first);
-  return { kind: "script", spec: first, args: [...words.slice(1), ...extraArgs] };
-}
-
-// src/plan/config.ts
-var MAX_CONFIG_BYTES = 1024 * 1024;
-var DEFAULT_FRAMES = 4;
-var DEFAULT_DETAIL_FRAMES = 16;
-var DEFAULT_ITERATIONS = 20;
-var DEFAULT_WARMUP = 2;
-var DEFAULT_TIMEOUT_MS = 10 * 60 * 1e3;
-var MAX_SCENARIOS = 500;
-var ConfigError = class extends Error {
-  name = "ConfigError";
-};
-var scalar = external_exports.union([external_exports.string(), external_exports.number()]);
-var budgetsSchema = external_exports.union([
-  external_exports.array(external_exports.string()),
-  external_exports.record(external_exports.string(), external_exports.union([scalar, external_exports.record(external_exports.string(), scalar)]))
-]);
-var scenarioSchema = external_exports.strictObject({
-  name: external_exports.string().min(1).max(200),
-  run: external_exports.union([external_exports.string().min(1), external_exports.array(external_exports.string()).min(1)]),
-  args: external_exports.array(scalar).max(1e3).optional(),
-  iterations: external_exports.number().int().min(1).max(1e5).optional(),
-  warmup: external_exports.number().int().min(0).max(1e5).optional(),
-  "setup-callable": external_exports.string().min(1).optional(),
-  budgets: budgetsSchema.optional(),
-  "min-delta": scalar.optional(),
-  timeout: scalar.optional()
-});
-var configSchema = external_exports.strictObject({
-  python: external_exports.string().min(1).optional(),
-  setup: external_exports.string().optional(),
-  frames: external_exports.number().int().min(1).max(100).optional(),
-  "detail-frames": external_exports.number().int().min(1).max(100).optional(),
-  env: external_exports.union([external_exports.array(external_exports.string()), external_exports.record(external_exports.string(), scalar)]).optional(),
-  defaults: external_exports.strictObject({
-    budgets: budgetsSchema.optional(),
-    "min-delta": scalar.optional(),
-    iterations: external_exports.number().int().min(1).max(1e5).optional(),
-    warmup: external_exports.number().int().min(0).max(1e5).optional(),
-    timeout: scalar.optional()
-  }).optional(),
-  scenarios: external_exports.array(scenarioSchema).min(1).max(MAX_SCENARIOS)
-});
-function pathText(path10) {
-  return path10.map((p, i2) => typeof p === "number" ? `[${p}]` : i2 === 0 ? p : `.${p}`).join("");
-}
-function locator(file2, doc, lc) {
-  return (path10) => {
-    let line;
-    if (doc && lc) {
-      for (let n2 = path10.length; n2 > 0 && line === void 0; n2--) {
-        const node2 = doc.getIn(path10.slice(0, n2), true);
-        if (node2 && typeof node2 === "object" && node2.range) line = lc.linePos(node2.range[0]).line;
-      }
-    }
-    const key = pathText(path10);
-    return `${file2}${line !== void 0 ? `:${line}` : ""}${key ? `: ${key}` : ""}`;
-  };
-}
-function wrap(at, fn) {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof UnitError || e instanceof BudgetError || e instanceof TargetError) {
-      throw new ConfigError(`${at}: ${e.message}`);
-    }
-    throw e;
-  }
-}
-function parseNoiseFloor(input2, base = DEFAULT_NOISE_FLOOR) {
-  if (typeof input2 === "number") return { ...base, bytes: parseSize(String(input2)) };
-  const parts = input2.split(/[\s,]+/).filter((p) => p !== "");
-  if (parts.length === 0 || parts.length > 2)
-    throw new UnitError(`${JSON.stringify(input2)} is not a noise floor (example: "8KiB 0.1%")`);
-  const out = { ...base };
-  for (const p of parts) {
-    if (p.endsWith("%")) out.percent = parsePercent(p);
-    else out.bytes = parseSize(p);
-  }
-  return out;
-}
-function parseTimeout(input2) {
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h)?$/.exec(String(input2).trim());
-  const unit = { s: 1e3, m: 6e4, h: 36e5 }[m?.[2] ?? "s"];
-  const ms = m ? Number(m[1]) * unit : NaN;
-  if (!Number.isFinite(ms) || ms <= 0 || ms > 24 * 36e5) {
-    throw new UnitError(
-      `${JSON.stringify(String(input2))} is not a timeout (examples: 300, "90s", "10m"; at most 24h)`
-    );
-  }
-  return Math.round(ms);
-}
-function parseCount(v, what, min) {
-  if (v === void 0) return void 0;
-  const n2 = typeof v === "number" ? v : /^\d+$/.test(v.trim()) ? Number(v) : NaN;
-  if (!Number.isInteger(n2) || n2 < min || n2 > 1e5) {
-    throw new ConfigError(
-      `${what}: ${JSON.stringify(String(v))} must be a whole number from ${min} to 100000`
-    );
-  }
-  return n2;
-}
-function rulesFrom(value, at, path10) {
-  if (Array.isArray(value)) return value.map((r, i2) => wrap(at([...path10, i2]), () => parseRule(r)));
-  const rules = [];
-  for (const [key, v] of Object.entries(value)) {
-    if (key === "warn" || key === "fail") {
-      if (typeof v !== "object")
-        throw new ConfigError(`${at([...path10, key])}: must be a map of metric: value`);
-      for (const [metric, limit] of Object.entries(v)) {
-        rules.push(wrap(at([...path10, key, metric]), () => makeRule(metric, String(limit), key, "")));
-      }
-    } else {
-      if (typeof v === "object") throw new ConfigError(`${at([...path10, key])}: must be a value like "+5%"`);
-      rules.push(wrap(at([...path10, key]), () => makeRule(key, String(v), "fail", "")));
-    }
-  }
-  return rules;
-}
-function parseConfigText(text2, file2) {
-  if (text2.length > MAX_CONFIG_BYTES) {
-    throw new ConfigError(
-      `${file2}: is ${text2.length} bytes, over the ${MAX_CONFIG_BYTES}-byte limit for a config`
-    );
-  }
-  const lc = new import_yaml.LineCounter();
-  const doc = (0, import_yaml.parseDocument)(text2, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  const at = locator(file2, doc, lc);
-  const err = doc.errors[0];
-  if (err) {
-    const line = lc.linePos(err.pos[0]).line;
-    throw new ConfigError(`${file2}${line ? `:${line}` : ""}: ${err.message.split("\n")[0]}`);
-  }
-  let raw;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw new ConfigError(`${file2}: ${e.message.split("\n")[0]}`);
-  }
-  if (!(0, import_yaml.isMap)(doc.contents) && !((0, import_yaml.isScalar)(doc.contents) && doc.contents.value === null)) {
-    throw new ConfigError(`${file2}: must be a map with a "scenarios" list`);
-  }
-  const parsed = configSchema.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const issue2 = parsed.error.issues[0];
-    const path10 = issue2?.path ?? [];
-    const msg = issue2?.code === "unrecognized_keys" ? `unknown key${issue2.keys.length > 1 ? "s" : ""} ${issue2.keys.map((k) => JSON.stringify(k)).join(", ")}` : issue2?.message ?? "invalid";
-    throw new ConfigError(`${at(path10)}: ${msg}`);
-  }
-  const names = /* @__PURE__ */ new Map();
-  parsed.data.scenarios.forEach((s, i2) => {
-    if (names.has(s.name)) {
-      throw new ConfigError(
-        `${at(["scenarios", i2, "name"])}: scenario name ${JSON.stringify(s.name)} is used twice`
-      );
-    }
-    names.set(s.name, i2);
-  });
-  return { data: parsed.data, at };
-}
-function envFrom(data, parentEnv) {
-  if (!data) return {};
-  if (Array.isArray(data)) {
-    const out = {};
-    for (const name of data) {
-      const v = parentEnv[name];
-      if (v !== void 0) out[name] = v;
-    }
-    return out;
-  }
-  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, String(v)]));
-}
-function resolvePlan(opts) {
-  const flags = opts.flags ?? {};
-  const cliRules = (flags.budgets ?? []).map((r) => wrap("--budget", () => parseRule(r)));
-  const cliFloor = flags.minDelta !== void 0 ? wrap("--min-delta", () => parseNoiseFloor(flags.minDelta)) : void 0;
-  const cliTimeout = flags.timeout !== void 0 ? wrap("--timeout", () => parseTimeout(flags.timeout)) : void 0;
-  const cliIterations = parseCount(flags.iterations, "--iterations", 1);
-  const cliWarmup = parseCount(flags.warmup, "--warmup", 0);
-  const cliFrames = parseCount(flags.frames, "--frames", 1);
-  if (flags.run && opts.config) throw new ConfigError("use either --config or --run, not both");
-  if (!flags.run && !opts.config) throw new ConfigError("nothing to run: pass --run TARGET or --config FILE");
-  if (flags.run) {
-    const target = wrap("--run", () => parseTarget(flags.run));
-    const callable = target.kind === "callable";
-    const name = flags.name?.trim() || (target.kind === "module" ? target.spec : target.spec);
-    if (name.length > 200) throw new ConfigError("--name: at most 200 characters");
-    const scenario2 = {
-      name,
-      target,
-      iterations: callable ? cliIterations ?? DEFAULT_ITERATIONS : 1,
-      warmup: callable ? cliWarmup ?? DEFAULT_WARMUP : 0,
-      budgets: layerRules(defaultRules(), cliRules),
-      minDelta: cliFloor ?? DEFAULT_NOISE_FLOOR,
-      timeoutMs: cliTimeout ?? DEFAULT_TIMEOUT_MS
-    };
-    const frames2 = cliFrames ?? DEFAULT_FRAMES;
-    return {
-      python: flags.python ?? "python3",
-      ...flags.setup ? { setup: flags.setup } : {},
-      frames: frames2,
-      detailFrames: Math.max(frames2, DEFAULT_DETAIL_FRAMES),
-      env: {},
-      scenarios: [scenario2]
-    };
-  }
-  const { text: text2, file: file2 } = opts.config;
-  const { data, at } = parseConfigText(text2, file2);
-  const d = data.defaults ?? {};
-  const defaultFloor = d["min-delta"] !== void 0 ? wrap(at(["defaults", "min-delta"]), () => parseNoiseFloor(d["min-delta"])) : DEFAULT_NOISE_FLOOR;
-  const defaultTimeout = d.timeout !== void 0 ? wrap(at(["defaults", "timeout"]), () => parseTimeout(d.timeout)) : DEFAULT_TIMEOUT_MS;
-  const configRules = d.budgets ? rulesFrom(d.budgets, at, ["defaults", "budgets"]) : [];
-  const scenarios = data.scenarios.map((s, i2) => {
-    const p = (k) => at(["scenarios", i2, k]);
-    const words = typeof s.run === "string" ? s.run : s.run;
-    const target = wrap(p("run"), () => parseTarget(words, (s.args ?? []).map(String)));
-    const callable = target.kind === "callable";
-    if (s["setup-callable"] && !callable) {
-      throw new ConfigError(
-        `${p("setup-callable")}: only a callable target (package.module:function) takes a setup callable`
-      );
-    }
-    if (s["setup-callable"] && !/^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$/.test(s["setup-callable"])) {
-      throw new ConfigError(`${p("setup-callable")}: must be package.module:function`);
-    }
-    const own2 = s.budgets ? rulesFrom(s.budgets, at, ["scenarios", i2, "budgets"]) : [];
-    return {
-      name: s.name,
-      target,
-      iterations: callable ? s.iterations ?? cliIterations ?? d.iterations ?? DEFAULT_ITERATIONS : 1,
-      warmup: callable ? s.warmup ?? cliWarmup ?? d.warmup ?? DEFAULT_WARMUP : 0,
-      ...s["setup-callable"] ? { setupCallable: s["setup-callable"] } : {},
-      budgets: layerRules(defaultRules(), configRules, cliRules, own2),
-      minDelta: s["min-delta"] !== void 0 ? wrap(p("min-delta"), () => parseNoiseFloor(s["min-delta"], cliFloor ?? defaultFloor)) : cliFloor ?? defaultFloor,
-      timeoutMs: s.timeout !== void 0 ? wrap(p("timeout"), () => parseTimeout(s.timeout)) : cliTimeout ?? defaultTimeout
-    };
-  });
-  const frames = cliFrames ?? data.frames ?? DEFAULT_FRAMES;
-  return {
-    python: flags.python ?? data.python ?? "python3",
-    ...flags.setup ?? data.setup ? { setup: flags.setup ?? data.setup } : {},
-    frames,
-    detailFrames: Math.max(frames, data["detail-frames"] ?? DEFAULT_DETAIL_FRAMES),
-    env: envFrom(data.env, opts.parentEnv ?? {}),
-    scenarios
-  };
-}
-
-// node_modules/markdown-table/index.js
-function defaultStringLength(value) {
-  return value.length;
-}
-function markdownTable(table, options) {
-  const settings = options || {};
-  const align = (settings.align || []).concat();
-  const stringLength = settings.stringLength || defaultStringLength;
-  const alignments = [];
-  const cellMatrix = [];
-  const sizeMatrix = [];
-  const longestCellByColumn = [];
-  let mostCellsPerRow = 0;
-  let rowIndex = -1;
-  while (++rowIndex < table.length) {
-    const row2 = [];
-    const sizes2 = [];
-    let columnIndex2 = -1;
-    if (table[rowIndex].length > mostCellsPerRow) {
-      mostCellsPerRow = table[rowIndex].length;
-    }
-    while (++columnIndex2 < table[rowIndex].length) {
-      const cell2 = serialize(table[rowIndex][columnIndex2]);
-      if (settings.alignDelimiters !== false) {
-        const size2 = stringLength(cell2);
-        sizes2[columnIndex2] = size2;
-        if (longestCellByColumn[columnIndex2] === void 0 || size2 > longestCellByColumn[columnIndex2]) {
-          longestCellByColumn[columnIndex2] = size2;
-        }
-      }
-      row2.push(cell2);
-    }
-    cellMatrix[rowIndex] = row2;
-    sizeMatrix[rowIndex] = sizes2;
-  }
-  let columnIndex = -1;
-  if (typeof align === "object" && "length" in align) {
-    while (++columnIndex < mostCellsPerRow) {
-      alignments[columnIndex] = toAlignment(align[columnIndex]);
-    }
-  } else {
-    const code = toAlignment(align);
-    while (++columnIndex < mostCellsPerRow) {
-      alignments[columnIndex] = code;
-    }
-  }
-  columnIndex = -1;
-  const row = [];
-  const sizes = [];
-  while (++columnIndex < mostCellsPerRow) {
-    const code = alignments[columnIndex];
-    let before = "";
-    let after = "";
-    if (code === 99) {
-      before = ":";
-      after = ":";
-    } else if (code === 108) {
-      before = ":";
-    } else if (code === 114) {
-      after = ":";
-    }
-    let size2 = settings.alignDelimiters === false ? 1 : Math.max(
-      1,
-      longestCellByColumn[columnIndex] - before.length - after.length
-    );
-    const cell2 = before + "-".repeat(size2) + after;
-    if (settings.alignDelimiters !== false) {
-      size2 = before.length + size2 + after.length;
-      if (size2 > longestCellByColumn[columnIndex]) {
-        longestCellByColumn[columnIndex] = size2;
-      }
-      sizes[columnIndex] = size2;
-    }
-    row[columnIndex] = cell2;
-  }
-  cellMatrix.splice(1, 0, row);
-  sizeMatrix.splice(1, 0, sizes);
-  rowIndex = -1;
-  const lines = [];
-  while (++rowIndex < cellMatrix.length) {
-    const row2 = cellMatrix[rowIndex];
-    const sizes2 = sizeMatrix[rowIndex];
-    const cellsInRow = settings.fillRows === false ? Math.max(1, cellMatrix[rowIndex === 1 ? 0 : rowIndex].length) : mostCellsPerRow;
-    columnIndex = -1;
-    const line = [];
-    while (++columnIndex < cellsInRow) {
-      const cell2 = row2[columnIndex] || "";
-      let before = "";
-      let after = "";
-      if (settings.alignDelimiters !== false) {
-        const size2 = longestCellByColumn[columnIndex] - (sizes2[columnIndex] || 0);
-        const code = alignments[columnIndex];
-        if (code === 114) {
-          before = " ".repeat(size2);
-        } else if (code === 99) {
-          const half = size2 / 2;
-          if (size2 % 2) {
-            before = " ".repeat(half + 0.5);
-            after = " ".repeat(half - 0.5);
-          } else {
-            before = " ".repeat(half);
-            after = before;
-          }
-        } else {
-          after = " ".repeat(size2);
-        }
-      }
-      if (settings.delimiterStart !== false && !columnIndex) {
-        line.push("|");
-      }
-      if (settings.padding !== false && // Don’t add the opening space if we’re not aligning and the cell is
-      // empty: there will be a closing space.
-      !(settings.alignDelimiters === false && cell2 === "") && (settings.delimiterStart !== false || columnIndex)) {
-        line.push(" ");
-      }
-      if (settings.alignDelimiters !== false) {
-        line.push(before);
-      }
-      line.push(cell2);
-      if (settings.alignDelimiters !== false) {
-        line.push(after);
-      }
-      if (settings.padding !== false) {
-        line.push(" ");
-      }
-      if (settings.delimiterEnd !== false || columnIndex !== cellsInRow - 1) {
-        line.push("|");
-      }
-    }
-    lines.push(
-      settings.delimiterEnd === false ? line.join("").replace(/ +$/, "") : line.join("")
-    );
-  }
-  return lines.join("\n");
-}
-function serialize(value) {
-  return value === null || value === void 0 ? "" : String(value);
-}
-function toAlignment(value) {
-  const code = typeof value === "string" ? value.codePointAt(0) : 0;
-  return code === 67 || code === 99 ? 99 : code === 76 || code === 108 ? 108 : code === 82 || code === 114 ? 114 : 0;
-}
-
-// src/render/escape.ts
-var BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu;
-var CONTROL = /[\u0000-\u001F\u007F-\u009F\u2028\u2029\uFEFF]/gu;
-var WORD_JOINER = "\u2060";
-var LIMITS = {
-  name: 80,
-  path: 120,
-  function: 80,
-  code: 120,
-  message: 300,
-  tailLine: 200,
-  type: 60
-};
-function truncateMiddle(text2, max) {
-  const chars = Array.from(text2);
-  if (chars.length <= max) return text2;
-  if (max <= 1) return "\u2026".slice(0, Math.max(0, max));
-  const keep = max - 1;
-  const head = Math.ceil(keep / 2);
-  const tail = keep - head;
-  return chars.slice(0, head).join("") + "\u2026" + (tail > 0 ? chars.slice(chars.length - tail).join("") : "");
-}
-function cleanText(text2, max = LIMITS.message) {
-  const cleaned = String(text2).toWellFormed().replace(/[\t\r\n\v\f]/gu, " ").replace(CONTROL, "").replace(BIDI, "");
-  return breakCommentDelimiters(truncateMiddle(cleaned, max));
-}
-function cleanTerminal(text2, max = LIMITS.message) {
-  return truncateMiddle(
-    String(text2).toWellFormed().replace(/[\t\r\n\v\f]/gu, " ").replace(CONTROL, "").replace(BIDI, ""),
-    max
-  );
-}
-function breakCommentDelimiters(text2) {
-  return text2.replace(/<!/gu, `<${WORD_JOINER}!`).replace(/--(?=!?>)/gu, `--${WORD_JOINER}`);
-}
-function neutraliseReferences(text2) {
-  return text2.replace(/@(?=[\p{L}\p{N}_-])/gu, `@${WORD_JOINER}`).replace(new RegExp("#(?=\\p{N})", "gu"), `#${WORD_JOINER}`).replace(new RegExp("\\b(GH)-(?=\\p{N})", "giu"), `$1-${WORD_JOINER}`).replace(/:\/\//gu, `:${WORD_JOINER}//`).replace(/\b(www)\./giu, `$1${WORD_JOINER}.`);
-}
-function escapeHtml(text2) {
-  return text2.replace(/&/gu, "&amp;").replace(/</gu, "&lt;").replace(/>/gu, "&gt;").replace(/"/gu, "&quot;").replace(/'/gu, "&#39;");
-}
-function htmlText(text2, max = LIMITS.name) {
-  return escapeHtml(neutraliseReferences(cleanText(text2, max)));
-}
-function codeSpan(text2, options = {}) {
-  let body = cleanText(text2, options.max ?? LIMITS.name);
-  if (body.length === 0) return "_(empty)_";
-  if (options.inTable) body = body.replace(/\\(?=\|)/gu, `\\${WORD_JOINER}`).replace(/\|/gu, "\\|");
-  const longest = Math.max(0, ...Array.from(body.matchAll(/`+/gu), (m) => m[0].length));
-  const fence = "`".repeat(longest + 1);
-  const pad = /^[` ]|[` ]$/u.test(body) ? " " : "";
-  return `${fence}${pad}${body}${pad}${fence}`;
-}
-function codeBlock(lines, language = "", maxLine = LIMITS.tailLine) {
-  const body = lines.map((l) => cleanText(l, maxLine));
-  const longest = Math.max(0, ...body.flatMap((l) => Array.from(l.matchAll(/`+/gu), (m) => m[0].length)));
-  const fence = "`".repeat(Math.max(3, longest + 1));
-  return [`${fence}${language}`, ...body, fence].join("\n");
-}
-function mermaidLabel(text2, max = 24) {
-  const safe = Array.from(cleanTerminal(text2, 1e3)).map((c3) => /^[A-Za-z0-9 _.:/+-]$/u.test(c3) ? c3 : "_").join("");
-  return truncateMiddle(safe, max);
-}
-function isProjectFile(file2) {
-  if (file2.length === 0 || file2.startsWith("<") || file2.startsWith("/") || file2.startsWith("site-packages/"))
-    return false;
-  if (/[\\\u0000-\u001F\u007F]/u.test(file2) || /^[a-z][a-z0-9+.-]*:/iu.test(file2)) return false;
-  if (!file2.isWellFormed()) return false;
-  return !file2.split("/").some((s) => s === ".." || s === "." || s === "");
-}
-function safeRepositoryUrl(url2) {
-  if (!url2) return void 0;
-  let parsed;
-  try {
-    parsed = new URL(url2);
-  } catch {
-    return void 0;
-  }
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return void 0;
-  if (parsed.username || parsed.password || parsed.search || parsed.hash) return void 0;
-  return parsed.href.replace(/\/+$/u, "").replace(/[()]/gu, (c3) => `%${c3.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-var MAX_LINKED_PATH = 512;
-function isSha(sha2) {
-  return /^[0-9a-f]{7,64}$/iu.test(sha2);
-}
-function encodePath(path10) {
-  return path10.split("/").map(
-    (s) => encodeURIComponent(s).replace(/[()'!*]/gu, (c3) => `%${c3.charCodeAt(0).toString(16).toUpperCase()}`)
-  ).join("/");
-}
-function blobUrl(repositoryUrl, sha2, file2, line) {
-  const repo = safeRepositoryUrl(repositoryUrl);
-  if (!repo || !isSha(sha2) || !isProjectFile(file2) || file2.length > MAX_LINKED_PATH) return void 0;
-  const anchor2 = Number.isSafeInteger(line) && line > 0 ? `#L${line}` : "";
-  return `${repo}/blob/${sha2.toLowerCase()}/${encodePath(file2)}${anchor2}`;
-}
-function commitUrl(repositoryUrl, sha2) {
-  const repo = safeRepositoryUrl(repositoryUrl);
-  if (!repo || !isSha(sha2)) return void 0;
-  return `${repo}/commit/${sha2.toLowerCase()}`;
-}
-
-// src/render/format.ts
-var MINUS = "\u2212";
-var UNITS2 = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-function scaled(abs) {
-  if (abs < 1024) return `${Math.round(abs)} B`;
-  let unit = 0;
-  let value = abs;
-  while (value >= 1024 && unit < UNITS2.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  let text2 = value < 100 ? value.toFixed(1) : value.toFixed(0);
-  if (Number(text2) >= 1024 && unit < UNITS2.length - 1) {
-    unit += 1;
-    value /= 1024;
-    text2 = value.toFixed(1);
-  }
-  return `${text2.replace(/\.0$/u, "")} ${UNITS2[unit]}`;
-}
-function formatBytes(bytes2) {
-  if (!Number.isFinite(bytes2)) return "?";
-  return bytes2 < 0 ? `${MINUS}${scaled(-bytes2)}` : scaled(bytes2);
-}
-function formatDelta(bytes2) {
-  if (!Number.isFinite(bytes2)) return "?";
-  if (bytes2 === 0) return "\xB10";
-  return bytes2 > 0 ? `+${scaled(bytes2)}` : `${MINUS}${scaled(-bytes2)}`;
-}
-function percentNumber(abs) {
-  if (abs < 0.1) return "<0.1";
-  if (abs < 10) return abs.toFixed(1).replace(/\.0$/u, "");
-  return abs.toFixed(0);
-}
-function formatPercent(base, head) {
-  if (base === head) return "\xB10 %";
-  if (base === 0) return "new";
-  const p = (head - base) / Math.abs(base) * 100;
-  return `${p > 0 ? "+" : MINUS}${percentNumber(Math.abs(p))} %`;
-}
-function formatCount(n2) {
-  if (!Number.isFinite(n2)) return "?";
-  const abs = Math.round(Math.abs(n2)).toString().replace(/\B(?=(\d{3})+(?!\d))/gu, " ");
-  return n2 < 0 ? `${MINUS}${abs}` : abs;
-}
-function formatCountDelta(n2) {
-  if (n2 === 0) return "\xB10";
-  return n2 > 0 ? `+${formatCount(n2)}` : formatCount(n2);
-}
-function formatChange(base, head, withPercent = true) {
-  if (base === head) return `${formatBytes(head)} (\xB10)`;
-  const delta = formatDelta(head - base);
-  const pct = withPercent ? `, ${formatPercent(base, head)}` : "";
-  return `${formatBytes(base)} \u2192 ${formatBytes(head)} (${delta}${pct})`;
-}
-function shortSha(sha2) {
-  return sha2.slice(0, 7);
-}
-
-// src/render/model.ts
-var DEFAULT_ACCEPT_LABEL = "memdelta: accept increase";
-function scenarioOutcome(s) {
-  if (s.status === "error") return "error";
-  const broken = s.budget.filter((b) => !b.ok);
-  if (broken.some((b) => b.level === "fail")) return "fail";
-  return broken.length > 0 ? "warn" : "pass";
-}
-function parseRule2(rule) {
-  const m = /^\s*([a-z-]+)\s*:\s*(.*)$/iu.exec(rule);
-  return m ? { metric: (m[1] ?? "").toLowerCase(), limit: (m[2] ?? "").trim() } : { metric: "", limit: rule };
-}
-function plainLimit(limit) {
-  const m = /^([+-]?)(\d+(?:\.\d+)?)\s*(%|B|[KMGT]i?B|[kMGT]B)?(\s*\/\s*iter(?:ation)?)?$/u.exec(limit);
-  if (!m) return void 0;
-  const sign = m[1] === "-" ? MINUS : m[1] ?? "";
-  const unit = m[3] ? ` ${m[3]}` : "";
-  return `${sign}${m[2]}${unit}${m[4] ? "/iter" : ""}`;
-}
-function metricOf(b) {
-  const { metric } = parseRule2(b.rule);
-  if (metric.startsWith("retained")) return "retained";
-  if (metric.startsWith("leak")) return "leak";
-  return "peak";
-}
-function isCeiling(b) {
-  return parseRule2(b.rule).metric.endsWith("-max");
-}
-function severity(b) {
-  if (b.limit <= 0) return b.actual > 0 ? Number.MAX_SAFE_INTEGER : 1;
-  return b.actual / b.limit;
-}
-function limitWords(b, name) {
-  const { limit } = parseRule2(b.rule);
-  const plain2 = plainLimit(limit);
-  if (plain2) return plain2;
-  if (limit.length > 0) return name(limit);
-  return isCeiling(b) ? formatBytes(b.limit) : formatDelta(b.limit);
-}
-function metricChange(s, metric, ceiling = false) {
-  if (metric === "leak") {
-    const head2 = s.head.leak ?? 0;
-    return ceiling ? `leak ${formatBytes(head2)}/iter` : `leak ${formatDelta(s.delta.leak ?? head2 - (s.base.leak ?? 0))}/iter`;
-  }
-  const base = s.base[metric];
-  const head = s.head[metric];
-  if (ceiling || s.status === "no-baseline") return `${metric} ${formatBytes(head)}`;
-  return `${metric} ${formatDelta(head - base)} (${formatPercent(base, head)})`;
-}
-function worstChange(scenarios) {
-  for (const level of ["fail", "warn"]) {
-    let best2;
-    for (const s of scenarios) {
-      for (const b of s.budget) {
-        if (b.ok || b.level !== level) continue;
-        if (!best2?.budget || severity(b) > severity(best2.budget)) best2 = { scenario: s, budget: b };
-      }
-    }
-    if (best2) return best2;
-  }
-  let best;
-  for (const s of scenarios) {
-    if (s.status !== "ok") continue;
-    if (!best || Math.abs(s.delta.peak) > Math.abs(best.delta.peak)) best = s;
-  }
-  return best && best.delta.peak !== 0 ? { scenario: best } : void 0;
-}
-function worstChangeWords(w, name) {
-  const where2 = `in ${name(w.scenario.name)}`;
-  if (!w.budget) return `largest change: ${metricChange(w.scenario, "peak")} ${where2}, within budget`;
-  const ceiling = isCeiling(w.budget);
-  const what = metricChange(w.scenario, metricOf(w.budget), ceiling);
-  return `${what} ${where2}, over the ${limitWords(w.budget, name)} ${ceiling ? "ceiling" : "budget"}`;
-}
-function budgetWords(b, name) {
-  const metric = parseRule2(b.rule).metric || "budget";
-  const ceiling = isCeiling(b);
-  const actual = ceiling ? formatBytes(b.actual) : formatDelta(b.actual);
-  const unit = metricOf(b) === "leak" ? "/iter" : "";
-  return `${metric} ${actual}${unit} > ${limitWords(b, name)}`;
-}
-function siteImpact(s, iterations = 1) {
-  return Math.max(
-    Math.abs(s.peak.delta),
-    Math.abs(s.retained.delta),
-    s.leak ? Math.abs(s.leak.delta) * Math.max(1, iterations) : 0
-  );
-}
-var sortedCache = /* @__PURE__ */ new WeakMap();
-function listedSites(s, limit) {
-  let sorted = sortedCache.get(s.sites);
-  if (!sorted) {
-    sorted = s.sites.filter((x) => x.status !== "same").sort((a2, b) => siteImpact(b, s.iterations) - siteImpact(a2, s.iterations));
-    sortedCache.set(s.sites, sorted);
-  }
-  const n2 = Math.max(0, limit);
-  return { sites: sorted.slice(0, n2), more: Math.max(0, sorted.length - n2) };
-}
-function siteCounts(s) {
-  const changed = s.sites.filter((x) => x.status !== "same").length;
-  const same = (s.sameSites ?? 0) + s.sites.filter((x) => x.status === "same").length;
-  return { changed, same };
-}
-function gcFindings(s, name, maxTypes = 3) {
-  const gc2 = s.gc;
-  if (!gc2) return [];
-  const out = [];
-  const u2 = gc2.uncollectable;
-  if (u2.head > u2.base) {
-    out.push(
-      `${formatCountDelta(u2.head - u2.base)} uncollectable objects (${formatCount(u2.base)} \u2192 ${formatCount(u2.head)}): they sit in \`gc.garbage\` for good; look for \`__del__\` on objects in reference cycles.`
-    );
-  }
-  const c3 = gc2.cyclic;
-  if (c3 && c3.head > c3.base) {
-    out.push(
-      `Cyclic garbage grew by ${formatCount(c3.head - c3.base)} objects (${formatDelta(c3.bytes.head - c3.bytes.base)}, ${formatBytes(c3.bytes.base)} \u2192 ${formatBytes(c3.bytes.head)}): memory freed only by the cycle collector; breaking the cycle (e.g. a \`weakref\`) frees it on time.`
-    );
-  }
-  const grown = gc2.growth.filter((g) => g.delta > 0).sort((a2, b) => b.delta - a2.delta).slice(0, maxTypes);
-  const n2 = s.iterations;
-  for (const g of grown) {
-    const per = n2 && n2 > 0 ? ` per ${formatCount(n2)} calls` : " after the run";
-    const perCall = n2 && n2 > 0 && g.delta / n2 >= 1 ? `, about ${formatCount(g.delta / n2)} per call` : "";
-    out.push(
-      `${formatCountDelta(g.delta)} ${name(g.type)} objects retained${per} compared with base (live count growth ${formatCount(g.base)} \u2192 ${formatCount(g.head)}${perCall}).`
-    );
-  }
-  return out;
-}
-function detailWords(d) {
-  if (!d) return "not measured";
-  const parts = [
-    d.source === "reused" ? "reused from cache" : "measured",
-    `peak breakdown ${d.peakSites ? "yes" : "no"}`,
-    `${d.frames} frame${d.frames === 1 ? "" : "s"}`
-  ];
-  return parts.join(", ");
-}
-function defaultCommand(baseSha, headSha) {
-  return `npx memdelta compare --base ${baseSha} --head ${headSha}`;
-}
-
-// src/render/chart.ts
-var SCALES = [
-  { unit: "B", div: 1 },
-  { unit: "KiB", div: 1024 },
-  { unit: "MiB", div: 1024 ** 2 },
-  { unit: "GiB", div: 1024 ** 3 }
-];
-function deltaOf(site2, metric) {
-  return metric === "leak" ? site2.leak?.delta ?? 0 : site2[metric].delta;
-}
-function siteLabel(site2) {
-  const base = site2.file.split("/").pop() ?? site2.file;
-  return mermaidLabel(`${base}:${site2.line}`, 28);
-}
-function siteChart(s, metric = "peak", limit = 8) {
-  const sites = listedSites(s, Number.MAX_SAFE_INTEGER).sites.filter((x) => deltaOf(x, metric) !== 0).sort((a2, b) => Math.abs(deltaOf(b, metric)) - Math.abs(deltaOf(a2, metric))).slice(0, limit);
-  if (sites.length === 0) return void 0;
-  const largest = Math.max(...sites.map((x) => Math.abs(deltaOf(x, metric))));
-  const scale = [...SCALES].reverse().find((u2) => largest >= u2.div) ?? SCALES[0];
-  const values = sites.map((x) => {
-    const v = deltaOf(x, metric) / scale.div;
-    return Number(v.toFixed(Math.abs(v) < 10 ? 2 : 1));
-  });
-  const labels = sites.map((x) => `"${siteLabel(x)}"`);
-  const title = `${metric === "leak" ? "Leak per iteration" : metric === "peak" ? "Peak" : "Retained"} change by site in ${scale.unit}`;
-  return [
-    "```mermaid",
-    "xychart-beta",
-    `    title "${mermaidLabel(title, 60)}"`,
-    `    x-axis [${labels.join(", ")}]`,
-    `    y-axis "${scale.unit}"`,
-    `    bar [${values.join(", ")}]`,
-    "```"
-  ].join("\n");
-}
-
-// src/render/markdown.ts
-var COMMENT_LIMIT = 65536;
-var DEFAULT_TOP_SITES = 10;
-var TAIL_LINES = 20;
-var KEEP_FAILING_SITES = 3;
-var MAX_CHARTS = 3;
-var SYMBOL = { pass: "\u2705", warn: "\u26A0\uFE0F", fail: "\u274C", error: "\u26D4" };
-var inline = (t) => codeSpan(t, { max: LIMITS.name });
-var cell = (t, max = LIMITS.name) => codeSpan(t, { max, inTable: true });
-function shaLink(report, sha2) {
-  if (!isSha(sha2)) return inline(sha2);
-  const url2 = commitUrl(report.settings?.repositoryUrl, sha2);
-  const text2 = `\`${shortSha(sha2)}\``;
-  return url2 ? `[${text2}](${url2})` : text2;
-}
-function headline(report) {
-  const v = report.verdict;
-  let words;
-  const errors = report.scenarios.filter((s) => s.status === "error");
-  if (report.error !== void 0 && report.scenarios.length === 0) {
-    words = `could not compare: ${codeSpan(report.error, { max: LIMITS.message })}`;
-  } else if (v === "error" && errors.length > 0) {
-    const first = errors[0];
-    const side = first.error?.side ?? "head";
-    const reason = first.error ? ` (${inline(first.error.reason)})` : "";
-    const more = errors.length > 1 ? `, and ${errors.length - 1} more scenario${errors.length > 2 ? "s" : ""}` : "";
-    words = `${inline(first.name)} could not be measured on ${side}${reason}${more}`;
-  } else {
-    const worst = worstChange(report.scenarios);
-    const fresh = report.scenarios.filter((s) => s.status === "no-baseline").length;
-    if (worst) words = worstChangeWords(worst, inline);
-    else if (fresh > 0)
-      words = `${fresh} scenario${fresh === 1 ? "" : "s"} without a baseline, within budget`;
-    else words = "no change beyond the noise floor";
-  }
-  const shas = `base ${shaLink(report, report.base.sha)} \u2192 head ${shaLink(report, report.head.sha)}`;
-  return `### ${SYMBOL[v]} memdelta: ${v} \u2014 ${words} \xB7 ${shas}`;
-}
-function statusCell(s) {
-  const outcome = scenarioOutcome(s);
-  if (outcome === "error") {
-    const side = s.error ? ` on ${s.error.side}` : "";
-    return `${SYMBOL.error} error${side}: ${cell(s.error?.reason ?? "unknown", 40)}`;
-  }
-  const broken = s.budget.filter((b) => !b.ok);
-  const prefix = s.status === "no-baseline" ? "\u{1F195} no baseline" : "";
-  if (broken.length === 0) {
-    const ok = s.budget.length > 0 ? `${SYMBOL.pass} within budget` : `${SYMBOL.pass} no budget`;
-    return prefix ? `${prefix}, ${ok.slice(2)}` : ok;
-  }
-  const words = broken.map((b) => `${SYMBOL[b.level]} ${budgetWords(b, (t) => cell(t, 40))}`).join("; ");
-  return prefix ? `${prefix}; ${words}` : words;
-}
-function totalsCells(s, leak, rss) {
-  const cells = [];
-  if (s.status === "error") {
-    cells.push("\u2014", "\u2014");
-    if (leak) cells.push("\u2014");
-    if (rss) cells.push("\u2014");
-    return cells;
-  }
-  const fresh = s.status === "no-baseline";
-  cells.push(fresh ? `${formatBytes(s.head.peak)} (no baseline)` : formatChange(s.base.peak, s.head.peak));
-  cells.push(fresh ? formatBytes(s.head.retained) : formatChange(s.base.retained, s.head.retained, false));
-  if (leak) {
-    if (s.head.leak === void 0) cells.push("\u2014");
-    else if (fresh || s.base.leak === void 0) cells.push(`${formatBytes(s.head.leak)}/iter`);
-    else cells.push(`${formatBytes(s.head.leak)}/iter (${formatDelta(s.head.leak - s.base.leak)})`);
-  }
-  if (rss) {
-    if (s.head.rss === void 0) cells.push("\u2014");
-    else if (fresh || s.base.rss === void 0) cells.push(formatBytes(s.head.rss));
-    else cells.push(formatChange(s.base.rss, s.head.rss));
-  }
-  return cells;
-}
-function scenarioTable(report, plan) {
-  const shown = report.scenarios.filter((s) => plan.passingRows || scenarioOutcome(s) !== "pass");
-  if (shown.length === 0) return "";
-  const leak = report.scenarios.some((s) => s.head.leak !== void 0);
-  const rss = report.scenarios.some((s) => s.head.rss !== void 0);
-  const header = ["Scenario", "Peak (base \u2192 head)", "Retained (base \u2192 head)"];
-  if (leak) header.push("Leak per iteration");
-  if (rss) header.push("RSS, untraced");
-  header.push("Budget");
-  const rows = shown.map((s) => {
-    const name = cell(s.name) + (s.baseError ? " (base failed)" : "");
-    return [name, ...totalsCells(s, leak, rss), statusCell(s)];
-  });
-  const align = ["l", "r", "r", ...leak ? ["r"] : [], ...rss ? ["r"] : [], "l"];
-  return markdownTable([header, ...rows], { align, alignDelimiters: false });
-}
-function siteCell(report, site2) {
-  const label = cell(`${site2.file}:${site2.line}`, LIMITS.path);
-  const url2 = blobUrl(report.settings?.repositoryUrl, report.head.sha, site2.file, site2.line);
-  const removedUrl = blobUrl(report.settings?.repositoryUrl, report.base.sha, site2.file, site2.line);
-  const href = site2.status === "removed" ? removedUrl : url2;
-  const linked = href ? `[${label}](${href})` : label;
-  return site2.via ? `${linked} via ${cell(site2.via, LIMITS.path)}` : linked;
-}
-function sitesTable(report, s, sites) {
-  const leak = sites.some((x) => x.leak !== void 0);
-  const header = [
-    "Site",
-    "Function",
-    "Code",
-    "Peak \u0394",
-    "Retained \u0394",
-    ...leak ? ["Leak \u0394/iter"] : [],
-    "Status"
-  ];
-  const rows = sites.map((x) => [
-    siteCell(report, x),
-    cell(x.function, LIMITS.function),
-    cell(x.code, LIMITS.code),
-    formatDelta(x.peak.delta),
-    formatDelta(x.retained.delta),
-    ...leak ? [x.leak ? formatDelta(x.leak.delta) : "\u2014"] : [],
-    x.status
-  ]);
-  const align = ["l", "l", "l", "r", "r", ...leak ? ["r"] : [], "l"];
-  void s;
-  return markdownTable([header, ...rows], { align, alignDelimiters: false });
-}
-function sitesBlock(report, s, limit, open4, extra) {
-  const counts = siteCounts(s);
-  const { sites, more } = listedSites(s, limit);
-  if (counts.changed === 0 && extra.length === 0) return "";
-  const summary = `Sites in ${htmlText(s.name)}: ${formatCount(counts.changed)} changed, ${formatCount(counts.same)} unchanged`;
-  const parts = [`<details${open4 ? " open" : ""}><summary>${summary}</summary>`, ""];
-  if (extra.length > 0) parts.push(extra.join("\n"), "");
-  if (sites.length > 0) parts.push(sitesTable(report, s, sites), "");
-  const notes = [];
-  if (more > 0) notes.push(`${formatCount(more)} more changed site${more === 1 ? "" : "s"} not listed`);
-  if (counts.same > 0)
-    notes.push(`${formatCount(counts.same)} unchanged site${counts.same === 1 ? "" : "s"} not listed`);
-  if (notes.length > 0) parts.push(`${notes.join("; ")}.`, "");
-  parts.push("</details>");
-  return parts.join("\n");
-}
-function errorBlock(s, e, tailLines2, fatal) {
-  const where2 = e.side === "both" ? "on base and head" : `on ${e.side}`;
-  const lead = fatal ? `**${inline(s.name)} could not be measured ${where2}** (${inline(e.reason)}): ${codeSpan(e.message, { max: LIMITS.message })}` : `**On base, ${inline(s.name)} failed** (${inline(e.reason)}): ${codeSpan(e.message, { max: LIMITS.message })}. Head was measured anyway; its numbers are shown without a comparison.`;
-  const tail = e.tail.slice(-tailLines2);
-  if (tail.length === 0 || tailLines2 === 0) return lead;
-  return [
-    lead,
-    "",
-    `Last ${tail.length} line${tail.length === 1 ? "" : "s"} of output:`,
-    "",
-    codeBlock(tail)
-  ].join("\n");
-}
-function chartMetric(s) {
-  const broken = s.budget.filter((b) => !b.ok);
-  const metric = parseRule2((broken.find((b) => b.level === "fail") ?? broken[0])?.rule ?? "").metric;
-  if (metric.startsWith("retained")) return "retained";
-  if (metric.startsWith("leak")) return "leak";
-  return "peak";
-}
-function scenarioSection(report, s, index, plan, chartAllowed) {
-  const outcome = scenarioOutcome(s);
-  const findings = gcFindings(s, inline).map((f) => `- ${f}`);
-  const parts = [];
-  if (outcome === "pass") {
-    const extra = plan.passingFindings && findings.length > 0 ? ["Findings from gc:", "", ...findings] : [];
-    const block2 = sitesBlock(report, s, plan.siteLimit[index] ?? 0, false, extra);
-    if (s.baseError) parts.push(errorBlock(s, s.baseError, plan.tailLines, false));
-    if (block2) parts.push(block2);
-    return parts.join("\n\n");
-  }
-  const summary = s.status === "ok" ? ` \u2014 ${metricChange(s, "peak")}, retained ${formatDelta(s.delta.retained)}` : "";
-  parts.push(`#### ${SYMBOL[outcome]} ${inline(s.name)}${summary}`);
-  if (s.error) parts.push(errorBlock(s, s.error, plan.tailLines, true));
-  if (s.baseError) parts.push(errorBlock(s, s.baseError, plan.tailLines, false));
-  if (findings.length > 0) parts.push(["Findings from gc:", "", ...findings].join("\n"));
-  if (chartAllowed && plan.charts) {
-    const chart = siteChart(s, chartMetric(s));
-    if (chart) parts.push(chart);
-  }
-  const block = sitesBlock(report, s, plan.siteLimit[index] ?? 0, outcome === "fail", []);
-  if (block) parts.push(block);
-  return parts.join("\n\n");
-}
-function footer(report, options) {
-  const lines = [];
-  const settings = report.settings;
-  if (report.verdict === "fail" || report.verdict === "warn") {
-    const label = codeSpan(options.acceptLabel ?? DEFAULT_ACCEPT_LABEL, { max: LIMITS.name });
-    lines.push(
-      `**Intended increase?** Add the label ${label} to the pull request, or raise the budget in \`.memdelta.yml\`.`,
-      ""
-    );
-  }
-  const base = isSha(report.base.sha) ? report.base.sha : "BASE";
-  const head = isSha(report.head.sha) ? report.head.sha : "HEAD";
-  lines.push(
-    "Reproduce locally:",
-    "",
-    codeBlock([settings?.command ?? defaultCommand(base, head)], "sh", 2e3),
-    ""
-  );
-  const facts = [];
-  if (settings?.python) facts.push(`Python ${codeSpan(settings.python, { max: 40 })}`);
-  if (settings) facts.push(`${settings.frames} frame${settings.frames === 1 ? "" : "s"}`);
-  const iterations = [...new Set(report.scenarios.map((s) => s.iterations ?? 0))];
-  if (iterations.length === 1 && (iterations[0] ?? 0) > 0)
-    facts.push(`${formatCount(iterations[0] ?? 0)} iterations`);
-  else if (iterations.some((n2) => n2 > 0)) facts.push("iterations per scenario");
-  if (settings) {
-    facts.push(`noise floor ${formatBytes(settings.minDelta.bytes)} and ${settings.minDelta.percent} %`);
-    facts.push(`memdelta ${codeSpan(settings.memdeltaVersion, { max: 40 })}`);
-  }
-  if (facts.length > 0) lines.push(facts.join(" \xB7 "), "");
-  const groups = /* @__PURE__ */ new Map();
-  for (const s of report.scenarios) {
-    if (!s.detail) continue;
-    const key = `base ${detailWords(s.detail.base)} \xB7 head ${detailWords(s.detail.head)}`;
-    groups.set(key, [...groups.get(key) ?? [], s.name]);
-  }
-  if (groups.size === 1) {
-    lines.push(`Detail: ${[...groups.keys()][0]}.`, "");
-  } else if (groups.size > 1) {
-    for (const [key, names] of groups) {
-      const listed = names.slice(0, 3).map(inline).join(", ");
-      const more = names.length > 3 ? ` and ${names.length - 3} more` : "";
-      lines.push(`- ${listed}${more}: ${key}.`);
-    }
-    lines.push("");
-  }
-  return lines.join("\n").trimEnd();
-}
-function compose(report, options, plan, omitted) {
-  const parts = [];
-  if (options.marker !== void 0) parts.push(options.marker);
-  parts.push(headline(report));
-  if (omitted.length > 0) {
-    parts.push(
-      `> [!NOTE]
-> Left out to fit the comment: ${omitted.join(", ")}. The full report is in the job summary and in the JSON report artifact.`
-    );
-  }
-  if (report.error !== void 0 && report.scenarios.length > 0) {
-    parts.push(`Could not compare: ${codeSpan(report.error, { max: LIMITS.message })}`);
-  }
-  const table = scenarioTable(report, plan);
-  if (table) parts.push(table);
-  const hiddenRows = plan.passingRows ? 0 : report.scenarios.filter((s) => scenarioOutcome(s) === "pass").length;
-  if (hiddenRows > 0) parts.push(`${formatCount(hiddenRows)} passing scenarios not listed.`);
-  const order2 = report.scenarios.map((s, i2) => ({ s, i: i2, rank: ["error", "fail", "warn", "pass"].indexOf(scenarioOutcome(s)) })).sort((a2, b) => a2.rank - b.rank || a2.i - b.i);
-  let charts = 0;
-  const sections = [];
-  for (const { s, i: i2 } of order2) {
-    const outcome = scenarioOutcome(s);
-    const chartAllowed = (outcome === "fail" || outcome === "warn") && charts < MAX_CHARTS;
-    if (chartAllowed) charts += 1;
-    const section = scenarioSection(report, s, i2, plan, chartAllowed);
-    if (section) sections.push(section);
-  }
-  parts.push(...sections);
-  parts.push(`---
-
-${footer(report, options)}`);
-  return parts.join("\n\n") + "\n";
-}
-function omittedWords(report, plan, full) {
-  const out = [];
-  const listed = (i2, limit) => listedSites(report.scenarios[i2], limit).sites.length;
-  const passingDropped = report.scenarios.filter(
-    (s, i2) => scenarioOutcome(s) === "pass" && listed(i2, plan.siteLimit[i2] ?? 0) < listed(i2, full.siteLimit[i2] ?? 0)
-  ).length;
-  if (passingDropped > 0)
-    out.push(`site rows of ${passingDropped} passing scenario${passingDropped === 1 ? "" : "s"}`);
-  if (!plan.charts && full.charts) out.push("the chart");
-  const failingTrimmed = report.scenarios.filter(
-    (s, i2) => scenarioOutcome(s) !== "pass" && listed(i2, plan.siteLimit[i2] ?? 0) < listed(i2, full.siteLimit[i2] ?? 0)
-  ).length;
-  if (failingTrimmed > 0)
-    out.push(
-      `site rows of ${failingTrimmed} failing or warning scenario${failingTrimmed === 1 ? "" : "s"} beyond the top ${KEEP_FAILING_SITES}`
-    );
-  const passing = report.scenarios.filter((s) => scenarioOutcome(s) === "pass");
-  if (!plan.passingFindings && passing.some((s) => gcFindings(s, (t) => t).length > 0))
-    out.push("gc findings of passing scenarios");
-  if (!plan.passingRows && passing.length > 0) out.push("table rows of passing scenarios");
-  const tails = report.scenarios.flatMap((s) => [s.error, s.baseError]).map((e) => e?.tail.length ?? 0);
-  if (tails.some((n2) => n2 > plan.tailLines)) out.push("lines of error output");
-  return out;
-}
-function* reductions(report, plan) {
-  const byOutcome = (want) => report.scenarios.map((s, i2) => ({ s, i: i2 })).filter(({ s }) => want(scenarioOutcome(s))).map(({ i: i2 }) => i2).reverse();
-  for (const i2 of byOutcome((v) => v === "pass")) {
-    if ((plan.siteLimit[i2] ?? 0) === 0) continue;
-    plan.siteLimit[i2] = 0;
-    yield;
-  }
-  plan.charts = false;
-  yield;
-  const nonPassing = [...byOutcome((v) => v === "warn"), ...byOutcome((v) => v === "fail" || v === "error")];
-  for (const i2 of nonPassing) {
-    if ((plan.siteLimit[i2] ?? 0) <= KEEP_FAILING_SITES) continue;
-    plan.siteLimit[i2] = KEEP_FAILING_SITES;
-    yield;
-  }
-  plan.passingFindings = false;
-  yield;
-  plan.tailLines = 5;
-  yield;
-  plan.passingRows = false;
-  yield;
-  for (const i2 of nonPassing) {
-    plan.siteLimit[i2] = 0;
-    yield;
-  }
-  plan.tailLines = 0;
-  yield;
-}
-function renderMarkdown(report, options = {}) {
-  const maxChars = options.maxChars ?? COMMENT_LIMIT;
-  const top = Math.max(0, Math.floor(options.topSites ?? DEFAULT_TOP_SITES));
-  const full = {
-    siteLimit: report.scenarios.map(() => top),
-    charts: true,
-    passingFindings: true,
-    passingRows: true,
-    tailLines: TAIL_LINES
-  };
-  const plan = { ...full, siteLimit: [...full.siteLimit] };
-  let out = compose(report, options, plan, []);
-  if (out.length <= maxChars) return out;
-  for (const _ of reductions(report, plan)) {
-    out = compose(report, options, plan, omittedWords(report, plan, full));
-    if (out.length <= maxChars) return out;
-  }
-  return minimal(report, options);
-}
-function minimal(report, options) {
-  const parts = [];
-  if (options.marker !== void 0) parts.push(options.marker);
-  parts.push(headline(report));
-  parts.push(
-    `> [!NOTE]
-> This report is too large for a comment (${formatCount(report.scenarios.length)} scenarios). The full report is in the job summary and in the JSON report artifact.`
-  );
-  parts.push(`---
-
-${footer(report, options)}`);
-  return parts.join("\n\n") + "\n";
-}
-
-// src/render/terminal.ts
-var ANSI = {
-  red: ["\x1B[31m", "\x1B[39m"],
-  green: ["\x1B[32m", "\x1B[39m"],
-  yellow: ["\x1B[33m", "\x1B[39m"],
-  bold: ["\x1B[1m", "\x1B[22m"],
-  dim: ["\x1B[2m", "\x1B[22m"]
-};
-var SYMBOL2 = { pass: "\u2714 PASS", warn: "\u25B2 WARN", fail: "\u2716 FAIL", error: "\u203C ERROR" };
-var VERDICT_COLOUR = { pass: "green", warn: "yellow", fail: "red", error: "red" };
-function displayWidth(text2) {
-  let width = 0;
-  for (const ch of text2) {
-    if (new RegExp("\\p{M}", "u").test(ch) || ch === "\u200D" || ch === "\uFE0E" || ch === "\uFE0F") continue;
-    width += new RegExp("[\\u1100-\\u115F\\u2E80-\\uA4CF\\uAC00-\\uD7A3\\uF900-\\uFAFF\\uFE30-\\uFE4F\\uFF00-\\uFF60\\uFFE0-\\uFFE6]|\\p{Extended_Pictographic}", "u").test(
-      ch
-    ) && !/[\u2000-\u2BFF]/u.test(ch) ? 2 : 1;
-  }
-  return width;
-}
-function paint(text2, colour, on6) {
-  if (!on6 || !colour) return text2;
-  const [open4, close] = ANSI[colour];
-  return `${open4}${text2}${close}`;
-}
-function deltaColour(n2) {
-  if (n2 > 0) return "red";
-  if (n2 < 0) return "green";
-  return void 0;
-}
-function columns(rows, right, colour, indent = "") {
-  const widths = [];
-  for (const row of rows) row.forEach((c3, i2) => widths[i2] = Math.max(widths[i2] ?? 0, displayWidth(c3.text)));
-  return rows.map(
-    (row) => (indent + row.map((c3, i2) => {
-      const pad = " ".repeat((widths[i2] ?? 0) - displayWidth(c3.text));
-      const body = paint(c3.text, c3.colour, colour);
-      return right[i2] ? pad + body : i2 === row.length - 1 ? body : body + pad;
-    }).join("  ")).trimEnd()
-  );
-}
-var plain = (t) => cleanTerminal(t, LIMITS.name);
-function totals(s, leak, rss) {
-  if (s.status === "error")
-    return [{ text: "\u2014" }, { text: "\u2014" }, ...leak ? [{ text: "\u2014" }] : [], ...rss ? [{ text: "\u2014" }] : []];
-  const fresh = s.status === "no-baseline";
-  const cells = [
-    {
-      text: fresh ? `${formatBytes(s.head.peak)} (no baseline)` : formatChange(s.base.peak, s.head.peak),
-      colour: fresh ? void 0 : deltaColour(s.delta.peak)
-    },
-    {
-      text: fresh ? formatBytes(s.head.retained) : formatChange(s.base.retained, s.head.retained, false),
-      colour: fresh ? void 0 : deltaColour(s.delta.retained)
-    }
-  ];
-  if (leak) {
-    const l = s.head.leak;
-    const d = l !== void 0 && s.base.leak !== void 0 && !fresh ? l - s.base.leak : void 0;
-    cells.push({
-      text: l === void 0 ? "\u2014" : `${formatBytes(l)}/iter${d !== void 0 ? ` (${formatDelta(d)})` : ""}`,
-      colour: d !== void 0 ? deltaColour(d) : void 0
-    });
-  }
-  if (rss) {
-    const r = s.head.rss;
-    cells.push({
-      text: r === void 0 ? "\u2014" : s.base.rss === void 0 || fresh ? formatBytes(r) : formatChange(s.base.rss, r)
-    });
-  }
-  return cells;
-}
-function status(s) {
-  const outcome = scenarioOutcome(s);
-  if (outcome === "error")
-    return { text: `error on ${s.error?.side ?? "head"}: ${plain(s.error?.reason ?? "")}`, colour: "red" };
-  const broken = s.budget.filter((b) => !b.ok).map((b) => budgetWords(b, plain));
-  const prefix = s.status === "no-baseline" ? "no baseline; " : "";
-  if (broken.length === 0)
-    return { text: `${prefix}${s.budget.length > 0 ? "within budget" : "no budget"}`, colour: "green" };
-  return { text: prefix + broken.join("; "), colour: VERDICT_COLOUR[outcome] };
-}
-function errorLines(s, e, fatal) {
-  const where2 = e.side === "both" ? "on base and head" : `on ${e.side}`;
-  const lead = fatal ? `  could not be measured ${where2} (${plain(e.reason)}): ${cleanTerminal(e.message)}` : `  on base it failed (${plain(e.reason)}): ${cleanTerminal(e.message)}; head numbers shown without comparison`;
-  void s;
-  return [lead, ...e.tail.slice(-20).map((l) => `  \u2502 ${cleanTerminal(l, LIMITS.tailLine)}`)];
-}
-function renderTerminal(report, options = {}) {
-  const colour = options.color === true;
-  const top = Math.max(0, Math.floor(options.topSites ?? 10));
-  const out = [];
-  const v = report.verdict;
-  let words;
-  const errors = report.scenarios.filter((s) => s.status === "error");
-  if (report.error !== void 0 && report.scenarios.length === 0)
-    words = `could not compare: ${cleanTerminal(report.error)}`;
-  else if (v === "error" && errors[0])
-    words = `${plain(errors[0].name)} could not be measured${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ""}`;
-  else {
-    const w = worstChange(report.scenarios);
-    words = w ? worstChangeWords(w, plain) : "no change beyond the noise floor";
-  }
-  out.push(`${paint(SYMBOL2[v], VERDICT_COLOUR[v], colour)}  memdelta: ${words}`);
-  const side = (ref, sha2) => `${isSha(sha2) ? shortSha(sha2) : cleanTerminal(sha2, 40)} (${cleanTerminal(ref, 60)})`;
-  out.push(`base ${side(report.base.ref, report.base.sha)} \u2192 head ${side(report.head.ref, report.head.sha)}`);
-  if (report.error !== void 0 && report.scenarios.length > 0)
-    out.push(`could not compare: ${cleanTerminal(report.error)}`);
-  if (report.scenarios.length > 0) {
-    const leak = report.scenarios.some((s) => s.head.leak !== void 0);
-    const rss = report.scenarios.some((s) => s.head.rss !== void 0);
-    const header = [
-      "Scenario",
-      "Peak (base \u2192 head)",
-      "Retained (base \u2192 head)",
-      ...leak ? ["Leak per iteration"] : [],
-      ...rss ? ["RSS, untraced"] : [],
-      "Budget"
-    ].map((text2) => ({ text: text2, colour: "bold" }));
-    const rows = report.scenarios.map((s) => [{ text: plain(s.name) }, ...totals(s, leak, rss), status(s)]);
-    const right = [false, true, true, ...leak ? [true] : [], ...rss ? [true] : [], false];
-    out.push("", ...columns([header, ...rows], right, colour));
-  }
-  for (const s of report.scenarios) {
-    const outcome = scenarioOutcome(s);
-    const findings = gcFindings(s, plain);
-    const counts = siteCounts(s);
-    const { sites, more } = listedSites(s, top);
-    if (!s.error && !s.baseError && findings.length === 0 && sites.length === 0) continue;
-    out.push("", paint(`${SYMBOL2[outcome]}  ${plain(s.name)}`, VERDICT_COLOUR[outcome], colour));
-    if (s.error) out.push(...errorLines(s, s.error, true));
-    if (s.baseError) out.push(...errorLines(s, s.baseError, false));
-    for (const f of findings) out.push(`  - ${f.replace(/`/gu, "")}`);
-    if (sites.length > 0) {
-      const leak = sites.some((x) => x.leak !== void 0);
-      const header = [
-        "Site",
-        "Function",
-        "Peak \u0394",
-        "Retained \u0394",
-        ...leak ? ["Leak \u0394/iter"] : [],
-        "Status",
-        "Code"
-      ].map((text2) => ({ text: text2, colour: "bold" }));
-      const rows = sites.map((x) => [
-        {
-          text: cleanTerminal(`${x.file}:${x.line}`, LIMITS.path) + (x.via ? ` via ${cleanTerminal(x.via, LIMITS.path)}` : "")
-        },
-        { text: cleanTerminal(x.function, LIMITS.function) },
-        { text: formatDelta(x.peak.delta), colour: deltaColour(x.peak.delta) },
-        { text: formatDelta(x.retained.delta), colour: deltaColour(x.retained.delta) },
-        ...leak ? [{ text: x.leak ? formatDelta(x.leak.delta) : "\u2014", colour: deltaColour(x.leak?.delta ?? 0) }] : [],
-        { text: x.status },
-        { text: cleanTerminal(x.code, LIMITS.code), colour: "dim" }
-      ]);
-      const right = [false, false, true, true, ...leak ? [true] : [], false, false];
-      out.push(...columns([header, ...rows], right, colour, "  "));
-    }
-    const notes = [];
-    if (more > 0) notes.push(`${formatCount(more)} more changed sites not listed`);
-    if (counts.same > 0) notes.push(`${formatCount(counts.same)} unchanged sites`);
-    if (notes.length > 0) out.push(`  ${notes.join("; ")}`);
-  }
-  const settings = report.settings;
-  out.push("");
-  if (v === "fail" || v === "warn") {
-    out.push(
-      `Intended increase? Add the label "${cleanTerminal(options.acceptLabel ?? DEFAULT_ACCEPT_LABEL, LIMITS.name)}" to the pull request, or raise the budget in .memdelta.yml.`
-    );
-  }
-  const base = isSha(report.base.sha) ? report.base.sha : "BASE";
-  const head = isSha(report.head.sha) ? report.head.sha : "HEAD";
-  out.push(`Reproduce: ${cleanTerminal(settings?.command ?? defaultCommand(base, head), 2e3)}`);
-  if (settings) {
-    const facts = [
-      ...settings.python ? [`Python ${cleanTerminal(settings.python, 40)}`] : [],
-      `${settings.frames} frame${settings.frames === 1 ? "" : "s"}`,
-      `noise floor ${formatBytes(settings.minDelta.bytes)} and ${settings.minDelta.percent} %`,
-      `memdelta ${cleanTerminal(settings.memdeltaVersion, 40)}`
-    ];
-    out.push(paint(facts.join(" \xB7 "), "dim", colour));
-  }
-  const details = new Set(
-    report.scenarios.filter((s) => s.detail).map((s) => `base ${detailWords(s.detail?.base)} \xB7 head ${detailWords(s.detail?.head)}`)
-  );
-  if (details.size === 1) out.push(paint(`Detail: ${[...details][0]}`, "dim", colour));
-  return out.join("\n") + "\n";
-}
-
 // src/report/compare-schema.ts
 var MAX_COMPARE_REPORT_BYTES = 32 * 1024 * 1024;
 var LIMIT = 2 ** 50;
@@ -30731,8 +30260,8 @@ var disconnect = (anyProcess) => {
 // node_modules/execa/lib/utils/deferred.js
 var createDeferred = () => {
   const methods = {};
-  const promise2 = new Promise((resolve2, reject) => {
-    Object.assign(methods, { resolve: resolve2, reject });
+  const promise2 = new Promise((resolve3, reject) => {
+    Object.assign(methods, { resolve: resolve3, reject });
   });
   return Object.assign(promise2, methods);
 };
@@ -35288,11 +34817,11 @@ var addConcurrentStream = (concurrentStreams, stream, waitName) => {
   const promises = weakMap.get(stream);
   const promise2 = createDeferred();
   promises.push(promise2);
-  const resolve2 = promise2.resolve.bind(promise2);
-  return { resolve: resolve2, promises };
+  const resolve3 = promise2.resolve.bind(promise2);
+  return { resolve: resolve3, promises };
 };
-var waitForConcurrentStreams = async ({ resolve: resolve2, promises }, subprocess) => {
-  resolve2();
+var waitForConcurrentStreams = async ({ resolve: resolve3, promises }, subprocess) => {
+  resolve3();
   const [isSubprocessExit] = await Promise.race([
     Promise.allSettled([true, subprocess]),
     Promise.all([false, ...promises])
@@ -37112,15 +36641,15 @@ async function runBounded(options) {
   let termTimer;
   let killTimer;
   const pid = child.pid;
-  const ended = new Promise((resolve2) => {
-    child.once("exit", (exitCode2, signal2) => resolve2({ exitCode: exitCode2, signal: signal2 }));
+  const ended = new Promise((resolve3) => {
+    child.once("exit", (exitCode2, signal2) => resolve3({ exitCode: exitCode2, signal: signal2 }));
     child.once("error", (err) => {
-      if (child.pid === void 0) resolve2({ spawnError: err });
+      if (child.pid === void 0) resolve3({ spawnError: err });
     });
     void subprocess.then((r) => {
       if (r.failed && r.exitCode === void 0 && r.signal === void 0 && child.pid === void 0) {
         const err = r.cause ?? new Error(r.shortMessage ?? "could not start");
-        resolve2({ spawnError: err });
+        resolve3({ spawnError: err });
       }
     });
   });
@@ -38127,6 +37656,548 @@ async function compare(opts) {
   }
 }
 
+// src/run/describe.ts
+function quoteArg(a2) {
+  return /^[\w@%+=:,./-]+$/.test(a2) ? a2 : `'${a2.replace(/'/g, `'\\''`)}'`;
+}
+function reproduceCommand(a2, base, head) {
+  const words = ["npx", "memdelta", "compare", "--base", base, "--head", head];
+  if (a2.config) words.push("--config", a2.config);
+  if (a2.run) words.push("--run", a2.run);
+  if (a2.name) words.push("--name", a2.name);
+  if (a2.iterations) words.push("--iterations", a2.iterations);
+  if (a2.warmup) words.push("--warmup", a2.warmup);
+  if (a2.setup) words.push("--setup", a2.setup);
+  if (a2.frames) words.push("--frames", a2.frames);
+  for (const b of a2.budgets) words.push("--budget", b);
+  if (a2.minDelta) words.push("--min-delta", a2.minDelta);
+  return words.map(quoteArg).join(" ");
+}
+function progressLine(p) {
+  const what = p.scenario ? `${p.phase} ${p.scenario}` : p.phase;
+  if (p.state === "start") return `  ${p.side.padEnd(4)} ${what} ...`;
+  if (p.state === "failed")
+    return `  ${p.side.padEnd(4)} ${what}: failed (${(p.message ?? "").slice(0, 200)})`;
+  return void 0;
+}
+
+// src/run/load-plan.ts
+import { open as open3, rename, writeFile as writeFile2 } from "node:fs/promises";
+import { resolve } from "node:path";
+
+// src/plan/config.ts
+var import_yaml = __toESM(require_dist(), 1);
+
+// src/plan/units.ts
+var MAX_SIZE = 2 ** 50;
+var UNITS2 = {
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  kb: 1e3,
+  mb: 1e3 ** 2,
+  gb: 1e3 ** 3,
+  tb: 1e3 ** 4
+};
+var UnitError = class extends Error {
+  name = "UnitError";
+};
+var NUMBER = String.raw`(\d+(?:\.\d+)?|\.\d+)`;
+var SIZE_RE = new RegExp(`^${NUMBER}\\s*([a-z]*)$`, "i");
+function quote(s) {
+  return JSON.stringify(s.length > 60 ? s.slice(0, 57) + "..." : s);
+}
+function parseSize(input2) {
+  const s = input2.trim();
+  const m = SIZE_RE.exec(s);
+  if (!m) throw new UnitError(`${quote(input2)} is not a size (examples: 4096, 512KiB, 2MiB, 0.5GiB, 100MB)`);
+  const unitName = (m[2] ?? "").toLowerCase();
+  const unit = unitName === "" ? 1 : UNITS2[unitName];
+  if (unit === void 0) {
+    throw new UnitError(
+      `${quote(input2)} has an unknown unit ${quote(m[2] ?? "")} (use B, KiB, MiB, GiB, or kB, MB, GB)`
+    );
+  }
+  const value = Number(m[1]) * unit;
+  if (!Number.isFinite(value)) throw new UnitError(`${quote(input2)} is not a finite size`);
+  if (value > MAX_SIZE) throw new UnitError(`${quote(input2)} is larger than 1 PiB; is it a typo?`);
+  return Math.round(value);
+}
+function parseGrowth(input2) {
+  const s = input2.trim();
+  if (!s.startsWith("+")) {
+    throw new UnitError(`${quote(input2)} is not a growth: write it with a sign, like "+5%" or "+2MiB"`);
+  }
+  const body = s.slice(1).trim();
+  const pct = new RegExp(`^${NUMBER}\\s*%$`).exec(body);
+  if (pct) {
+    const value = Number(pct[1]);
+    if (!Number.isFinite(value) || value > 1e6)
+      throw new UnitError(`${quote(input2)} is not a sensible percentage`);
+    return { kind: "relative", value: value / 100 };
+  }
+  if (body.includes("%")) throw new UnitError(`${quote(input2)} is not a percentage (example: "+5%")`);
+  return { kind: "bytes", value: parseSize(body) };
+}
+function parsePerIteration(input2) {
+  const m = /^(.*?)\s*\/\s*(iter|iteration|call)$/i.exec(input2.trim());
+  if (!m) throw new UnitError(`${quote(input2)} is not a size per iteration (example: "16KiB/iter")`);
+  return parseSize(m[1] ?? "");
+}
+function parsePercent(input2) {
+  const m = new RegExp(`^${NUMBER}\\s*%$`).exec(input2.trim());
+  if (!m) throw new UnitError(`${quote(input2)} is not a percentage (example: "0.5%")`);
+  const v = Number(m[1]);
+  if (!Number.isFinite(v) || v > 100) throw new UnitError(`${quote(input2)} must be between 0% and 100%`);
+  return v;
+}
+
+// src/plan/budget.ts
+var BudgetError = class extends Error {
+  name = "BudgetError";
+};
+var METRICS = ["peak", "peak-max", "retained", "retained-max", "leak", "leak-max"];
+var DEFAULT_BUDGET_TEXT = ["peak: +5%", "retained: +1MiB", "leak: 16KiB/iter"];
+var DEFAULT_NOISE_FLOOR = { bytes: 8 * 1024, percent: 0.1 };
+function where(context) {
+  return context ? `${context}: ` : "";
+}
+function makeRule(metric, value, level, context) {
+  const name = metric.trim().toLowerCase();
+  const text2 = `${level === "warn" ? "warn " : ""}${name}: ${value.trim()}`;
+  const prefix = where(context ?? `budget "${text2}"`);
+  if (!METRICS.includes(name)) {
+    throw new BudgetError(
+      `${prefix}unknown metric ${JSON.stringify(metric)} (use one of ${METRICS.join(", ")})`
+    );
+  }
+  const v = value.trim();
+  if (v === "") throw new BudgetError(`${prefix}empty value`);
+  try {
+    switch (name) {
+      case "peak":
+      case "retained": {
+        if (!v.startsWith("+")) {
+          throw new UnitError(
+            `${JSON.stringify(v)} is not a growth: write "+5%" or "+2MiB", or use ${name}-max for a ceiling`
+          );
+        }
+        const g = parseGrowth(v);
+        return { metric: name, kind: g.kind, value: g.value, level, text: text2 };
+      }
+      case "peak-max":
+      case "retained-max":
+        return { metric: name, kind: "bytes", value: parseSize(v), level, text: text2 };
+      case "leak":
+        if (v.startsWith("+")) {
+          return { metric: "leak", kind: "bytes", value: parsePerIteration(v.slice(1)), level, text: text2 };
+        }
+        return { metric: "leak-max", kind: "bytes", value: parsePerIteration(v), level, text: text2 };
+      case "leak-max":
+        return { metric: "leak-max", kind: "bytes", value: parsePerIteration(v), level, text: text2 };
+    }
+  } catch (e) {
+    if (e instanceof UnitError) throw new BudgetError(`${prefix}${e.message}`);
+    throw e;
+  }
+  throw new BudgetError(`${prefix}unknown metric`);
+}
+function parseRule2(input2, context) {
+  const s = input2.trim();
+  const m = /^(?:(warn|fail)\s+)?([a-z-]+)\s*:\s*(.*)$/i.exec(s);
+  if (!m) {
+    throw new BudgetError(
+      `${where(context)}${JSON.stringify(input2.slice(0, 80))} is not a budget rule (examples: "peak: +5%", "warn retained: +512KiB", "peak-max: 1GiB", "leak: 16KiB/iter")`
+    );
+  }
+  const level = (m[1] ?? "fail").toLowerCase() ?? "fail";
+  return makeRule(m[2] ?? "", m[3] ?? "", level, context);
+}
+function ruleSlot(r) {
+  return `${r.level} ${r.metric}`;
+}
+function layerRules(...sets) {
+  const out = /* @__PURE__ */ new Map();
+  for (const set2 of sets) {
+    if (!set2) continue;
+    const slots = new Set(set2.map(ruleSlot));
+    for (const slot of slots) out.delete(slot);
+    for (const r of set2) out.set(ruleSlot(r), r);
+  }
+  return [...out.values()];
+}
+function defaultRules() {
+  return DEFAULT_BUDGET_TEXT.map((t) => parseRule2(t, "default budget"));
+}
+
+// src/plan/target.ts
+var TargetError = class extends Error {
+  name = "TargetError";
+};
+var MODULE_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+function splitWords(input2) {
+  const words = [];
+  let cur = "";
+  let inWord = false;
+  let quote2 = null;
+  for (let i2 = 0; i2 < input2.length; i2++) {
+    const c3 = input2[i2];
+    if (quote2) {
+      if (c3 === quote2) quote2 = null;
+      else if (c3 === "\\" && quote2 === '"' && i2 + 1 < input2.length) cur += input2[++i2];
+      else cur += c3;
+    } else if (c3 === '"' || c3 === "'") {
+      quote2 = c3;
+      inWord = true;
+    } else if (c3 === "\\" && i2 + 1 < input2.length) {
+      cur += input2[++i2];
+      inWord = true;
+    } else if (/\s/.test(c3)) {
+      if (inWord) words.push(cur);
+      cur = "";
+      inWord = false;
+    } else {
+      cur += c3;
+      inWord = true;
+    }
+  }
+  if (quote2) throw new TargetError(`unterminated ${quote2} quote in ${JSON.stringify(input2.slice(0, 80))}`);
+  if (inWord) words.push(cur);
+  return words;
+}
+function checkPath(p) {
+  if (p.startsWith("/") || /^[A-Za-z]:[\\/]/.test(p)) {
+    throw new TargetError(`script ${JSON.stringify(p)} must be a path inside the repository, not absolute`);
+  }
+  if (p.split(/[\\/]/).includes("..")) {
+    throw new TargetError(`script ${JSON.stringify(p)} must not leave the repository ("..")`);
+  }
+  if (/[\u0000-\u001f\u007f]/.test(p)) throw new TargetError(`script path has control characters`);
+}
+function parseTarget(input2, extraArgs = []) {
+  const words = typeof input2 === "string" ? splitWords(input2) : [...input2];
+  const first = words[0];
+  if (first === void 0 || first.trim() === "") throw new TargetError("the target is empty");
+  if (first === "-m") {
+    const mod = words[1];
+    if (!mod || !MODULE_RE.test(mod)) {
+      throw new TargetError(
+        `"-m" must be followed by a module name like package.module, not ${JSON.stringify(mod ?? "")}`
+      );
+    }
+    return { kind: "module", spec: mod, args: [...words.slice(2), ...extraArgs] };
+  }
+  if (first.startsWith("-"))
+    throw new TargetError(`the target ${JSON.stringify(first)} looks like an option`);
+  const callable = /^([^:]+):([A-Za-z_][A-Za-z0-9_.]*)$/.exec(first);
+  if (callable && MODULE_RE.test(callable[1] ?? "") && !first.endsWith(".py")) {
+    if (words.length > 1 || extraArgs.length > 0) {
+      throw new TargetError(
+        `a callable target (${first}) takes no arguments; use a setup callable or a script`
+      );
+    }
+    return { kind: "callable", spec: first, args: [] };
+  }
+  if (!first.endsWith(".py")) {
+    throw new TargetError(
+      `the target ${JSON.stringify(first)} is not a script (path/to/script.py), a module (-m package.module) or a callable (package.module:function)`
+    );
+  }
+  checkPath(first);
+  return { kind: "script", spec: first, args: [...words.slice(1), ...extraArgs] };
+}
+
+// src/plan/config.ts
+var MAX_CONFIG_BYTES = 1024 * 1024;
+var DEFAULT_FRAMES = 4;
+var DEFAULT_DETAIL_FRAMES = 16;
+var DEFAULT_ITERATIONS = 20;
+var DEFAULT_WARMUP = 2;
+var DEFAULT_TIMEOUT_MS = 10 * 60 * 1e3;
+var MAX_SCENARIOS = 500;
+var ConfigError = class extends Error {
+  name = "ConfigError";
+};
+var scalar = external_exports.union([external_exports.string(), external_exports.number()]);
+var budgetsSchema = external_exports.union([
+  external_exports.array(external_exports.string()),
+  external_exports.record(external_exports.string(), external_exports.union([scalar, external_exports.record(external_exports.string(), scalar)]))
+]);
+var scenarioSchema = external_exports.strictObject({
+  name: external_exports.string().min(1).max(200),
+  run: external_exports.union([external_exports.string().min(1), external_exports.array(external_exports.string()).min(1)]),
+  args: external_exports.array(scalar).max(1e3).optional(),
+  iterations: external_exports.number().int().min(1).max(1e5).optional(),
+  warmup: external_exports.number().int().min(0).max(1e5).optional(),
+  "setup-callable": external_exports.string().min(1).optional(),
+  budgets: budgetsSchema.optional(),
+  "min-delta": scalar.optional(),
+  timeout: scalar.optional()
+});
+var configSchema = external_exports.strictObject({
+  python: external_exports.string().min(1).optional(),
+  setup: external_exports.string().optional(),
+  frames: external_exports.number().int().min(1).max(100).optional(),
+  "detail-frames": external_exports.number().int().min(1).max(100).optional(),
+  env: external_exports.union([external_exports.array(external_exports.string()), external_exports.record(external_exports.string(), scalar)]).optional(),
+  defaults: external_exports.strictObject({
+    budgets: budgetsSchema.optional(),
+    "min-delta": scalar.optional(),
+    iterations: external_exports.number().int().min(1).max(1e5).optional(),
+    warmup: external_exports.number().int().min(0).max(1e5).optional(),
+    timeout: scalar.optional()
+  }).optional(),
+  scenarios: external_exports.array(scenarioSchema).min(1).max(MAX_SCENARIOS)
+});
+function pathText(path10) {
+  return path10.map((p, i2) => typeof p === "number" ? `[${p}]` : i2 === 0 ? p : `.${p}`).join("");
+}
+function locator(file2, doc, lc) {
+  return (path10) => {
+    let line;
+    if (doc && lc) {
+      for (let n2 = path10.length; n2 > 0 && line === void 0; n2--) {
+        const node2 = doc.getIn(path10.slice(0, n2), true);
+        if (node2 && typeof node2 === "object" && node2.range) line = lc.linePos(node2.range[0]).line;
+      }
+    }
+    const key = pathText(path10);
+    return `${file2}${line !== void 0 ? `:${line}` : ""}${key ? `: ${key}` : ""}`;
+  };
+}
+function wrap(at, fn) {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof UnitError || e instanceof BudgetError || e instanceof TargetError) {
+      throw new ConfigError(`${at}: ${e.message}`);
+    }
+    throw e;
+  }
+}
+function parseNoiseFloor(input2, base = DEFAULT_NOISE_FLOOR) {
+  if (typeof input2 === "number") return { ...base, bytes: parseSize(String(input2)) };
+  const parts = input2.split(/[\s,]+/).filter((p) => p !== "");
+  if (parts.length === 0 || parts.length > 2)
+    throw new UnitError(`${JSON.stringify(input2)} is not a noise floor (example: "8KiB 0.1%")`);
+  const out = { ...base };
+  for (const p of parts) {
+    if (p.endsWith("%")) out.percent = parsePercent(p);
+    else out.bytes = parseSize(p);
+  }
+  return out;
+}
+function parseTimeout(input2) {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h)?$/.exec(String(input2).trim());
+  const unit = { s: 1e3, m: 6e4, h: 36e5 }[m?.[2] ?? "s"];
+  const ms = m ? Number(m[1]) * unit : NaN;
+  if (!Number.isFinite(ms) || ms <= 0 || ms > 24 * 36e5) {
+    throw new UnitError(
+      `${JSON.stringify(String(input2))} is not a timeout (examples: 300, "90s", "10m"; at most 24h)`
+    );
+  }
+  return Math.round(ms);
+}
+function parseCount(v, what, min) {
+  if (v === void 0) return void 0;
+  const n2 = typeof v === "number" ? v : /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isInteger(n2) || n2 < min || n2 > 1e5) {
+    throw new ConfigError(
+      `${what}: ${JSON.stringify(String(v))} must be a whole number from ${min} to 100000`
+    );
+  }
+  return n2;
+}
+function rulesFrom(value, at, path10) {
+  if (Array.isArray(value)) return value.map((r, i2) => wrap(at([...path10, i2]), () => parseRule2(r)));
+  const rules = [];
+  for (const [key, v] of Object.entries(value)) {
+    if (key === "warn" || key === "fail") {
+      if (typeof v !== "object")
+        throw new ConfigError(`${at([...path10, key])}: must be a map of metric: value`);
+      for (const [metric, limit] of Object.entries(v)) {
+        rules.push(wrap(at([...path10, key, metric]), () => makeRule(metric, String(limit), key, "")));
+      }
+    } else {
+      if (typeof v === "object") throw new ConfigError(`${at([...path10, key])}: must be a value like "+5%"`);
+      rules.push(wrap(at([...path10, key]), () => makeRule(key, String(v), "fail", "")));
+    }
+  }
+  return rules;
+}
+function parseConfigText(text2, file2) {
+  if (text2.length > MAX_CONFIG_BYTES) {
+    throw new ConfigError(
+      `${file2}: is ${text2.length} bytes, over the ${MAX_CONFIG_BYTES}-byte limit for a config`
+    );
+  }
+  const lc = new import_yaml.LineCounter();
+  const doc = (0, import_yaml.parseDocument)(text2, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const at = locator(file2, doc, lc);
+  const err = doc.errors[0];
+  if (err) {
+    const line = lc.linePos(err.pos[0]).line;
+    throw new ConfigError(`${file2}${line ? `:${line}` : ""}: ${err.message.split("\n")[0]}`);
+  }
+  let raw;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new ConfigError(`${file2}: ${e.message.split("\n")[0]}`);
+  }
+  if (!(0, import_yaml.isMap)(doc.contents) && !((0, import_yaml.isScalar)(doc.contents) && doc.contents.value === null)) {
+    throw new ConfigError(`${file2}: must be a map with a "scenarios" list`);
+  }
+  const parsed = configSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const issue2 = parsed.error.issues[0];
+    const path10 = issue2?.path ?? [];
+    const msg = issue2?.code === "unrecognized_keys" ? `unknown key${issue2.keys.length > 1 ? "s" : ""} ${issue2.keys.map((k) => JSON.stringify(k)).join(", ")}` : issue2?.message ?? "invalid";
+    throw new ConfigError(`${at(path10)}: ${msg}`);
+  }
+  const names = /* @__PURE__ */ new Map();
+  parsed.data.scenarios.forEach((s, i2) => {
+    if (names.has(s.name)) {
+      throw new ConfigError(
+        `${at(["scenarios", i2, "name"])}: scenario name ${JSON.stringify(s.name)} is used twice`
+      );
+    }
+    names.set(s.name, i2);
+  });
+  return { data: parsed.data, at };
+}
+function envFrom(data, parentEnv) {
+  if (!data) return {};
+  if (Array.isArray(data)) {
+    const out = {};
+    for (const name of data) {
+      const v = parentEnv[name];
+      if (v !== void 0) out[name] = v;
+    }
+    return out;
+  }
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, String(v)]));
+}
+function resolvePlan(opts) {
+  const flags = opts.flags ?? {};
+  const cliRules = (flags.budgets ?? []).map((r) => wrap("--budget", () => parseRule2(r)));
+  const cliFloor = flags.minDelta !== void 0 ? wrap("--min-delta", () => parseNoiseFloor(flags.minDelta)) : void 0;
+  const cliTimeout = flags.timeout !== void 0 ? wrap("--timeout", () => parseTimeout(flags.timeout)) : void 0;
+  const cliIterations = parseCount(flags.iterations, "--iterations", 1);
+  const cliWarmup = parseCount(flags.warmup, "--warmup", 0);
+  const cliFrames = parseCount(flags.frames, "--frames", 1);
+  if (flags.run && opts.config) throw new ConfigError("use either --config or --run, not both");
+  if (!flags.run && !opts.config) throw new ConfigError("nothing to run: pass --run TARGET or --config FILE");
+  if (flags.run) {
+    const target = wrap("--run", () => parseTarget(flags.run));
+    const callable = target.kind === "callable";
+    const name = flags.name?.trim() || (target.kind === "module" ? target.spec : target.spec);
+    if (name.length > 200) throw new ConfigError("--name: at most 200 characters");
+    const scenario2 = {
+      name,
+      target,
+      iterations: callable ? cliIterations ?? DEFAULT_ITERATIONS : 1,
+      warmup: callable ? cliWarmup ?? DEFAULT_WARMUP : 0,
+      budgets: layerRules(defaultRules(), cliRules),
+      minDelta: cliFloor ?? DEFAULT_NOISE_FLOOR,
+      timeoutMs: cliTimeout ?? DEFAULT_TIMEOUT_MS
+    };
+    const frames2 = cliFrames ?? DEFAULT_FRAMES;
+    return {
+      python: flags.python ?? "python3",
+      ...flags.setup ? { setup: flags.setup } : {},
+      frames: frames2,
+      detailFrames: Math.max(frames2, DEFAULT_DETAIL_FRAMES),
+      env: {},
+      scenarios: [scenario2]
+    };
+  }
+  const { text: text2, file: file2 } = opts.config;
+  const { data, at } = parseConfigText(text2, file2);
+  const d = data.defaults ?? {};
+  const defaultFloor = d["min-delta"] !== void 0 ? wrap(at(["defaults", "min-delta"]), () => parseNoiseFloor(d["min-delta"])) : DEFAULT_NOISE_FLOOR;
+  const defaultTimeout = d.timeout !== void 0 ? wrap(at(["defaults", "timeout"]), () => parseTimeout(d.timeout)) : DEFAULT_TIMEOUT_MS;
+  const configRules = d.budgets ? rulesFrom(d.budgets, at, ["defaults", "budgets"]) : [];
+  const scenarios = data.scenarios.map((s, i2) => {
+    const p = (k) => at(["scenarios", i2, k]);
+    const words = typeof s.run === "string" ? s.run : s.run;
+    const target = wrap(p("run"), () => parseTarget(words, (s.args ?? []).map(String)));
+    const callable = target.kind === "callable";
+    if (s["setup-callable"] && !callable) {
+      throw new ConfigError(
+        `${p("setup-callable")}: only a callable target (package.module:function) takes a setup callable`
+      );
+    }
+    if (s["setup-callable"] && !/^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$/.test(s["setup-callable"])) {
+      throw new ConfigError(`${p("setup-callable")}: must be package.module:function`);
+    }
+    const own2 = s.budgets ? rulesFrom(s.budgets, at, ["scenarios", i2, "budgets"]) : [];
+    return {
+      name: s.name,
+      target,
+      iterations: callable ? s.iterations ?? cliIterations ?? d.iterations ?? DEFAULT_ITERATIONS : 1,
+      warmup: callable ? s.warmup ?? cliWarmup ?? d.warmup ?? DEFAULT_WARMUP : 0,
+      ...s["setup-callable"] ? { setupCallable: s["setup-callable"] } : {},
+      budgets: layerRules(defaultRules(), configRules, cliRules, own2),
+      minDelta: s["min-delta"] !== void 0 ? wrap(p("min-delta"), () => parseNoiseFloor(s["min-delta"], cliFloor ?? defaultFloor)) : cliFloor ?? defaultFloor,
+      timeoutMs: s.timeout !== void 0 ? wrap(p("timeout"), () => parseTimeout(s.timeout)) : cliTimeout ?? defaultTimeout
+    };
+  });
+  const frames = cliFrames ?? data.frames ?? DEFAULT_FRAMES;
+  return {
+    python: flags.python ?? data.python ?? "python3",
+    ...flags.setup ?? data.setup ? { setup: flags.setup ?? data.setup } : {},
+    frames,
+    detailFrames: Math.max(frames, data["detail-frames"] ?? DEFAULT_DETAIL_FRAMES),
+    env: envFrom(data.env, opts.parentEnv ?? {}),
+    scenarios
+  };
+}
+
+// src/run/load-plan.ts
+async function loadPlan(o2) {
+  if (o2.flags.run !== void 0) return resolvePlan({ flags: o2.flags, parentEnv: o2.parentEnv });
+  const file2 = o2.config ?? ".memdelta.yml";
+  let text2;
+  try {
+    text2 = await readConfigText(resolve(o2.repo, file2), file2);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    const code = e.code;
+    if (code === "ENOENT" && o2.config === void 0) {
+      throw new ConfigError(`no .memdelta.yml in the repository: ${o2.hint}`);
+    }
+    throw new ConfigError(`${file2}: cannot be read (${code ?? e.message})`);
+  }
+  return resolvePlan({ config: { text: text2, file: file2 }, flags: o2.flags, parentEnv: o2.parentEnv });
+}
+async function readConfigText(path10, file2) {
+  const h2 = await open3(path10, "r");
+  try {
+    const st = await h2.stat();
+    if (!st.isFile()) throw new ConfigError(`${file2}: is not a regular file`);
+    if (st.size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(
+        `${file2}: is ${st.size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit for a config`
+      );
+    }
+    return await h2.readFile("utf8");
+  } finally {
+    await h2.close();
+  }
+}
+async function writeAtomic(path10, text2) {
+  const tmp = `${path10}.${process.pid}.tmp`;
+  await writeFile2(tmp, text2);
+  await rename(tmp, path10);
+}
+
 // src/run/remote.ts
 function webUrlFromRemote(remote) {
   const s = remote.trim();
@@ -38303,35 +38374,7 @@ function useColor(io, stream, flag) {
   if (io.env.NO_COLOR !== void 0 && io.env.NO_COLOR !== "") return false;
   return stream.isTTY === true;
 }
-async function writeAtomic(path10, text2) {
-  const tmp = `${path10}.${process.pid}.tmp`;
-  await writeFile2(tmp, text2);
-  await rename(tmp, path10);
-}
-function quoteArg(a2) {
-  return /^[\w@%+=:,./-]+$/.test(a2) ? a2 : `'${a2.replace(/'/g, `'\\''`)}'`;
-}
-function reproduceCommand(a2, base, head) {
-  const words = ["npx", "memdelta", "compare", "--base", base, "--head", head];
-  if (a2.config) words.push("--config", a2.config);
-  if (a2.run) words.push("--run", a2.run);
-  if (a2.name) words.push("--name", a2.name);
-  if (a2.iterations) words.push("--iterations", a2.iterations);
-  if (a2.warmup) words.push("--warmup", a2.warmup);
-  if (a2.setup) words.push("--setup", a2.setup);
-  if (a2.frames) words.push("--frames", a2.frames);
-  for (const b of a2.budgets) words.push("--budget", b);
-  if (a2.minDelta) words.push("--min-delta", a2.minDelta);
-  return words.map(quoteArg).join(" ");
-}
-function progressLine(p) {
-  const what = p.scenario ? `${p.phase} ${p.scenario}` : p.phase;
-  if (p.state === "start") return `  ${p.side.padEnd(4)} ${what} ...`;
-  if (p.state === "failed")
-    return `  ${p.side.padEnd(4)} ${what}: failed (${(p.message ?? "").slice(0, 200)})`;
-  return void 0;
-}
-async function loadPlan(a2, repo, env) {
+async function loadPlan2(a2, repo, env) {
   const flags = {
     ...a2.run !== void 0 ? { run: a2.run } : {},
     ...a2.name !== void 0 ? { name: a2.name } : {},
@@ -38344,43 +38387,21 @@ async function loadPlan(a2, repo, env) {
     ...a2.timeout !== void 0 ? { timeout: a2.timeout } : {},
     budgets: a2.budgets
   };
-  if (a2.run !== void 0) return resolvePlan({ flags, parentEnv: env });
-  const file2 = a2.config ?? ".memdelta.yml";
-  let text2;
-  try {
-    text2 = await readConfigText(resolve(repo, file2), file2);
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    const code = e.code;
-    if (code === "ENOENT" && a2.config === void 0) {
-      throw new ConfigError("no .memdelta.yml in the repository: pass --config FILE or --run TARGET");
-    }
-    throw new ConfigError(`${file2}: cannot be read (${code ?? e.message})`);
-  }
-  return resolvePlan({ config: { text: text2, file: file2 }, flags, parentEnv: env });
-}
-async function readConfigText(path10, file2) {
-  const h2 = await open3(path10, "r");
-  try {
-    const st = await h2.stat();
-    if (!st.isFile()) throw new ConfigError(`${file2}: is not a regular file`);
-    if (st.size > MAX_CONFIG_BYTES) {
-      throw new ConfigError(
-        `${file2}: is ${st.size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit for a config`
-      );
-    }
-    return await h2.readFile("utf8");
-  } finally {
-    await h2.close();
-  }
+  return loadPlan({
+    repo,
+    ...a2.config !== void 0 ? { config: a2.config } : {},
+    flags,
+    parentEnv: env,
+    hint: "pass --config FILE or --run TARGET"
+  });
 }
 async function runCompare(a2, io) {
-  const repo = resolve(io.cwd, a2.repo);
+  const repo = resolve2(io.cwd, a2.repo);
   const git = makeGit(repo);
   const log = (line) => {
     if (!a2.quiet) io.stderr.write(line + "\n");
   };
-  const plan = await loadPlan(a2, repo, io.env);
+  const plan = await loadPlan2(a2, repo, io.env);
   let baseRef = a2.base;
   if (baseRef === void 0) {
     const branch = await defaultBranch(git);
@@ -38418,8 +38439,8 @@ async function runCompare(a2, io) {
   return publish(report, a2, io);
 }
 async function publish(report, a2, io) {
-  if (a2.json) await writeAtomic(resolve(io.cwd, a2.json), JSON.stringify(report, null, 2) + "\n");
-  if (a2.markdown) await writeAtomic(resolve(io.cwd, a2.markdown), renderMarkdown(report));
+  if (a2.json) await writeAtomic(resolve2(io.cwd, a2.json), JSON.stringify(report, null, 2) + "\n");
+  if (a2.markdown) await writeAtomic(resolve2(io.cwd, a2.markdown), renderMarkdown(report));
   io.stdout.write(renderTerminal(report, { color: useColor(io, io.stdout, a2.color) }));
   return exitCodeFor(report.verdict);
 }
@@ -38436,7 +38457,7 @@ async function failedCompare(message, a2, io) {
       error: message
     };
     try {
-      await writeAtomic(resolve(io.cwd, a2.json), JSON.stringify(report, null, 2) + "\n");
+      await writeAtomic(resolve2(io.cwd, a2.json), JSON.stringify(report, null, 2) + "\n");
     } catch (e) {
       io.stderr.write(`memdelta: cannot write ${a2.json}: ${e.message}
 `);
@@ -38445,7 +38466,7 @@ async function failedCompare(message, a2, io) {
   return 2;
 }
 async function runRender(path10, format2, color, io) {
-  const report = parseCompareReport(await readFile2(resolve(io.cwd, path10), "utf8"));
+  const report = parseCompareReport(await readFile2(resolve2(io.cwd, path10), "utf8"));
   io.stdout.write(
     format2 === "markdown" ? renderMarkdown(report) : renderTerminal(report, { color: useColor(io, io.stdout, color) })
   );

@@ -3,17 +3,18 @@
  * exits 0 within budget, 1 over budget (verdict fail), 2 when it could not compare (verdict error). Warnings exit 0.
  */
 import { spawn } from 'node:child_process';
-import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ConfigError, MAX_CONFIG_BYTES, resolvePlan } from '../plan/config.js';
 import type { Plan } from '../plan/types.js';
 import { renderMarkdown } from '../render/markdown.js';
 import { renderTerminal } from '../render/terminal.js';
 import { parseCompareReport } from '../report/compare-schema.js';
 import type { CompareReport, Verdict } from '../report/types.js';
 import { defaultCleanups } from '../run/cleanup.js';
-import { compare, CompareError, type Progress } from '../run/compare.js';
+import { compare } from '../run/compare.js';
+import { progressLine, reproduceCommand } from '../run/describe.js';
 import { makeGit } from '../run/git.js';
+import { loadPlan as loadPlanFile, writeAtomic } from '../run/load-plan.js';
 import { originWebUrl } from '../run/remote.js';
 import { defaultProbeDir } from '../run/probe.js';
 import { defaultBranch, mergeBase, resolveCommit } from '../run/worktree.js';
@@ -39,40 +40,6 @@ function useColor(io: CliIo, stream: { isTTY?: boolean }, flag: boolean | undefi
   return stream.isTTY === true;
 }
 
-/** Writes a file whole or not at all: a reader never sees half a report. */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
-}
-
-function quoteArg(a: string): string {
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The command that reproduces this compare, with the resolved SHAs. */
-function reproduceCommand(a: CompareArgs, base: string, head: string): string {
-  const words = ['npx', 'memdelta', 'compare', '--base', base, '--head', head];
-  if (a.config) words.push('--config', a.config);
-  if (a.run) words.push('--run', a.run);
-  if (a.name) words.push('--name', a.name);
-  if (a.iterations) words.push('--iterations', a.iterations);
-  if (a.warmup) words.push('--warmup', a.warmup);
-  if (a.setup) words.push('--setup', a.setup);
-  if (a.frames) words.push('--frames', a.frames);
-  for (const b of a.budgets) words.push('--budget', b);
-  if (a.minDelta) words.push('--min-delta', a.minDelta);
-  return words.map(quoteArg).join(' ');
-}
-
-function progressLine(p: Progress): string | undefined {
-  const what = p.scenario ? `${p.phase} ${p.scenario}` : p.phase;
-  if (p.state === 'start') return `  ${p.side.padEnd(4)} ${what} ...`;
-  if (p.state === 'failed')
-    return `  ${p.side.padEnd(4)} ${what}: failed (${(p.message ?? '').slice(0, 200)})`;
-  return undefined;
-}
-
 async function loadPlan(a: CompareArgs, repo: string, env: CliIo['env']): Promise<Plan> {
   const flags = {
     ...(a.run !== undefined ? { run: a.run } : {}),
@@ -86,38 +53,13 @@ async function loadPlan(a: CompareArgs, repo: string, env: CliIo['env']): Promis
     ...(a.timeout !== undefined ? { timeout: a.timeout } : {}),
     budgets: a.budgets,
   };
-  if (a.run !== undefined) return resolvePlan({ flags, parentEnv: env });
-  // The config is read from the user's checkout (the head side), like the workflow that runs memdelta.
-  const file = a.config ?? '.memdelta.yml';
-  let text: string;
-  try {
-    text = await readConfigText(resolve(repo, file), file);
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && a.config === undefined) {
-      throw new ConfigError('no .memdelta.yml in the repository: pass --config FILE or --run TARGET');
-    }
-    throw new ConfigError(`${file}: cannot be read (${code ?? (e as Error).message})`);
-  }
-  return resolvePlan({ config: { text, file }, flags, parentEnv: env });
-}
-
-async function readConfigText(path: string, file: string): Promise<string> {
-  const h = await open(path, 'r');
-  try {
-    const st = await h.stat();
-    if (!st.isFile()) throw new ConfigError(`${file}: is not a regular file`);
-    // Checked before reading, so a 10 MB (or endless) config costs nothing.
-    if (st.size > MAX_CONFIG_BYTES) {
-      throw new ConfigError(
-        `${file}: is ${st.size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit for a config`,
-      );
-    }
-    return await h.readFile('utf8');
-  } finally {
-    await h.close();
-  }
+  return loadPlanFile({
+    repo,
+    ...(a.config !== undefined ? { config: a.config } : {}),
+    flags,
+    parentEnv: env,
+    hint: 'pass --config FILE or --run TARGET',
+  });
 }
 
 async function runCompare(a: CompareArgs, io: CliIo): Promise<number> {
