@@ -5,7 +5,7 @@
  * GitHub's OpenAPI description.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -24,7 +24,11 @@ const PR = 7;
 const OTHER_PR = 9;
 
 const WORK = 'KEPT = []\n\n\ndef work():\n    buf = bytearray(200_000)\n    return len(buf)\n';
-const BENCH = 'from pkg.work import work\n\nwork()\n';
+// The benchmark records the environment it sees, to prove the token and the command files never reach it.
+const BENCH =
+  'import json, os\nfrom pkg.work import work\n\nwork()\n' +
+  'with open(os.path.join(os.environ["TMPDIR"], "bench-env-%d.json" % os.getpid()), "w") as f:\n' +
+  '    json.dump(sorted(os.environ), f)\n';
 
 let repo: TestRepo;
 let server: GitHubServer;
@@ -39,6 +43,8 @@ interface RunResult {
   stderr: string;
   outputs: Record<string, string>;
   summary: string;
+  /** Variable names each benchmark run saw. */
+  benchEnv: string[][];
 }
 
 /** Parses GITHUB_OUTPUT (`name<<delimiter` blocks, as @actions/core writes them). */
@@ -71,6 +77,7 @@ async function runAction(
   await writeFile(files.event, JSON.stringify(payload));
   await writeFile(files.output, '');
   await writeFile(files.summary, '');
+  await mkdir(join(dir, 'tmp'));
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '',
     HOME: process.env['HOME'] ?? '',
@@ -85,6 +92,8 @@ async function runAction(
     GITHUB_OUTPUT: files.output,
     GITHUB_STEP_SUMMARY: files.summary,
     RUNNER_TEMP: dir,
+    TMPDIR: join(dir, 'tmp'),
+    GITHUB_TOKEN: 'ghs_test_token',
     'INPUT_GITHUB-TOKEN': 'ghs_test_token',
     INPUT_RUN: 'bench.py',
     INPUT_COMMENT: 'always',
@@ -117,6 +126,11 @@ async function runAction(
     stderr,
     outputs: parseOutputs(await readFile(files.output, 'utf8')),
     summary: await readFile(files.summary, 'utf8'),
+    benchEnv: await Promise.all(
+      (await readdir(join(dir, 'tmp')))
+        .filter((f) => f.startsWith('bench-env-'))
+        .map(async (f) => JSON.parse(await readFile(join(dir, 'tmp', f), 'utf8')) as string[]),
+    ),
   };
 }
 
@@ -230,6 +244,15 @@ describe('the action on pull_request', () => {
     expect(first.stdout).toContain(
       `::warning file=pkg/work.py,line=${line + 1},title=memdelta%3A bench.py::`,
     );
+    // The benchmark ran (both sides) without the token, the inputs or the workflow-command files.
+    expect(first.benchEnv.length).toBeGreaterThanOrEqual(2);
+    for (const names of first.benchEnv) {
+      expect(
+        names.filter((n) =>
+          /^(INPUT_|GITHUB_TOKEN|GITHUB_OUTPUT|GITHUB_STEP_SUMMARY|GITHUB_ENV|ACTIONS_)/.test(n),
+        ),
+      ).toEqual([]);
+    }
     // The benchmark's progress was printed with workflow commands stopped.
     const stop = /::stop-commands::(memdelta-[0-9a-f]{32})/.exec(first.stdout);
     expect(stop).not.toBeNull();
