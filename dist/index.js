@@ -65074,7 +65074,8 @@ function repositoryUrl(env) {
 function makeClient(inputs, env) {
   return createOctokit({
     token: inputs.githubToken,
-    baseUrl: env["GITHUB_API_URL"] || "https://api.github.com",
+    // GitHub Enterprise Server included: the runner says where the API is; no host is assumed.
+    baseUrl: env["GITHUB_API_URL"] ?? "",
     userAgent: `memdelta/${VERSION9}`,
     log: { debug: (m) => debug(m), warn: (m) => info(m) }
   });

@@ -83,7 +83,8 @@ function repositoryUrl(env: ActionIo['env']): string | undefined {
 function makeClient(inputs: ActionInputs, env: ActionIo['env']): GitHubClient {
   return createOctokit({
     token: inputs.githubToken,
-    baseUrl: env['GITHUB_API_URL'] || 'https://api.github.com',
+    // GitHub Enterprise Server included: the runner says where the API is; no host is assumed.
+    baseUrl: env['GITHUB_API_URL'] ?? '',
     userAgent: `memdelta/${VERSION}`,
     log: { debug: (m) => core.debug(m), warn: (m) => core.info(m) },
   });
