@@ -15,8 +15,10 @@ def call(fn):
         return e
 
 
-def loop(fn, n, series, gtm, collect, marks, mark, done):
-    for i in range(n):
+def calls(fn, n, series, gtm, collect, marks, mark, done):
+    """n calls; after each but the last, a full collection and the retained total (the probe collects after the
+    last call itself)."""
+    for i in range(n - 1):
         try:
             fn()
         except BaseException as e:
@@ -26,3 +28,8 @@ def loop(fn, n, series, gtm, collect, marks, mark, done):
         done[0] = i + 1
         if i in marks:
             mark(i)
+    try:
+        fn()
+    except BaseException as e:
+        return e
+    done[0] = n

@@ -107,6 +107,10 @@ class PeakWatcher:
             getframe = sys._getframe
 
             def on_call(code, offset, fn, arg0):
+                # Required for C_RETURN; checking here too would double the hook's own (traced) allocations.
+                return None
+
+            def on_c_return(code, offset, fn, arg0):
                 c, p = gtm()
                 if p >= nxt[0] or (p >= floor[0] and p - c < gapmax[0]):
                     take(getframe(1), False)
@@ -118,19 +122,18 @@ class PeakWatcher:
 
             ev = mon.events
             mon.register_callback(self.tool, ev.CALL, on_call)
-            mon.register_callback(self.tool, ev.C_RETURN, on_call)
-            mon.register_callback(self.tool, ev.C_RAISE, on_call)
+            mon.register_callback(self.tool, ev.C_RETURN, on_c_return)
+            mon.register_callback(self.tool, ev.C_RAISE, on_c_return)
             mon.register_callback(self.tool, ev.PY_RETURN, on_py_return)
             # C_RETURN needs CALL, and cannot be set without C_RAISE.
             self._events = ev.CALL | ev.C_RETURN | ev.C_RAISE | ev.PY_RETURN
         else:
 
             def hook(frame, event, arg):
-                c, p = gtm()
-                if p >= nxt[0] or (p >= floor[0] and p - c < gapmax[0]):
-                    if event == "call":
-                        take(frame.f_back, False)
-                    else:
+                # Only returns: the peak counter remembers any rise, and each check allocates (traced) ints.
+                if event == "return" or event == "c_return" or event == "c_exception":
+                    c, p = gtm()
+                    if p >= nxt[0] or (p >= floor[0] and p - c < gapmax[0]):
                         take(frame, event == "return")
 
             self._hook = hook
@@ -214,76 +217,115 @@ class Window:
         self.rss: int | None = None
 
 
+class Job:
+    """One traced run, split so that the window is entered from tiny frames (see __main__.py): ``prepare()`` and
+    ``stop()`` do the bookkeeping outside it; ``go(*args)`` is the whole window."""
+
+    __slots__ = ("w", "target", "frames", "watcher", "gc_cyclic", "series", "done", "early", "offset", "n",
+                 "go", "args", "t0", "is_callable")
+
+    def __init__(self, target, frames: int, iterations: int, warmup: int, hint: int | None, refine: tuple | None,
+                 gc_cyclic: bool = True) -> None:
+        self.w = Window()
+        self.target = target
+        self.frames = frames
+        self.gc_cyclic = gc_cyclic
+        self.is_callable = target.kind == "callable"
+        self.watcher = PeakWatcher(hint, frames, refine) if hint is not None else None
+        self.n = iterations if self.is_callable else 1
+        if self.is_callable:
+            self.w.iterations, self.w.warmup = iterations, warmup
+        self.go = None
+        self.args = ()
+        self.t0 = 0.0
+
+    def prepare(self) -> bool:
+        """Warm-up calls, live object counts, preallocation. False when a warm-up call failed (no window)."""
+        w = self.w
+        target = self.target
+        if self.is_callable:
+            for _ in range(w.warmup):
+                exc = _tramp.call(target.fn)
+                if exc is not None:
+                    w.exc = exc
+                    return False
+        gc.collect()
+        w.growth_before = count_types()
+        # Preallocated before tracing starts so the probe's bookkeeping stays out of the traced numbers.
+        n = self.n
+        self.series = array.array("q", bytes(8 * max(n, 1)))
+        self.done = array.array("q", [0])
+        self.early = [None]
+        self.offset = array.array("q", [0])
+        marks = (1,) if self.is_callable and n >= LEAK_MIN_ITERATIONS else ()
+        gtm = tracemalloc.get_traced_memory
+        take_snapshot = tracemalloc.take_snapshot
+        early = self.early
+        offset = self.offset
+
+        def mark(i):
+            before = gtm()[0]
+            early[0] = take_snapshot()
+            offset[0] = gtm()[0] - before
+
+        if self.is_callable:
+            self.go = _tramp.calls
+            self.args = (target.fn, n, self.series, gtm, gc.collect, marks, mark, self.done)
+        else:
+            self.go = _tramp.run_code
+            self.args = (target.code, target.namespace)
+        if self.watcher is not None:
+            self.watcher.install()
+        return True
+
+    def start(self) -> None:
+        tracemalloc.start(self.frames)
+        tracemalloc.reset_peak()
+        if self.watcher is not None:
+            self.watcher.arm()
+        self.t0 = time.perf_counter()
+
+    def stop(self, exc) -> Window:
+        t1 = time.perf_counter()
+        w = self.w
+        if self.watcher is not None:
+            self.watcher.uninstall()
+        gtm = tracemalloc.get_traced_memory
+        w.peak = gtm()[1]
+        w.wall_time = t1 - self.t0
+        w.exc = exc
+        self.go = None
+        self.args = ()
+        cyc = CyclicStep()
+        if self.gc_cyclic:
+            cyc.run(lambda: gtm()[0])
+        else:
+            gc.collect()
+        w.cyclic = cyc
+        w.retained_traces = raw_traces(tracemalloc.take_snapshot())
+        tracemalloc.stop()
+        w.growth_after = count_types()
+        if self.watcher is not None:
+            w.breakdown = self.watcher.result
+        if self.early[0] is not None:
+            w.early_traces = raw_traces(self.early[0])
+            self.early[0] = None
+        n = self.n
+        w.done = self.done[0]
+        # Series values taken after the call-2 snapshot include it; take it out again.
+        off = self.offset[0]
+        w.series = [v - (off if i > 1 else 0) for i, v in enumerate(self.series[: max(0, min(w.done, n - 1))])]
+        return w
+
+
 def run_traced(target, frames: int, iterations: int, warmup: int, hint: int | None,
                refine: tuple | None, gc_cyclic: bool = True) -> Window:
-    """Runs the prepared target once (or warmup + iterations calls) under tracemalloc."""
-    w = Window()
-    is_callable = target.kind == "callable"
-    if is_callable:
-        w.iterations, w.warmup = iterations, warmup
-        for _ in range(warmup):
-            exc = _tramp.call(target.fn)
-            if exc is not None:
-                w.exc = exc
-                return w
-    gc.collect()
-    w.growth_before = count_types()
-    watcher = PeakWatcher(hint, frames, refine) if hint is not None else None
-    # Preallocated before tracing starts so the probe's bookkeeping stays out of the traced numbers.
-    n = iterations if is_callable else 1
-    series = array.array("q", bytes(8 * max(n, 1)))
-    done = array.array("q", [0])
-    early: list = [None]
-    offset = array.array("q", [0])
-    marks = (1,) if is_callable and n >= LEAK_MIN_ITERATIONS else ()
-    gtm = tracemalloc.get_traced_memory
-    take_snapshot = tracemalloc.take_snapshot
-
-    def mark(i):
-        before = gtm()[0]
-        early[0] = take_snapshot()
-        offset[0] = gtm()[0] - before
-
-    collect = gc.collect
-    perf = time.perf_counter
-    if watcher is not None:
-        watcher.install()
-    tracemalloc.start(frames)
-    tracemalloc.reset_peak()
-    if watcher is not None:
-        watcher.arm()
-    t0 = perf()
-    if is_callable:
-        exc = _tramp.loop(target.fn, n - 1, series, gtm, collect, marks, mark, done) if n > 1 else None
-        if exc is None:
-            exc = _tramp.call(target.fn)
-            if exc is None:
-                done[0] = n
-    else:
-        exc = _tramp.run_code(target.code, target.namespace)
-    t1 = perf()
-    if watcher is not None:
-        watcher.uninstall()
-    w.peak = gtm()[1]
-    w.wall_time = t1 - t0
-    w.exc = exc
-    cyc = CyclicStep()
-    if gc_cyclic:
-        cyc.run(lambda: gtm()[0])
-    else:
-        collect()
-    w.cyclic = cyc
-    w.retained_traces = raw_traces(take_snapshot())
-    tracemalloc.stop()
-    w.growth_after = count_types()
-    if watcher is not None:
-        w.breakdown = watcher.result
-    if early[0] is not None:
-        w.early_traces = raw_traces(early[0])
-    w.done = done[0]
-    # Series values taken after the call-2 snapshot include it; take it out again.
-    w.series = [v - (offset[0] if i > 1 else 0) for i, v in enumerate(series[: max(0, min(w.done, n - 1))])]
-    return w
+    """Runs the prepared target once (or warmup + iterations calls) under tracemalloc, from this frame."""
+    job = Job(target, frames, iterations, warmup, hint, refine, gc_cyclic)
+    if not job.prepare():
+        return job.w
+    job.start()
+    return job.stop(job.go(*job.args))
 
 
 def run_rss(target, iterations: int, warmup: int) -> Window:

@@ -168,11 +168,35 @@ def _echo_exit(exc: BaseException | None) -> None:
     sys.stderr.write("\n".join(err["traceback"]) + "\n")
 
 
-def run(o: Options, target) -> int:
-    hint = o.hint
-    if o.peak_sites and hint is None and not o.child:
+class Session:
+    """A probe run between ``begin`` and ``finish``. ``job`` is set when a traced window is to be run."""
+
+    __slots__ = ("o", "target", "hint", "job", "window", "code")
+
+    def __init__(self, o: Options, target) -> None:
+        self.o = o
+        self.target = target
+        self.hint = None
+        self.job = None
+        self.window = None
+        self.code = None
+
+
+def begin(argv: list) -> Session | int:
+    """Everything before the window: parse, the first pass (a child), preparing the target. An int is an exit."""
+    try:
+        o, target = parse(argv)
+    except UsageError as e:
+        msg = str(e).splitlines()[0] if str(e) else "bad usage"
+        sys.stderr.write("memdelta-probe: error: %s\n" % msg)
+        return EXIT_USAGE
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    s = Session(o, target)
+    s.hint = o.hint
+    if o.peak_sites and s.hint is None and not o.child:
         first = _child_report(o, None, None)
-        hint = first["peak"] if first else None
+        s.hint = first["peak"] if first else None
     try:
         target.prepare()
     except TargetError as e:
@@ -181,10 +205,20 @@ def run(o: Options, target) -> int:
         report.write_atomic(o.out, doc)
         return e.exit_code
     if o.rss_only:
-        window = capture.run_rss(target, o.iterations, o.warmup)
+        s.window = capture.run_rss(target, o.iterations, o.warmup)
+        return s
+    job = capture.Job(target, o.frames, o.iterations, o.warmup, s.hint if o.peak_sites else None, o.refine,
+                      o.gc_cyclic)
+    if job.prepare():
+        s.job = job
     else:
-        window = capture.run_traced(target, o.frames, o.iterations, o.warmup,
-                                    hint if o.peak_sites else None, o.refine, o.gc_cyclic)
+        s.window = job.w
+    return s
+
+
+def finish(s: Session) -> int:
+    """Everything after the window: report, second chances for the breakdown, the atomic write. The exit status."""
+    o, target, window = s.o, s.target, s.window
     exc = window.exc
     code = exit_code_of(exc)
     error = None
@@ -196,9 +230,17 @@ def run(o: Options, target) -> int:
     _echo_exit(exc)
     del exc
     if o.peak_sites and not o.child:
-        doc = _improve(o, doc, window, hint)
+        doc = _improve(o, doc, window, s.hint)
     report.write_atomic(o.out, doc)
     return code
+
+
+def run_session(s: Session) -> int:
+    """The window from a function frame (for in-process use; ``__main__`` enters it from module level)."""
+    if s.job is not None:
+        s.job.start()
+        s.window = s.job.stop(s.job.go(*s.job.args))
+    return finish(s)
 
 
 def _improve(o: Options, doc: dict, window, hint: int | None) -> dict:
@@ -221,18 +263,26 @@ REFINE_GAP_SHARE = capture.REFINE_GAP
 
 
 def main(argv: list | None = None) -> int:
+    """In-process entry (tests, tools); ``python -m memdelta_probe`` goes through ``__main__``."""
     args = sys.argv[1:] if argv is None else argv
+    return guarded(lambda: _main(args))
+
+
+def _main(args: list) -> int:
+    s = begin(args)
+    return s if isinstance(s, int) else run_session(s)
+
+
+def internal_error(e: BaseException) -> int:
+    last = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+    where = " at %s:%d" % (os.path.basename(last.filename), last.lineno) if last else ""
+    sys.stderr.write("memdelta-probe: internal error: %s: %s%s\n" % (type(e).__name__, e, where))
+    return EXIT_INTERNAL
+
+
+def guarded(fn):
+    """Runs ``fn``; a failure of the probe itself becomes one line on stderr and EXIT_INTERNAL."""
     try:
-        o, target = parse(args)
-    except UsageError as e:
-        sys.stderr.write("memdelta-probe: error: %s\n" % str(e).splitlines()[0] if str(e) else "bad usage")
-        return EXIT_USAGE
-    except SystemExit as e:  # --help
-        return e.code if isinstance(e.code, int) else 0
-    try:
-        return run(o, target)
+        return fn()
     except Exception as e:
-        last = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
-        where = " at %s:%d" % (os.path.basename(last.filename), last.lineno) if last else ""
-        sys.stderr.write("memdelta-probe: internal error: %s: %s%s\n" % (type(e).__name__, e, where))
-        return EXIT_INTERNAL
+        return internal_error(e)
