@@ -63,6 +63,13 @@ class PeakWatcher:
         self._events = 0
 
     def take(self, frame, python_event: bool, line: int = 0) -> None:
+        try:
+            self._take(frame, python_event, line)
+        except Exception:  # never let the probe's hook break the target: stop watching instead
+            self.nxt[0] = self.floor[0] = 1 << 62
+            self.result.traces = None
+
+    def _take(self, frame, python_event: bool, line: int) -> None:
         gtm = tracemalloc.get_traced_memory
         cur, peak = gtm()
         r = self.result
