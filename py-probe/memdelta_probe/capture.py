@@ -179,26 +179,30 @@ class PeakWatcher:
         if self._global is not None:
             sys.settrace(self._global)
 
-    def uninstall(self) -> None:
+    def disarm(self) -> None:
+        """Stops the events; the hooks stay referenced until release() so object counts see no change."""
         if self.refine is not None:
             sys.settrace(None)
-            self._local = None
-            self._global = None
+        if self.tool is not None:
+            sys.monitoring.set_events(self.tool, 0)
+        elif self._hook is not None:
+            sys.setprofile(None)
+        # A rise after the last event (none fired since) still counts.
+        if tracemalloc.get_traced_memory()[1] >= self.nxt[0]:
+            self.take(None, False)
+        self.floor[0] = self.nxt[0] = 1 << 62
+
+    def release(self) -> None:
+        self._local = None
+        self._global = None
+        self._hook = None
         if self.tool is not None:
             mon = sys.monitoring
-            mon.set_events(self.tool, 0)
             ev = mon.events
             for e in (ev.CALL, ev.C_RETURN, ev.C_RAISE, ev.PY_RETURN):
                 mon.register_callback(self.tool, e, None)
             mon.free_tool_id(self.tool)
             self.tool = None
-        elif self._hook is not None:
-            sys.setprofile(None)
-            self._hook = None
-        # A rise after the last event (none fired since) still counts.
-        if tracemalloc.get_traced_memory()[1] >= self.nxt[0]:
-            self.take(None, False)
-        self.floor[0] = self.nxt[0] = 1 << 62
 
 
 class Window:
@@ -229,7 +233,7 @@ class Job:
     ``stop()`` do the bookkeeping outside it; ``go(*args)`` is the whole window."""
 
     __slots__ = ("w", "target", "frames", "watcher", "gc_cyclic", "series", "done", "early", "offset", "n",
-                 "go", "args", "t0", "is_callable")
+                 "go", "args", "t0", "is_callable", "cyc", "current")
 
     def __init__(self, target, frames: int, iterations: int, warmup: int, hint: int | None, refine: tuple | None,
                  gc_cyclic: bool = True) -> None:
@@ -256,8 +260,6 @@ class Job:
                 if exc is not None:
                     w.exc = exc
                     return False
-        gc.collect()
-        w.growth_before = count_types()
         # Preallocated before tracing starts so the probe's bookkeeping stays out of the traced numbers.
         n = self.n
         self.series = array.array("q", bytes(8 * max(n, 1)))
@@ -283,6 +285,11 @@ class Job:
             self.args = (target.code, target.namespace)
         if self.watcher is not None:
             self.watcher.install()
+        self.cyc = CyclicStep()
+        self.current = lambda: gtm()[0]
+        # Last, so that the probe's own objects made above are in both counts.
+        gc.collect()
+        w.growth_before = count_types()
         return True
 
     def start(self) -> None:
@@ -296,27 +303,32 @@ class Job:
         t1 = time.perf_counter()
         w = self.w
         if self.watcher is not None:
-            self.watcher.uninstall()
+            self.watcher.disarm()
         gtm = tracemalloc.get_traced_memory
         w.peak = gtm()[1]
         w.wall_time = t1 - self.t0
         w.exc = exc
-        self.go = None
-        self.args = ()
-        cyc = CyclicStep()
-        if self.gc_cyclic:
-            cyc.run(lambda: gtm()[0])
-        else:
-            gc.collect()
-        w.cyclic = cyc
-        w.retained_traces = raw_traces(tracemalloc.take_snapshot())
-        tracemalloc.stop()
-        w.growth_after = count_types()
-        if self.watcher is not None:
-            w.breakdown = self.watcher.result
         if self.early[0] is not None:
             w.early_traces = raw_traces(self.early[0])
             self.early[0] = None
+        cyc = self.cyc
+        if self.gc_cyclic:
+            cyc.run(self.current)
+        else:
+            gc.collect()
+        w.cyclic = cyc
+        # Counted while still tracing: its temporaries are the probe's (innermost frame) and freed before the
+        # snapshot, so they touch neither the sites nor the retained total.
+        w.growth_after = count_types()
+        w.retained_traces = raw_traces(tracemalloc.take_snapshot())
+        tracemalloc.stop()
+        self.go = None
+        self.args = ()
+        self.current = None
+        if self.watcher is not None:
+            self.watcher.release()
+        if self.watcher is not None:
+            w.breakdown = self.watcher.result
         n = self.n
         w.done = self.done[0]
         # Series values taken after the call-2 snapshot include it; take it out again.
