@@ -191,6 +191,11 @@ export async function benchUnchanged(reps: number): Promise<void> {
     const first = runs[0] as Traced;
     console.log(`report: ${scenarioLine(first.report)}`);
     console.log(`passes per compare: cheap ${passes(first, 'cheap')}, detail ${passes(first, 'detail')}`);
+    const cheapOnly = [...runs, ...seqRuns].map((t) => numbersOf(t.report));
+    console.log(
+      `identical numbers across all ${cheapOnly.length} compares, parallel and sequential (cheap pass only): ` +
+        `${new Set(cheapOnly).size === 1 ? 'yes' : 'NO'}`,
+    );
     // Where a parallel compare's time goes: before the first probe starts (resolve refs, sweep, two worktrees),
     // the probes, and after the last one ends (read, validate, diff, remove the worktrees).
     const before = median(runs.map((t) => t.events.find((e) => e.p.state === 'start')?.at ?? 0));

@@ -42,7 +42,7 @@ function judgeAndRender(base: ProbeReport, head: ProbeReport): string {
   return renderMarkdown(report);
 }
 
-async function one(n: number, reps: number): Promise<void> {
+async function one(n: number, reps: number, warmup = 1): Promise<void> {
   const { base, head } = synthReports(n);
   const baseText = JSON.stringify(base);
   const headText = JSON.stringify(head);
@@ -76,6 +76,7 @@ async function one(n: number, reps: number): Promise<void> {
       },
     ],
     reps,
+    warmup,
   );
   for (const t of timings) console.log(describe(t));
   const [parse, all] = timings as [(typeof timings)[0], (typeof timings)[0]];
@@ -101,6 +102,7 @@ async function one(n: number, reps: number): Promise<void> {
       { name: 'stage: diff + budgets + renderMarkdown', run: () => judgeAndRender(b, h) },
     ],
     reps,
+    warmup,
   );
   for (const t of stages) console.log(describe(t));
   console.log(
@@ -111,7 +113,8 @@ async function one(n: number, reps: number): Promise<void> {
 /** Section 4: 300 (the probe's default cap), 10 000 and 100 000 sites per report. */
 export async function benchDiff(reps: number): Promise<void> {
   console.log('\n## Diff engine at scale\n');
-  await one(300, reps * 3);
+  // Small inputs run in microseconds: warm the JIT up before timing them.
+  await one(300, reps * 3, 20);
   await one(10_000, reps);
   await one(100_000, Math.max(3, Math.ceil(reps / 2)));
 }

@@ -50,13 +50,22 @@ function probeBench(): void {
   if (r.status !== 0) console.log(`memdelta_probe.bench exited with ${r.status ?? r.signal}`);
 }
 
+const load = () =>
+  `load ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`;
 machine();
 if (only.has('probe')) probeBench();
-if (only.has('parallel')) await benchParallel(reps);
-if (only.has('unchanged')) await benchUnchanged(reps);
-if (only.has('diff')) await benchDiff(Math.max(reps, 7));
-console.log(
-  `\nload at end: ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ')}`,
-);
+if (only.has('parallel')) {
+  console.log(`\n(${load()})`);
+  await benchParallel(reps);
+}
+if (only.has('unchanged')) {
+  console.log(`\n(${load()})`);
+  await benchUnchanged(reps);
+}
+if (only.has('diff')) {
+  console.log(`\n(${load()})`);
+  await benchDiff(Math.max(reps, 7));
+}
+console.log(`\n${load()} at end`);
