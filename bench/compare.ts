@@ -3,6 +3,7 @@
  * unchanged pull request vs the bare cost of tracing the benchmark twice.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { resolvePlan } from '../src/plan/config.js';
 import type { Plan } from '../src/plan/types.js';
@@ -16,10 +17,24 @@ import { describe, median, ms, timeAlternating, verdict } from './lib/timing.js'
 
 const run = promisify(execFile);
 
+/** CPU seconds used by this process's finished children and their descendants (Linux; 0 elsewhere). */
+function childCpuSeconds(): number {
+  try {
+    // Fields after the command name; cutime and cstime are fields 16 and 17 of /proc/self/stat, in clock ticks.
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /** What one compare did, beside its report: when each pass started and ended, relative to the call. */
 interface Traced {
   report: CompareReport;
   total: number;
+  /** CPU seconds of the child processes. */
+  cpu: number;
   events: { at: number; p: Progress }[];
 }
 
@@ -29,6 +44,7 @@ function planFor(p: BenchProject): Plan {
 
 async function tracedCompare(p: BenchProject, head: string, sequential: boolean): Promise<Traced> {
   const events: Traced['events'] = [];
+  const c0 = childCpuSeconds();
   const t0 = performance.now();
   const report = await compare({
     git: makeGit(p.dir),
@@ -40,7 +56,7 @@ async function tracedCompare(p: BenchProject, head: string, sequential: boolean)
     memdeltaVersion: VERSION,
     onProgress: (e) => events.push({ at: performance.now() - t0, p: e }),
   });
-  return { report, total: performance.now() - t0, events };
+  return { report, total: performance.now() - t0, cpu: childCpuSeconds() - c0, events };
 }
 
 /** The report without what legitimately differs between two runs of the same compare (wall times). */
@@ -93,6 +109,27 @@ function statuses(r: CompareReport): string {
 function spreadLine(label: string, reports: readonly CompareReport[]): string {
   const s = spread(reports);
   return `  ${label.padEnd(26)} largest difference ${s.bytes} B (${s.at})${s.keysDiffer ? ', sites differ' : ''}`;
+}
+
+/**
+ * The best a parallel compare could do given a sequential one: each pass takes as long as its slower side, the
+ * rest (worktrees, diff) stays. Returned as a fraction of the sequential wall time.
+ */
+function idealRatio(t: Traced): number {
+  const spans = new Map<string, number>();
+  const open = new Map<string, number>();
+  for (const e of t.events) {
+    const k = `${e.p.phase} ${e.p.side}`;
+    if (e.p.state === 'start') open.set(k, e.at);
+    else spans.set(k, e.at - (open.get(k) ?? e.at));
+  }
+  let saved = 0;
+  for (const phase of ['setup', 'cheap', 'detail', 'rss']) {
+    const b = spans.get(`${phase} base`) ?? 0;
+    const h = spans.get(`${phase} head`) ?? 0;
+    saved += Math.min(b, h);
+  }
+  return (t.total - saved) / t.total;
 }
 
 function passes(t: Traced, phase: Progress['phase']): number {
@@ -148,6 +185,17 @@ export async function benchParallel(reps: number): Promise<void> {
     console.log(spreadLine('parallel runs among them', par));
     console.log(spreadLine('sequential runs among them', seq));
     console.log(spreadLine('all runs', [...par, ...seq]));
+    for (const [mode, ts] of Object.entries(runs)) {
+      const cpu = median(ts.map((t) => t.cpu));
+      const cores = median(ts.map((t) => (t.cpu * 1000) / t.total));
+      console.log(
+        `  ${mode}: probes used ${cpu.toFixed(2)} CPU s per compare, ${cores.toFixed(2)} cores on average`,
+      );
+    }
+    const ideal = median((runs.sequential ?? []).map(idealRatio));
+    console.log(
+      `  best possible with both sides fully parallel (each pass as long as its slower side): ${ideal.toFixed(2)}`,
+    );
     console.log(`ratio parallel / sequential: ${verdict(tPar.median / tSeq.median, 0.6)}`);
   } finally {
     p.remove();
