@@ -20,7 +20,7 @@ PROBE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 WORKLOADS = {
     "small objects": """
-rows = [(i, str(i), float(i)) for i in range(150000)]
+rows = [(i, str(i), float(i)) for i in range(80000)]
 index = {r[1]: r for r in rows}
 del rows
 """,
@@ -34,7 +34,7 @@ def roundtrip(data):
     return data
 
 
-DATA = roundtrip([{"id": i, "name": "n%d" % i, "tags": ["a", "b", str(i)]} for i in range(6000)])
+DATA = roundtrip([{"id": i, "name": "n%d" % i, "tags": ["a", "b", str(i)]} for i in range(3000)])
 """,
     "object trees": """
 class Node:
@@ -59,7 +59,7 @@ def build(depth, fan):
     return root
 
 
-TREE = build(7, 5)
+TREE = build(6, 6)
 """,
     "large buffers": """
 def chunks():
@@ -81,7 +81,7 @@ MiB = 1024 * 1024
 
 
 def load():
-    return [{"k": i, "v": str(i) * 3} for i in range(40000)]
+    return [{"k": i, "v": str(i) * 3} for i in range(20000)]
 
 
 def export(rows):

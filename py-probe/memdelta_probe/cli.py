@@ -207,8 +207,9 @@ def begin(argv: list) -> Session | int:
     if o.rss_only:
         s.window = capture.run_rss(target, o.iterations, o.warmup)
         return s
-    job = capture.Job(target, o.frames, o.iterations, o.warmup, s.hint if o.peak_sites else None, o.refine,
-                      o.gc_cyclic)
+    # A zero hint has nothing to break down (and would snapshot at every rise); _improve retries with the peak.
+    job = capture.Job(target, o.frames, o.iterations, o.warmup, s.hint if o.peak_sites and s.hint else None,
+                      o.refine, o.gc_cyclic)
     if job.prepare():
         s.job = job
     else:
