@@ -132,7 +132,7 @@ def build_sites(peak: LineTotals | None, retained: LineTotals, early: LineTotals
         site.leak += r - e
         if key in retained.lines:
             site.count += retained.lines[key][1]
-    sites = list(merged.values())
+    sites = [s for s in merged.values() if s.peak or s.retained or s.count or s.leak]
     for s in sites:
         s.leak = int(round(s.leak / leak_span)) if early is not None and leak_span > 0 else 0
     sites.sort(key=lambda s: (-max(s.peak, s.retained, abs(s.leak)), s.file, s.line, s.function))
