@@ -64823,11 +64823,13 @@ async function compareScenario(opts, wt, reports, index, scenario2, setupErrors)
   const floor = scenario2.minDelta;
   const cheap = { pass: "cheap", frames: plan.frames, peakSites: false };
   const skip = (side) => Promise.resolve({ ok: false, missingTarget: false, error: setupErrors[side] });
-  let [base, head] = await both(
+  const [cheapBase, cheapHead] = await both(
     opts.sequential,
     () => setupErrors.base ? skip("base") : measure(opts, "base", wt.base, reports, index, scenario2, cheap),
     () => setupErrors.head ? skip("head") : measure(opts, "head", wt.head, reports, index, scenario2, cheap)
   );
+  let base = cheapBase;
+  let head = cheapHead;
   const result = emptyResult(scenario2);
   if (!head.ok) {
     result.error = head.missingTarget ? { ...head.error, message: `${head.error.message} (the benchmark does not exist on head)` } : head.error;
@@ -64872,10 +64874,12 @@ async function compareScenario(opts, wt, reports, index, scenario2, setupErrors)
   }
   const h2 = head.report;
   const b = base.ok ? base.report : null;
+  const hTotals = cheapHead.ok ? cheapHead.report : h2;
+  const bTotals = b && cheapBase.ok ? cheapBase.report : b;
   if (!base.ok && !base.missingTarget) result.baseError = base.error;
   result.status = b ? "ok" : "no-baseline";
-  result.head = totals(h2);
-  result.base = b ? totals(b) : { peak: 0, retained: 0 };
+  result.head = totals(hTotals);
+  result.base = bTotals ? totals(bTotals) : { peak: 0, retained: 0 };
   result.detail = { head: detailOf(h2), ...b ? { base: detailOf(b) } : {} };
   if (opts.rss) {
     const rssMode = { pass: "rss", frames: 1, peakSites: false, rssOnly: true };
@@ -64897,7 +64901,7 @@ async function compareScenario(opts, wt, reports, index, scenario2, setupErrors)
     ...result.head.rss !== void 0 && result.base.rss !== void 0 ? { rss: result.head.rss - result.base.rss } : {}
   };
   result.budget = checkBudgets(scenario2.budgets, b ? result.base : void 0, result.head, floor);
-  const gc2 = gcDiff(b, h2);
+  const gc2 = gcDiff(bTotals, hTotals);
   if (gc2) result.gc = gc2;
   return result;
 }

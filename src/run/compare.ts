@@ -300,11 +300,13 @@ async function compareScenario(
   const cheap: Mode = { pass: 'cheap', frames: plan.frames, peakSites: false };
   const skip = (side: Side): Promise<SideRun> =>
     Promise.resolve({ ok: false, missingTarget: false, error: setupErrors[side] as ScenarioError });
-  let [base, head] = await both(
+  const [cheapBase, cheapHead] = await both(
     opts.sequential,
     () => (setupErrors.base ? skip('base') : measure(opts, 'base', wt.base, reports, index, scenario, cheap)),
     () => (setupErrors.head ? skip('head') : measure(opts, 'head', wt.head, reports, index, scenario, cheap)),
   );
+  let base = cheapBase;
+  let head = cheapHead;
   const result = emptyResult(scenario);
 
   if (!head.ok) {
@@ -359,10 +361,14 @@ async function compareScenario(
 
   const h = head.report;
   const b = base.ok ? base.report : null;
+  // Totals and gc findings come from the cheap pass: the breakdown pass's hook keeps a little state of its own
+  // (a few KB in the leak series, probe objects at the peak), which the cheap pass does not have.
+  const hTotals = cheapHead.ok ? cheapHead.report : h;
+  const bTotals = b && cheapBase.ok ? cheapBase.report : b;
   if (!base.ok && !base.missingTarget) result.baseError = base.error;
   result.status = b ? 'ok' : 'no-baseline';
-  result.head = totals(h);
-  result.base = b ? totals(b) : { peak: 0, retained: 0 };
+  result.head = totals(hTotals);
+  result.base = bTotals ? totals(bTotals) : { peak: 0, retained: 0 };
   result.detail = { head: detailOf(h), ...(b ? { base: detailOf(b) } : {}) };
 
   if (opts.rss) {
@@ -388,7 +394,7 @@ async function compareScenario(
       : {}),
   };
   result.budget = checkBudgets(scenario.budgets, b ? result.base : undefined, result.head, floor);
-  const gc = gcDiff(b, h);
+  const gc = gcDiff(bTotals, hTotals);
   if (gc) result.gc = gc;
   return result;
 }
