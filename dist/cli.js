@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+if (Number(process.versions.node.split('.')[0]) < 22) { process.stderr.write('memdelta needs Node.js 24 or newer (this is ' + process.version + ').\n'); process.exit(2); }
 import { createRequire as __memdeltaCreateRequire } from 'node:module'; const require = __memdeltaCreateRequire(import.meta.url);
 var __create = Object.create;
 var __defProp = Object.defineProperty;

@@ -25,5 +25,11 @@ await build({
   ...common,
   entryPoints: { cli: 'src/cli.ts' },
   outdir: 'dist',
-  banner: { js: '#!/usr/bin/env node\n' + common.banner.js },
+  banner: {
+    // Checked before any bundled module runs: dependencies use Node 22+ APIs and would fail with a cryptic error.
+    js:
+      '#!/usr/bin/env node\n' +
+      "if (Number(process.versions.node.split('.')[0]) < 22) { process.stderr.write('memdelta needs Node.js 24 or newer (this is ' + process.version + ').\\n'); process.exit(2); }\n" +
+      common.banner.js,
+  },
 });
