@@ -37526,20 +37526,18 @@ async function compareScenario(opts, wt, reports, index, scenario2, setupErrors)
     const deeper = unattributed && plan.detailFrames > plan.frames;
     if (peakMoved || deeper) {
       const frames = deeper ? plan.detailFrames : plan.frames;
+      const detail2 = (side, cheapPeak) => measure(opts, side, wt[side], reports, index, scenario2, {
+        pass: "detail",
+        frames,
+        peakSites: peakMoved,
+        peakHint: cheapPeak
+      });
+      const basePeak = base.report.peak;
+      const headPeak = head.report.peak;
       const [b2, h22] = await both(
         opts.sequential,
-        () => measure(opts, "base", wt.base, reports, index, scenario2, {
-          pass: "detail",
-          frames,
-          peakSites: peakMoved,
-          peakHint: base.ok ? base.report.peak : void 0
-        }),
-        () => measure(opts, "head", wt.head, reports, index, scenario2, {
-          pass: "detail",
-          frames,
-          peakSites: peakMoved,
-          peakHint: head.ok ? head.report.peak : void 0
-        })
+        () => detail2("base", basePeak),
+        () => detail2("head", headPeak)
       );
       if (!h22.ok) {
         result.error = { ...h22.error, message: `detail pass: ${h22.error.message}` };
@@ -38381,15 +38379,15 @@ function useColor(io, stream, flag) {
 }
 async function loadPlan2(a2, repo, env) {
   const flags = {
-    ...a2.run !== void 0 ? { run: a2.run } : {},
-    ...a2.name !== void 0 ? { name: a2.name } : {},
-    ...a2.iterations !== void 0 ? { iterations: a2.iterations } : {},
-    ...a2.warmup !== void 0 ? { warmup: a2.warmup } : {},
-    ...a2.setup !== void 0 ? { setup: a2.setup } : {},
-    ...a2.python !== void 0 ? { python: a2.python } : {},
-    ...a2.frames !== void 0 ? { frames: a2.frames } : {},
-    ...a2.minDelta !== void 0 ? { minDelta: a2.minDelta } : {},
-    ...a2.timeout !== void 0 ? { timeout: a2.timeout } : {},
+    run: a2.run,
+    name: a2.name,
+    iterations: a2.iterations,
+    warmup: a2.warmup,
+    setup: a2.setup,
+    python: a2.python,
+    frames: a2.frames,
+    minDelta: a2.minDelta,
+    timeout: a2.timeout,
     budgets: a2.budgets
   };
   return loadPlan({

@@ -64848,20 +64848,18 @@ async function compareScenario(opts, wt, reports, index, scenario2, setupErrors)
     const deeper = unattributed && plan.detailFrames > plan.frames;
     if (peakMoved || deeper) {
       const frames = deeper ? plan.detailFrames : plan.frames;
+      const detail2 = (side, cheapPeak) => measure(opts, side, wt[side], reports, index, scenario2, {
+        pass: "detail",
+        frames,
+        peakSites: peakMoved,
+        peakHint: cheapPeak
+      });
+      const basePeak = base.report.peak;
+      const headPeak = head.report.peak;
       const [b2, h22] = await both(
         opts.sequential,
-        () => measure(opts, "base", wt.base, reports, index, scenario2, {
-          pass: "detail",
-          frames,
-          peakSites: peakMoved,
-          peakHint: base.ok ? base.report.peak : void 0
-        }),
-        () => measure(opts, "head", wt.head, reports, index, scenario2, {
-          pass: "detail",
-          frames,
-          peakSites: peakMoved,
-          peakHint: head.ok ? head.report.peak : void 0
-        })
+        () => detail2("base", basePeak),
+        () => detail2("head", headPeak)
       );
       if (!h22.ok) {
         result.error = { ...h22.error, message: `detail pass: ${h22.error.message}` };
@@ -65089,13 +65087,13 @@ function scratchDir(env) {
 }
 function planFlags(inputs) {
   return {
-    ...inputs.run !== void 0 ? { run: inputs.run } : {},
-    ...inputs.python !== void 0 ? { python: inputs.python } : {},
-    ...inputs.setup !== void 0 ? { setup: inputs.setup } : {},
-    ...inputs.iterations !== void 0 ? { iterations: inputs.iterations } : {},
-    ...inputs.frames !== void 0 ? { frames: inputs.frames } : {},
-    ...inputs.minDelta !== void 0 ? { minDelta: inputs.minDelta } : {},
-    ...inputs.timeout !== void 0 ? { timeout: inputs.timeout } : {},
+    run: inputs.run,
+    python: inputs.python,
+    setup: inputs.setup,
+    iterations: inputs.iterations,
+    frames: inputs.frames,
+    minDelta: inputs.minDelta,
+    timeout: inputs.timeout,
     budgets: inputs.budgets
   };
 }

@@ -97,13 +97,13 @@ function scratchDir(env: ActionIo['env']): string {
 
 function planFlags(inputs: ActionInputs): PlanFlags {
   return {
-    ...(inputs.run !== undefined ? { run: inputs.run } : {}),
-    ...(inputs.python !== undefined ? { python: inputs.python } : {}),
-    ...(inputs.setup !== undefined ? { setup: inputs.setup } : {}),
-    ...(inputs.iterations !== undefined ? { iterations: inputs.iterations } : {}),
-    ...(inputs.frames !== undefined ? { frames: inputs.frames } : {}),
-    ...(inputs.minDelta !== undefined ? { minDelta: inputs.minDelta } : {}),
-    ...(inputs.timeout !== undefined ? { timeout: inputs.timeout } : {}),
+    run: inputs.run,
+    python: inputs.python,
+    setup: inputs.setup,
+    iterations: inputs.iterations,
+    frames: inputs.frames,
+    minDelta: inputs.minDelta,
+    timeout: inputs.timeout,
     budgets: inputs.budgets,
   };
 }

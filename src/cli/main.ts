@@ -42,15 +42,15 @@ function useColor(io: CliIo, stream: { isTTY?: boolean }, flag: boolean | undefi
 
 async function loadPlan(a: CompareArgs, repo: string, env: CliIo['env']): Promise<Plan> {
   const flags = {
-    ...(a.run !== undefined ? { run: a.run } : {}),
-    ...(a.name !== undefined ? { name: a.name } : {}),
-    ...(a.iterations !== undefined ? { iterations: a.iterations } : {}),
-    ...(a.warmup !== undefined ? { warmup: a.warmup } : {}),
-    ...(a.setup !== undefined ? { setup: a.setup } : {}),
-    ...(a.python !== undefined ? { python: a.python } : {}),
-    ...(a.frames !== undefined ? { frames: a.frames } : {}),
-    ...(a.minDelta !== undefined ? { minDelta: a.minDelta } : {}),
-    ...(a.timeout !== undefined ? { timeout: a.timeout } : {}),
+    run: a.run,
+    name: a.name,
+    iterations: a.iterations,
+    warmup: a.warmup,
+    setup: a.setup,
+    python: a.python,
+    frames: a.frames,
+    minDelta: a.minDelta,
+    timeout: a.timeout,
     budgets: a.budgets,
   };
   return loadPlanFile({

@@ -26,7 +26,7 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Flags of `memdelta compare` (and the action's inputs) that shape the plan; all optional. */
+/** Flags of `memdelta compare` (and the action's inputs) that shape the plan; all optional, undefined = not given. */
 export interface PlanFlags {
   /** `--run TARGET`: the target as one string (split like a shell would, without expansion) or as words. */
   run?: string | string[];

@@ -331,22 +331,19 @@ async function compareScenario(
     const deeper = unattributed && plan.detailFrames > plan.frames;
     if (peakMoved || deeper) {
       const frames = deeper ? plan.detailFrames : plan.frames;
+      const detail = (side: Side, cheapPeak: number) =>
+        measure(opts, side, wt[side], reports, index, scenario, {
+          pass: 'detail',
+          frames,
+          peakSites: peakMoved,
+          peakHint: cheapPeak,
+        });
+      const basePeak = base.report.peak;
+      const headPeak = head.report.peak;
       const [b2, h2] = await both(
         opts.sequential,
-        () =>
-          measure(opts, 'base', wt.base, reports, index, scenario, {
-            pass: 'detail',
-            frames,
-            peakSites: peakMoved,
-            peakHint: base.ok ? base.report.peak : undefined,
-          }),
-        () =>
-          measure(opts, 'head', wt.head, reports, index, scenario, {
-            pass: 'detail',
-            frames,
-            peakSites: peakMoved,
-            peakHint: head.ok ? head.report.peak : undefined,
-          }),
+        () => detail('base', basePeak),
+        () => detail('head', headPeak),
       );
       // A detail pass that fails where the cheap one succeeded is flaky code; report it rather than hide it.
       if (!h2.ok) {

@@ -7,11 +7,10 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Target } from '../plan/types.js';
-import type { Cleanups } from './cleanup.js';
 import { childEnv } from './env.js';
-import { runBounded, type ProcessOutcome } from './process.js';
+import { runBounded, type ProcessOutcome, type ProjectChildOptions } from './process.js';
 
-export interface ProbeOptions {
+export interface ProbeOptions extends ProjectChildOptions {
   /** Interpreter (path or a name on PATH), the same on both sides. */
   python: string;
   /** Directory that contains the `memdelta_probe` package. */
@@ -32,17 +31,6 @@ export interface ProbeOptions {
   peakHint?: number;
   /** Run without tracemalloc, for peak RSS only (`--rss-only`). */
   rssOnly?: boolean;
-  /** Variables the user sets for the benchmark (a plan's `env`). */
-  extraEnv: Record<string, string>;
-  timeoutMs: number;
-  graceMs?: number;
-  signal?: AbortSignal;
-  onStderrLine?: (line: string) => void;
-  registry?: Cleanups;
-  /** Environment to take allow-listed variables from; default `process.env`. */
-  parentEnv?: Record<string, string | undefined>;
-  /** Names of parent variables the user explicitly passes through (checked: no tokens, no secrets). */
-  passEnv?: readonly string[];
 }
 
 export interface ProbeRun {

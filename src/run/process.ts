@@ -42,6 +42,21 @@ export interface RunOptions {
  */
 export type OutcomeKind = 'ok' | 'exit' | 'timeout' | 'signal' | 'spawn';
 
+/** How a child that runs project code (the probe, the setup command) is bounded and what environment it gets. */
+export interface ProjectChildOptions {
+  /** Variables the user sets for the benchmark (a plan's `env`). */
+  extraEnv: Record<string, string>;
+  timeoutMs: number;
+  graceMs?: number;
+  signal?: AbortSignal;
+  onStderrLine?: (line: string) => void;
+  registry?: Cleanups;
+  /** Environment to take allow-listed variables from; default `process.env`. */
+  parentEnv?: Record<string, string | undefined>;
+  /** Names of parent variables the user explicitly passes through (checked: no tokens, no secrets). */
+  passEnv?: readonly string[];
+}
+
 export interface ProcessOutcome {
   kind: OutcomeKind;
   /** The child's pid (also its process group id), or null if it never started. */

@@ -3,26 +3,14 @@
  * a shell string from the user's own configuration, so it goes through `sh -c`; it gets the same
  * allow-listed environment as the benchmark and the same bounds.
  */
-import type { Cleanups } from './cleanup.js';
 import { childEnv } from './env.js';
-import { runBounded, type ProcessOutcome } from './process.js';
+import { runBounded, type ProcessOutcome, type ProjectChildOptions } from './process.js';
 
-export interface SetupOptions {
+export interface SetupOptions extends ProjectChildOptions {
   /** Shell command, run with `sh -c`. */
   command: string;
   /** The worktree to run in. */
   cwd: string;
-  /** Variables the user sets for the benchmark (a plan's `env`). */
-  extraEnv: Record<string, string>;
-  timeoutMs: number;
-  graceMs?: number;
-  signal?: AbortSignal;
-  onStderrLine?: (line: string) => void;
-  registry?: Cleanups;
-  /** Environment to take allow-listed variables from; default `process.env`. */
-  parentEnv?: Record<string, string | undefined>;
-  /** Names of parent variables the user explicitly passes through (checked: no tokens, no secrets). */
-  passEnv?: readonly string[];
 }
 
 /** Runs the setup command; the outcome's tails explain a failure. Never throws for the child. */
