@@ -10564,12 +10564,12 @@ var $ZodCheckMultipleOf = /* @__PURE__ */ $constructor("$ZodCheckMultipleOf", (i
 var $ZodCheckNumberFormat = /* @__PURE__ */ $constructor("$ZodCheckNumberFormat", (inst, def) => {
   $ZodCheck.init(inst, def);
   def.format = def.format || "float64";
-  const isInt = def.format?.includes("int");
-  const origin = isInt ? "int" : "number";
+  const isInt2 = def.format?.includes("int");
+  const origin = isInt2 ? "int" : "number";
   const [minimum, maximum] = NUMBER_FORMAT_RANGES[def.format];
   inst._zod.check = (payload) => {
     const input2 = payload.value;
-    if (isInt) {
+    if (isInt2) {
       if (!Number.isInteger(input2)) {
         payload.issues.push({
           expected: origin,
@@ -13232,14 +13232,14 @@ function handleReadonlyResult(payload) {
 function leafPattern(schema) {
   const def = schema._zod.def;
   let pattern = def.pattern;
-  let isInt = !!def.format?.includes("int");
+  let isInt2 = !!def.format?.includes("int");
   let minimum;
   let maximum;
   for (const ch of def.checks ?? []) {
     const d = ch._zod.def;
     if (d.pattern)
       pattern = d.pattern;
-    isInt || (isInt = !!d.format?.includes("int"));
+    isInt2 || (isInt2 = !!d.format?.includes("int"));
     const lo = d.minimum ?? d.length;
     const hi = d.maximum ?? d.length;
     if (lo !== void 0 && (minimum === void 0 || lo > minimum))
@@ -13254,7 +13254,7 @@ function leafPattern(schema) {
   if (minimum !== void 0 || maximum !== void 0)
     return string({ minimum, maximum }).source;
   const own2 = schema._zod.pattern;
-  return (isInt && own2 === number ? integer : own2)?.source;
+  return (isInt2 && own2 === number ? integer : own2)?.source;
 }
 function partPattern(schema) {
   const def = schema._zod.def;
@@ -24679,8 +24679,8 @@ var stringProcessor = (schema, ctx, _json, _params) => {
 };
 var numberProcessor = (schema, ctx, _json, params) => {
   const json2 = _json;
-  const { minimum, maximum, multipleOf, exclusiveMaximum, exclusiveMinimum, isInt } = aggregateChecks(schema);
-  json2.type = isInt ? "integer" : "number";
+  const { minimum, maximum, multipleOf, exclusiveMaximum, exclusiveMinimum, isInt: isInt2 } = aggregateChecks(schema);
+  json2.type = isInt2 ? "integer" : "number";
   const exMin = typeof exclusiveMinimum === "number" && exclusiveMinimum >= (minimum ?? Number.NEGATIVE_INFINITY);
   const exMax = typeof exclusiveMaximum === "number" && exclusiveMaximum <= (maximum ?? Number.POSITIVE_INFINITY);
   const legacy = ctx.target === "draft-04" || ctx.target === "openapi-3.0";
@@ -26209,8 +26209,8 @@ var ZodNumber = /* @__PURE__ */ $constructor(
       return Math.min(maximum ?? Number.POSITIVE_INFINITY, exclusiveMaximum ?? Number.POSITIVE_INFINITY);
     },
     isInt: (inst) => {
-      const { isInt, multipleOf } = aggregateChecks(inst);
-      return !!isInt || !!multipleOf?.some(Number.isSafeInteger);
+      const { isInt: isInt2, multipleOf } = aggregateChecks(inst);
+      return !!isInt2 || !!multipleOf?.some(Number.isSafeInteger);
     },
     format: (inst) => aggregateChecks(inst).format ?? null
   }, {
@@ -36862,6 +36862,21 @@ var probeReport = external_exports.strictObject({
   other: external_exports.strictObject({ sites: count2, peak: bytes, retained: bytes, count: count2 }),
   gc: gc.nullable()
 });
+var probeReportShell = probeReport.extend({ sites: external_exports.array(external_exports.unknown()).max(MAX_SITES) });
+var SITE_KEYS = new Set(Object.keys(site.shape));
+var isInt = (v, min, max) => typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max;
+var isStr = (v, max) => typeof v === "string" && v.length <= max;
+function isValidSite(v) {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const o2 = v;
+  const keys = Object.keys(o2);
+  if (keys.length !== SITE_KEYS.size || !keys.every((k) => SITE_KEYS.has(k))) return false;
+  const file2 = o2.file;
+  if (!isStr(file2, 1024) || file2.length === 0) return false;
+  if (file2.startsWith("/") || /^[A-Za-z]:[\\/]/.test(file2)) return false;
+  if (file2.split(/[\\/]/).includes("..") || /[\u0000-\u001f\u007f]/.test(file2)) return false;
+  return isStr(o2.function, 1024) && isStr(o2.code, 4096) && isStr(o2.stmt, 4096) && (o2.via === null || isStr(o2.via, 2048)) && isInt(o2.line, 0, 1e7) && isInt(o2.ordinal, 0, 1e6) && isInt(o2.peak, 0, MAX_BYTES_VALUE) && isInt(o2.retained, 0, MAX_BYTES_VALUE) && (o2.leak === null || isInt(o2.leak, -MAX_BYTES_VALUE, MAX_BYTES_VALUE)) && isInt(o2.count, 0, Number.MAX_SAFE_INTEGER);
+}
 var InvalidReportError = class extends Error {
   name = "InvalidReportError";
 };
@@ -36874,6 +36889,12 @@ function parseProbeReport(raw) {
     data = JSON.parse(raw);
   } catch (e) {
     throw new InvalidReportError(`report is not valid JSON (${e.message.slice(0, 200)})`);
+  }
+  const shell = probeReportShell.safeParse(data);
+  if (shell.success && shell.data.sites.every(isValidSite)) {
+    const report2 = shell.data;
+    checkConsistency(report2);
+    return report2;
   }
   const result = probeReport.safeParse(data);
   if (!result.success) {
