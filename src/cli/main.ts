@@ -14,7 +14,7 @@ import { defaultCleanups } from '../run/cleanup.js';
 import { compare } from '../run/compare.js';
 import { progressLine, reproduceCommand } from '../run/describe.js';
 import { makeGit } from '../run/git.js';
-import { loadPlan as loadPlanFile, writeAtomic } from '../run/load-plan.js';
+import { loadPlan as loadPlanFile, writeAtomic, WriteError } from '../run/load-plan.js';
 import { originWebUrl } from '../run/remote.js';
 import { defaultProbeDir } from '../run/probe.js';
 import { defaultBranch, mergeBase, resolveCommit } from '../run/worktree.js';
@@ -133,7 +133,8 @@ async function failedCompare(message: string, a: CompareArgs | undefined, io: Cl
     try {
       await writeAtomic(resolve(io.cwd, a.json), JSON.stringify(report, null, 2) + '\n');
     } catch (e) {
-      io.stderr.write(`memdelta: cannot write ${a.json}: ${(e as Error).message}\n`);
+      const why = e instanceof WriteError ? e.message : `cannot write ${a.json}: ${(e as Error).message}`;
+      io.stderr.write(`memdelta: ${why}\n`);
     }
   }
   return 2;
