@@ -12,7 +12,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { markerFor } from '../../src/action/comment.js';
 import { parseCompareReport } from '../../src/report/compare-schema.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
-import { GitHubServer } from '../support/github-server.js';
+import { ACTIONS_BOT, GitHubServer } from '../support/github-server.js';
+import type { CompareReport } from '../../src/report/types.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 // Inside the package, so the bundle finds py-probe/ by walking up, as dist/index.js does.
@@ -20,6 +21,7 @@ const BUNDLE_DIR = join(ROOT, 'node_modules', '.cache', 'memdelta-e2e');
 const BUNDLE = join(BUNDLE_DIR, 'index.js');
 const CREATE = 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments';
 const UPDATE = 'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}';
+const LIST = 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments';
 const PR = 7;
 const OTHER_PR = 9;
 
@@ -363,6 +365,113 @@ describe('the two-workflow pattern for fork pull requests', () => {
       expect(comments[0]?.body).not.toContain('evil.example');
       expect(commented.outputs['verdict']).toBe('fail');
       expect(commented.summary).toContain('KEPT.append');
+    } finally {
+      await rm(download, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the sticky comment through the bundle', () => {
+  it('finds its comment on page 3 of 250 and leaves another user’s comment with the marker alone', async () => {
+    const octocat = { login: 'octocat', id: 583231, type: 'User' as const };
+    const marker = markerFor('default');
+    let ours = 0;
+    let theirs = 0;
+    for (let i = 0; i < 250; i++) {
+      if (i === 3)
+        theirs = server.addComment({
+          issueNumber: PR,
+          body: `${marker}\nI copied the marker`,
+          user: octocat,
+        }).id;
+      else if (i === 230)
+        ours = server.addComment({ issueNumber: PR, body: `${marker}\nold result`, user: ACTIONS_BOT }).id;
+      else server.addComment({ issueNumber: PR, body: `comment ${i}`, user: i % 2 ? octocat : ACTIONS_BOT });
+    }
+    const r = await runAction('pull_request', pullPayload(['memdelta: accept increase']));
+    expect(r.code, r.stdout).toBe(0);
+    expect(server.count(CREATE)).toBe(0);
+    expect(server.count(LIST)).toBeGreaterThanOrEqual(3);
+    const updates = server.requests.filter((q) => q.route === UPDATE);
+    expect(updates.map((q) => q.path.split('/').pop())).toEqual([String(ours)]);
+    expect(server.comments.find((c) => c.id === theirs)?.body).toBe(`${marker}\nI copied the marker`);
+    expect(server.comments.find((c) => c.id === ours)?.body).toContain('KEPT.append');
+    expect(server.commentsOn(PR)).toHaveLength(250);
+  });
+
+  it('waits out a secondary rate limit and survives a 502 that did create the comment: still one comment', async () => {
+    server.inject(CREATE, { kind: 'secondary-rate-limit', retryAfter: 1 });
+    const limited = await runAction('pull_request', pullPayload(['memdelta: accept increase']));
+    expect(limited.code, limited.stdout).toBe(0);
+    expect(server.commentsOn(PR)).toHaveLength(1);
+
+    await server.stop();
+    server = new GitHubServer();
+    await server.start();
+    server.addPull({ number: PR, headSha, baseSha: baseTip });
+    server.inject(CREATE, { kind: 'after', status: 502 });
+    const flaky = await runAction('pull_request', pullPayload(['memdelta: accept increase']));
+    expect(flaky.code, flaky.stdout).toBe(0);
+    expect(server.commentsOn(PR)).toHaveLength(1);
+    expect(server.commentsOn(PR)[0]?.body).toContain('KEPT.append');
+  });
+
+  it('cuts a 200 000-character report to at most 65 536 characters in the comment, marker first', async () => {
+    const site = (i: number) => ({
+      file: `pkg/module_${i % 40}.py`,
+      function: `Handler.handle_${i}`,
+      line: 10 + i,
+      code: `buffers_${i}.append(bytearray(${1000 + i}) + b"${'x'.repeat(180)}")`,
+      status: 'new' as const,
+      peak: { base: 0, head: 20_000 + i, delta: 20_000 + i },
+      retained: { base: 0, head: 20_000 + i, delta: 20_000 + i },
+    });
+    const scenarios = Array.from({ length: 70 }, (_, n) => ({
+      name: `scenario-${n}`,
+      status: 'ok' as const,
+      base: { peak: 1_000_000, retained: 0 },
+      head: { peak: 9_000_000, retained: 4_000_000 },
+      delta: { peak: 8_000_000, retained: 4_000_000 },
+      budget: [{ rule: 'peak: +5%', limit: 50_000, actual: 8_000_000, level: 'fail' as const, ok: false }],
+      sites: Array.from({ length: 200 }, (_, i) => site(i)),
+      sameSites: 0,
+    }));
+    const report: CompareReport = {
+      schema: 'memdelta/compare@1',
+      verdict: 'fail',
+      base: { ref: 'main', sha: baseTip },
+      head: { ref: 'feature', sha: headSha },
+      scenarios,
+      settings: { frames: 4, minDelta: { bytes: 8192, percent: 0.1 }, memdeltaVersion: '0.1.0' },
+    };
+    const download = join(repo.dir, 'big-artifact');
+    await mkdir(download, { recursive: true });
+    await writeFile(join(download, 'memdelta-report.json'), JSON.stringify(report));
+    const run = {
+      id: 4343,
+      event: 'pull_request',
+      head_sha: headSha,
+      head_branch: 'feature',
+      head_repository: { full_name: `${server.owner}/${server.repo}` },
+      pull_requests: [],
+      conclusion: 'failure',
+    };
+    try {
+      const r = await runAction(
+        'workflow_run',
+        { action: 'completed', workflow_run: run },
+        { mode: 'comment', 'report-file': 'big-artifact/memdelta-report.json' },
+      );
+      expect(r.code, r.stdout).toBe(0);
+      // The full rendering (the job summary) is far over the comment limit ...
+      expect(r.summary.length).toBeGreaterThan(200_000);
+      // ... the comment is not, and it still starts with the marker and shows the failing scenarios.
+      const [comment] = server.commentsOn(PR);
+      expect(comment).toBeDefined();
+      expect(comment!.body.length).toBeLessThanOrEqual(65_536);
+      expect(comment!.body.startsWith(markerFor('default'))).toBe(true);
+      expect(comment!.body).toContain('scenario-0');
+      expect(comment!.body).toMatch(/job summary/i);
     } finally {
       await rm(download, { recursive: true, force: true });
     }
