@@ -23,7 +23,7 @@ DEFAULT_MAX_SITES = 300
 DEFAULT_ITERATIONS = 20
 DEFAULT_WARMUP = 2
 _VALUE_OPTIONS = {"--out", "--root", "--frames", "--iterations", "--warmup", "--setup", "--peak-hint", "--max-sites",
-                  "--refine"}
+                  "--refine", "--memory-limit"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rss-only", action="store_true", help="run untraced, report peak RSS only")
     p.add_argument("--max-sites", type=int, default=DEFAULT_MAX_SITES,
                    help="sites listed before the rest goes to 'other' (default %d)" % DEFAULT_MAX_SITES)
+    p.add_argument("--memory-limit", type=int, default=None,
+                   help="address-space limit in bytes, set on this process first (RLIMIT_AS)")
     p.add_argument("--refine", default=None, help=argparse.SUPPRESS)
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     # Skips the DEBUG_SAVEALL look at cyclic garbage (plain gc.collect); lets tests show it changes nothing else.
@@ -72,7 +74,7 @@ def split_argv(argv: list) -> tuple[list, list]:
 
 class Options:
     __slots__ = ("out", "root", "frames", "iterations", "warmup", "setup", "peak_sites", "hint", "rss_only",
-                 "max_sites", "refine", "child", "tokens", "cwd", "gc_cyclic")
+                 "max_sites", "refine", "child", "tokens", "cwd", "gc_cyclic", "memory_limit")
 
 
 def parse(argv: list) -> tuple[Options, object]:
@@ -96,6 +98,8 @@ def parse(argv: list) -> tuple[Options, object]:
         raise UsageError("--peak-hint must be 0 or more bytes")
     if ns.max_sites < 1:
         raise UsageError("--max-sites must be at least 1")
+    if ns.memory_limit is not None and ns.memory_limit < 1:
+        raise UsageError("--memory-limit must be a positive number of bytes")
     target = parse_target(tokens, o.root, ns.setup)
     if ns.setup is not None and target.kind != "callable":
         raise UsageError("--setup applies to module:function targets only")
@@ -110,6 +114,7 @@ def parse(argv: list) -> tuple[Options, object]:
     o.refine = tuple(json.loads(ns.refine)) if ns.refine else None
     o.child = ns.child
     o.gc_cyclic = ns.gc_cyclic
+    o.memory_limit = ns.memory_limit
     o.tokens = tokens
     return o, target
 
@@ -156,6 +161,29 @@ def _child_report(o: Options, hint: int | None, refine: tuple | None) -> dict | 
             os.unlink(tmp)
 
 
+def limit_memory(limit: int) -> bool:
+    """Caps this process's address space (inherited by its children) at ``limit`` bytes; an allocation beyond it
+    raises MemoryError. Where the platform has no such limit, one line on stderr says the run is unlimited."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        sys.stderr.write("memdelta-probe: warning: no memory limit on this platform (no resource module)\n")
+        return False
+    for name in ("RLIMIT_AS", "RLIMIT_DATA"):
+        which = getattr(resource, name, None)
+        if which is None:
+            continue
+        try:
+            hard = resource.getrlimit(which)[1]
+            cap = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+            resource.setrlimit(which, (cap, cap))  # hard too: the benchmark cannot raise it again
+            return True
+        except (ValueError, OSError):
+            continue
+    sys.stderr.write("memdelta-probe: warning: the memory limit could not be set on this platform\n")
+    return False
+
+
 def _echo_exit(exc: BaseException | None) -> None:
     """Prints what Python would print for an uncaught exit of the target."""
     if exc is None:
@@ -192,6 +220,8 @@ def begin(argv: list) -> Session | int:
         return EXIT_USAGE
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
+    if o.memory_limit is not None:
+        limit_memory(o.memory_limit)
     s = Session(o, target)
     s.hint = o.hint
     if o.peak_sites and s.hint is None and not o.child:

@@ -5,7 +5,7 @@
  */
 import * as core from '@actions/core';
 import { markerFor } from './comment.js';
-import { parseNoiseFloor, parseTimeout } from '../plan/config.js';
+import { parseMemoryLimit, parseNoiseFloor, parseTimeout } from '../plan/config.js';
 import { parseRule } from '../plan/budget.js';
 import { DEFAULT_ACCEPT_LABEL } from '../render/model.js';
 
@@ -35,6 +35,8 @@ export interface ActionInputs {
   frames: string | undefined;
   /** Per-scenario time limit in minutes, written as the engine's timeout (`10m`). */
   timeout: string | undefined;
+  /** Address-space limit per probe run, such as `4GiB`. */
+  memoryLimit: string | undefined;
   comment: CommentMode;
   commentKey: string;
   failOn: FailOn;
@@ -151,6 +153,8 @@ export function readInputs(read: InputReader = (name) => core.getInput(name)): A
       return parseTimeout(timeout as string);
     });
   }
+  const memoryLimit = optional(read, 'memory-limit');
+  if (memoryLimit !== undefined) checked('memory-limit', () => parseMemoryLimit(memoryLimit));
   const commentKey = read('comment-key').trim() || 'default';
   checked('comment-key', () => markerFor(commentKey));
   const acceptLabel = read('accept-label').trim() || DEFAULT_ACCEPT_LABEL;
@@ -181,6 +185,7 @@ export function readInputs(read: InputReader = (name) => core.getInput(name)): A
     iterations: count(read, 'iterations', 1, 100_000),
     frames: count(read, 'frames', 1, 100),
     timeout,
+    memoryLimit,
     comment,
     commentKey,
     failOn: oneOf(read, 'fail-on', ['fail', 'warn', 'never'] as const, 'fail'),

@@ -104,6 +104,7 @@ function planFlags(inputs: ActionInputs): PlanFlags {
     frames: inputs.frames,
     minDelta: inputs.minDelta,
     timeout: inputs.timeout,
+    memoryLimit: inputs.memoryLimit,
     budgets: inputs.budgets,
   };
 }

@@ -24,6 +24,7 @@ export interface CompareArgs {
   budgets: string[];
   minDelta?: string;
   timeout?: string;
+  memoryLimit?: string;
   json?: string;
   markdown?: string;
   sequential: boolean;
@@ -44,7 +45,7 @@ export const USAGE = `Usage:
   memdelta compare [--repo DIR] [--base REF] [--head REF]
                    [--config FILE | --run TARGET [--name NAME] [--iterations N] [--warmup N]]
                    [--setup CMD] [--python PATH] [--frames N] [--budget RULE]... [--min-delta FLOOR]
-                   [--timeout SECONDS] [--json FILE] [--markdown FILE] [--sequential] [--rss] [--no-color] [--quiet]
+                   [--timeout SECONDS] [--memory-limit SIZE] [--json FILE] [--markdown FILE] [--sequential] [--rss] [--no-color] [--quiet]
   memdelta render --report FILE [--markdown | --terminal] [--no-color]
   memdelta probe [--python PATH] -- PROBE-ARGS...
   memdelta --help | --version
@@ -67,6 +68,7 @@ const COMPARE_VALUES: Record<string, keyof CompareArgs> = {
   '--frames': 'frames',
   '--min-delta': 'minDelta',
   '--timeout': 'timeout',
+  '--memory-limit': 'memoryLimit',
   '--json': 'json',
   '--markdown': 'markdown',
 };

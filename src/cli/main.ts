@@ -51,6 +51,7 @@ async function loadPlan(a: CompareArgs, repo: string, env: CliIo['env']): Promis
     frames: a.frames,
     minDelta: a.minDelta,
     timeout: a.timeout,
+    memoryLimit: a.memoryLimit,
     budgets: a.budgets,
   };
   return loadPlanFile({

@@ -41,6 +41,8 @@ export interface PlanFlags {
   budgets?: string[];
   minDelta?: string;
   timeout?: string;
+  /** `--memory-limit`: a size such as `4GiB`. */
+  memoryLimit?: string;
 }
 
 const scalar = z.union([z.string(), z.number()]);
@@ -58,6 +60,7 @@ const scenarioSchema = z.strictObject({
   budgets: budgetsSchema.optional(),
   'min-delta': scalar.optional(),
   timeout: scalar.optional(),
+  'memory-limit': scalar.optional(),
 });
 const configSchema = z.strictObject({
   python: z.string().min(1).optional(),
@@ -72,6 +75,7 @@ const configSchema = z.strictObject({
       iterations: z.number().int().min(1).max(100_000).optional(),
       warmup: z.number().int().min(0).max(100_000).optional(),
       timeout: scalar.optional(),
+      'memory-limit': scalar.optional(),
     })
     .optional(),
   scenarios: z.array(scenarioSchema).min(1).max(MAX_SCENARIOS),
@@ -135,6 +139,20 @@ export function parseTimeout(input: string | number): number {
     );
   }
   return Math.round(ms);
+}
+
+/** Smallest memory limit accepted: below it the interpreter itself cannot start. */
+export const MIN_MEMORY_LIMIT = 64 * 1024 * 1024;
+
+/** Parses a memory limit such as `4GiB` or `512MiB` into bytes (at least {@link MIN_MEMORY_LIMIT}). */
+export function parseMemoryLimit(input: string | number): number {
+  const bytes = parseSize(String(input).trim());
+  if (bytes < MIN_MEMORY_LIMIT) {
+    throw new UnitError(
+      `${JSON.stringify(String(input))} is below the smallest memory limit, 64MiB (the interpreter needs that much to start)`,
+    );
+  }
+  return bytes;
 }
 
 function parseCount(v: string | number | undefined, what: string, min: number): number | undefined {
@@ -261,6 +279,10 @@ export function resolvePlan(opts: ResolveOptions): Plan {
       : undefined;
   const cliTimeout =
     flags.timeout !== undefined ? wrap('--timeout', () => parseTimeout(flags.timeout as string)) : undefined;
+  const cliMemory =
+    flags.memoryLimit !== undefined
+      ? wrap('--memory-limit', () => parseMemoryLimit(flags.memoryLimit as string))
+      : undefined;
   const cliIterations = parseCount(flags.iterations, '--iterations', 1);
   const cliWarmup = parseCount(flags.warmup, '--warmup', 0);
   const cliFrames = parseCount(flags.frames, '--frames', 1);
@@ -281,6 +303,7 @@ export function resolvePlan(opts: ResolveOptions): Plan {
       budgets: layerRules(defaultRules(), cliRules),
       minDelta: cliFloor ?? DEFAULT_NOISE_FLOOR,
       timeoutMs: cliTimeout ?? DEFAULT_TIMEOUT_MS,
+      ...(cliMemory !== undefined ? { memoryLimit: cliMemory } : {}),
     };
     const frames = cliFrames ?? DEFAULT_FRAMES;
     return {
@@ -304,6 +327,10 @@ export function resolvePlan(opts: ResolveOptions): Plan {
     d.timeout !== undefined
       ? wrap(at(['defaults', 'timeout']), () => parseTimeout(d.timeout as string))
       : DEFAULT_TIMEOUT_MS;
+  const defaultMemory =
+    d['memory-limit'] !== undefined
+      ? wrap(at(['defaults', 'memory-limit']), () => parseMemoryLimit(d['memory-limit'] as string))
+      : undefined;
   const configRules = d.budgets ? rulesFrom(d.budgets, at, ['defaults', 'budgets']) : [];
 
   const scenarios = data.scenarios.map((s, i): Scenario => {
@@ -320,7 +347,7 @@ export function resolvePlan(opts: ResolveOptions): Plan {
       throw new ConfigError(`${p('setup-callable')}: must be package.module:function`);
     }
     const own = s.budgets ? rulesFrom(s.budgets, at, ['scenarios', i, 'budgets']) : [];
-    return {
+    const scenario: Scenario = {
       name: s.name,
       target,
       iterations: callable ? (s.iterations ?? cliIterations ?? d.iterations ?? DEFAULT_ITERATIONS) : 1,
@@ -336,6 +363,12 @@ export function resolvePlan(opts: ResolveOptions): Plan {
           ? wrap(p('timeout'), () => parseTimeout(s.timeout as string))
           : (cliTimeout ?? defaultTimeout),
     };
+    const memory =
+      s['memory-limit'] !== undefined
+        ? wrap(p('memory-limit'), () => parseMemoryLimit(s['memory-limit'] as string))
+        : (cliMemory ?? defaultMemory);
+    if (memory !== undefined) scenario.memoryLimit = memory;
+    return scenario;
   });
   const frames = cliFrames ?? data.frames ?? DEFAULT_FRAMES;
   return {

@@ -38,6 +38,8 @@ export interface Scenario {
   budgets: BudgetRule[];
   minDelta: NoiseFloor;
   timeoutMs: number;
+  /** Address-space limit in bytes for each probe run (`memory-limit`); undefined: no limit. */
+  memoryLimit?: number;
 }
 
 export interface Plan {

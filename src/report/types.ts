@@ -149,7 +149,7 @@ export interface SideDetail {
 
 export interface ScenarioError {
   side: 'base' | 'head' | 'both';
-  /** ok | exit | timeout | signal | oom | report-missing | report-invalid | setup | spawn */
+  /** ok | exit | timeout | signal | oom | memory-limit | report-missing | report-invalid | setup | spawn */
   reason: string;
   message: string;
   /** Last lines of stderr/traceback, untrusted text. */

@@ -17,9 +17,11 @@ import type {
   ScenarioResult,
   SideDetail,
 } from '../report/types.js';
+import { formatBytes } from '../render/format.js';
 import { checkBudgets, isBeyondNoise, overallVerdict } from '../report/verdict.js';
 import type { CleanupRegistry } from './cleanup.js';
 import type { Git } from './git.js';
+import { mentionsOutOfMemory } from './memory-limit.js';
 import type { ProcessOutcome } from './process.js';
 import { runProbe } from './probe.js';
 import { readProbeReport } from './read-report.js';
@@ -175,6 +177,7 @@ async function measure(
     peakSites: mode.peakSites,
     ...(mode.peakHint !== undefined ? { peakHint: mode.peakHint } : {}),
     ...(mode.rssOnly ? { rssOnly: true } : {}),
+    ...(scenario.memoryLimit !== undefined ? { memoryLimit: scenario.memoryLimit } : {}),
     extraEnv: opts.plan.env,
     timeoutMs: scenario.timeoutMs,
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -192,7 +195,38 @@ async function measure(
   return result;
 }
 
+/**
+ * A run that ended because it hit the scenario's memory limit: the probe reported a MemoryError, or the run died
+ * (killed, or no report) with output saying an allocation failed. Undefined when there is no limit or no sign.
+ */
+function overMemoryLimit(
+  side: Side,
+  scenario: Scenario,
+  o: ProcessOutcome,
+  report: ProbeReport | undefined,
+): ScenarioError | undefined {
+  const limit = scenario.memoryLimit;
+  if (limit === undefined || o.kind === 'timeout' || o.cancelled || o.kind === 'spawn') return undefined;
+  const what = `over memory limit (${formatBytes(limit)})`;
+  if (report?.error?.type === 'MemoryError') {
+    const tail = report.error.traceback.length > 0 ? report.error.traceback.slice(-TAIL_LINES) : [];
+    return { side, reason: 'memory-limit', message: `${what}: MemoryError`, tail };
+  }
+  const died = o.kind === 'signal' || report === undefined;
+  if (died && (o.likelyOom || mentionsOutOfMemory(o.stderrTail))) {
+    const how =
+      o.kind === 'signal' ? `killed by ${o.signal ?? 'a signal'}` : `exit code ${o.exitCode ?? 'none'}`;
+    return { side, reason: 'memory-limit', message: `${what}: ${how}`, tail: tailLines(o.stderrTail) };
+  }
+  return undefined;
+}
+
 async function classify(side: Side, scenario: Scenario, o: ProcessOutcome, out: string): Promise<SideRun> {
+  if (o.kind === 'signal' || o.kind === 'exit') {
+    const read = o.kind === 'exit' ? await readProbeReport(out) : undefined;
+    const limited = overMemoryLimit(side, scenario, o, read?.ok ? read.report : undefined);
+    if (limited) return { ok: false, error: limited, missingTarget: false };
+  }
   const failed = processFailure(side, o, scenario.timeoutMs);
   if (failed) return { ok: false, error: failed, missingTarget: false };
   const read = await readProbeReport(out);

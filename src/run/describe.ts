@@ -12,6 +12,7 @@ export interface ReproduceSettings {
   frames?: string | undefined;
   budgets: readonly string[];
   minDelta?: string | undefined;
+  memoryLimit?: string | undefined;
 }
 
 function quoteArg(a: string): string {
@@ -30,6 +31,7 @@ export function reproduceCommand(a: ReproduceSettings, base: string, head: strin
   if (a.frames) words.push('--frames', a.frames);
   for (const b of a.budgets) words.push('--budget', b);
   if (a.minDelta) words.push('--min-delta', a.minDelta);
+  if (a.memoryLimit) words.push('--memory-limit', a.memoryLimit);
   return words.map(quoteArg).join(' ');
 }
 

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Target } from '../plan/types.js';
 import { childEnv } from './env.js';
+import { limitedCommand, limitMethod } from './memory-limit.js';
 import { runBounded, type ProcessOutcome, type ProjectChildOptions } from './process.js';
 
 export interface ProbeOptions extends ProjectChildOptions {
@@ -31,6 +32,8 @@ export interface ProbeOptions extends ProjectChildOptions {
   peakHint?: number;
   /** Run without tracemalloc, for peak RSS only (`--rss-only`). */
   rssOnly?: boolean;
+  /** Address-space limit in bytes (see memory-limit.ts); undefined: none. */
+  memoryLimit?: number;
 }
 
 export interface ProbeRun {
@@ -102,9 +105,14 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeRun> {
     pythonPath: options.probeDir,
     ...(options.parentEnv !== undefined ? { parent: options.parentEnv } : {}),
   });
+  const parentPath = (options.parentEnv ?? process.env)['PATH'];
+  const cmd =
+    options.memoryLimit !== undefined
+      ? limitedCommand(options.python, args, options.memoryLimit, limitMethod(parentPath))
+      : { file: options.python, args };
   const outcome = await runBounded({
-    file: options.python,
-    args,
+    file: cmd.file,
+    args: cmd.args,
     cwd: options.root,
     env,
     timeoutMs: options.timeoutMs,
@@ -113,7 +121,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeRun> {
     ...(options.onStderrLine !== undefined ? { onStderrLine: options.onStderrLine } : {}),
     ...(options.registry !== undefined ? { registry: options.registry } : {}),
   });
-  return { outcome, reportPath: options.out, argv: [options.python, ...args] };
+  return { outcome, reportPath: options.out, argv: [cmd.file, ...cmd.args] };
 }
 
 /**
