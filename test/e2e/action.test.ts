@@ -416,6 +416,17 @@ describe('the sticky comment through the bundle', () => {
     expect(server.commentsOn(PR)[0]?.body).toContain('KEPT.append');
   });
 
+  it('waits for an exhausted primary rate limit to reset, then comments', async () => {
+    server.inject(LIST, { kind: 'primary-rate-limit', resetInMs: 1500 });
+    const started = Date.now();
+    const r = await runAction('pull_request', pullPayload(['memdelta: accept increase']));
+    expect(r.code, r.stdout).toBe(0);
+    expect(server.commentsOn(PR)).toHaveLength(1);
+    // The list was refused once and asked again after the reset.
+    expect(server.count(LIST)).toBeGreaterThanOrEqual(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+  });
+
   it('cuts a 200 000-character report to at most 65 536 characters in the comment, marker first', async () => {
     const site = (i: number) => ({
       file: `pkg/module_${i % 40}.py`,
