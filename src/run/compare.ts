@@ -82,9 +82,23 @@ interface Mode {
 
 const TAIL_LINES = 20;
 
+/** Longest tail line kept; the compare report's schema allows 10 000 characters, a benchmark may print 1 GB. */
+const TAIL_LINE_CHARS = 2000;
+
+/** The end of a long line, marked as cut, never starting inside a surrogate pair. */
+function capLine(line: string): string {
+  if (line.length <= TAIL_LINE_CHARS) return line;
+  let end = line.slice(-TAIL_LINE_CHARS);
+  if (/^[\uDC00-\uDFFF]/.test(end)) end = end.slice(1);
+  return `…${end}`;
+}
+
 function tailLines(text: string, n = TAIL_LINES): string[] {
   const lines = text.replace(/\s+$/, '').split(/\r?\n/);
-  return lines.slice(Math.max(0, lines.length - n)).filter((l, i, a) => l !== '' || i < a.length - 1);
+  return lines
+    .slice(Math.max(0, lines.length - n))
+    .filter((l, i, a) => l !== '' || i < a.length - 1)
+    .map(capLine);
 }
 
 function processFailure(side: Side, o: ProcessOutcome, timeoutMs: number): ScenarioError | undefined {

@@ -1,7 +1,7 @@
 /**
  * Runs the shipped bundles as a user or the runner would: `node dist/cli.js` and `node dist/index.js` with the
  * Node the package requires, real git, real python3, and (for the action) the loopback GitHub API. The CLI's peak
- * memory is measured by /usr/bin/time (the kernel's maximum resident set size of the process).
+ * memory is the kernel's high-water mark of its resident set.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -12,14 +12,13 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 export const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 export const CLI = join(ROOT, 'dist', 'cli.js');
 export const ACTION = join(ROOT, 'dist', 'index.js');
-const TIME = '/usr/bin/time';
 
 export interface Ran {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
-  /** Maximum resident set size of the node process in bytes, when measured. */
+  /** Peak resident set size of the node process in bytes (VmHWM), when measured. */
   maxRss?: number;
   durationMs: number;
 }
@@ -28,9 +27,9 @@ export interface RunOptions {
   cwd: string;
   env?: Record<string, string>;
   timeoutMs?: number;
-  /** Measure the peak RSS with /usr/bin/time. */
+  /** Measure node's peak RSS. */
   measureRss?: boolean;
-  /** Called once the process has started (the node process itself, or time's child when measuring). */
+  /** Called once the node process has started. */
   onStart?: (child: ChildProcess) => void;
 }
 
@@ -39,37 +38,54 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
   return { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root', ...extra };
 }
 
-/** Runs `node <script> ...args` and collects everything. Output is kept whole: memdelta's own output is small. */
+/** The kernel's high-water mark of the resident set of `pid` (VmHWM), in bytes; 0 once it has exited. */
+function highWaterMark(pid: number): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Runs `node <script> ...args` and collects everything. Output is kept whole: memdelta's own output is small.
+ * The peak RSS is node's own (VmHWM polled every 20 ms), not its children's: /usr/bin/time would report the
+ * largest benchmark instead.
+ */
 export async function runNode(script: string, args: readonly string[], o: RunOptions): Promise<Ran> {
-  const rssFile = join(o.cwd, `.rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const file = o.measureRss ? TIME : NODE;
-  const argv = o.measureRss ? ['-f', '%M', '-o', rssFile, NODE, script, ...args] : [script, ...args];
   const started = Date.now();
-  const child = spawn(file, argv, { cwd: o.cwd, env: o.env ?? baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [script, ...args], {
+    cwd: o.cwd,
+    env: o.env ?? baseEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
   child.stderr.on('data', (d: Buffer) => err.push(d));
   o.onStart?.(child);
+  let maxRss = 0;
+  const poll =
+    o.measureRss && child.pid !== undefined
+      ? setInterval(() => {
+          maxRss = Math.max(maxRss, highWaterMark(child.pid as number));
+        }, 20)
+      : undefined;
   const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 90_000);
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((done) =>
     child.on('close', (c, s) => done([c, s])),
   );
   clearTimeout(timer);
-  const ran: Ran = {
+  clearInterval(poll);
+  return {
     code,
     signal,
     stdout: Buffer.concat(out).toString('utf8'),
     stderr: Buffer.concat(err).toString('utf8'),
     durationMs: Date.now() - started,
+    ...(o.measureRss ? { maxRss } : {}),
   };
-  if (o.measureRss) {
-    // time writes "Command exited with non-zero status N" before the number when the command fails.
-    const text = await readFile(rssFile, 'utf8');
-    const kb = Number(text.trim().split('\n').pop());
-    ran.maxRss = kb * 1024;
-  }
-  return ran;
 }
 
 /** `node dist/cli.js ...args`. */
