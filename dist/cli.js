@@ -658,19 +658,19 @@ var require_Alias = __commonJS({
           if (ctx)
             ctx.aliasResolveCache = nodes;
         }
-        let found = void 0;
+        let found2 = void 0;
         for (const node2 of nodes) {
           if (node2 === this)
             break;
           if (node2.anchor === this.source)
-            found = node2;
+            found2 = node2;
         }
-        if (found && ctx) {
+        if (found2 && ctx) {
           const { anchors: anchors2, doc: doc2, maxAliasCount } = ctx;
-          let data = anchors2.get(found);
+          let data = anchors2.get(found2);
           if (!data) {
-            toJS.toJS(found, null, ctx);
-            data = anchors2.get(found);
+            toJS.toJS(found2, null, ctx);
+            data = anchors2.get(found2);
           }
           if (data?.res === void 0) {
             const msg = "This should not happen: Alias anchor was not resolved?";
@@ -679,14 +679,14 @@ var require_Alias = __commonJS({
           if (maxAliasCount >= 0) {
             data.count += 1;
             if (data.aliasCount === 0)
-              data.aliasCount = getAliasCount(doc2, found, anchors2);
+              data.aliasCount = getAliasCount(doc2, found2, anchors2);
             if (data.count * data.aliasCount > maxAliasCount) {
               const msg = "Excessive alias count indicates a resource exhaustion attack";
               throw new ReferenceError(msg);
             }
           }
         }
-        return found;
+        return found2;
       }
       toJSON(_arg, ctx) {
         if (!ctx)
@@ -3792,7 +3792,7 @@ var require_resolve_props = __commonJS({
       let tag = null;
       let newlineAfterProp = null;
       let comma = null;
-      let found = null;
+      let found2 = null;
       let start = null;
       for (const token of tokens) {
         if (reqSpace) {
@@ -3829,7 +3829,7 @@ var require_resolve_props = __commonJS({
             if (atNewline) {
               if (comment)
                 comment += token.source;
-              else if (!found || indicator !== "seq-item-ind")
+              else if (!found2 || indicator !== "seq-item-ind")
                 spaceBefore = true;
             } else
               commentSep += token.source;
@@ -3863,9 +3863,9 @@ var require_resolve_props = __commonJS({
           case indicator:
             if (anchor2 || tag)
               onError(token, "BAD_PROP_ORDER", `Anchors and tags must be after the ${token.source} indicator`);
-            if (found)
+            if (found2)
               onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.source} in ${flow ?? "collection"}`);
-            found = token;
+            found2 = token;
             atNewline = indicator === "seq-item-ind" || indicator === "explicit-key-ind";
             hasSpace = false;
             break;
@@ -3894,7 +3894,7 @@ var require_resolve_props = __commonJS({
         onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");
       return {
         comma,
-        found,
+        found: found2,
         spaceBefore,
         comment,
         hasNewline,
@@ -10412,8 +10412,8 @@ function emoji() {
 }
 var ipv4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])$/;
 var ipv6 = /^(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:((:[0-9a-fA-F]{1,4}){1,6})|:((:[0-9a-fA-F]{1,4}){1,7}|:))$/;
-var mac = (delimiter) => {
-  const escapedDelim = escapeRegex(delimiter ?? ":");
+var mac = (delimiter2) => {
+  const escapedDelim = escapeRegex(delimiter2 ?? ":");
   return new RegExp(`^(?:[0-9A-F]{2}${escapedDelim}){5}[0-9A-F]{2}$|^(?:[0-9a-f]{2}${escapedDelim}){5}[0-9a-f]{2}$`);
 };
 var cidrv4 = /^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\/([0-9]|[1-2][0-9]|3[0-2])$/;
@@ -28302,7 +28302,7 @@ var defaultCleanups = new Cleanups();
 // src/run/compare.ts
 import { existsSync as existsSync4 } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { join as join3 } from "node:path";
+import { join as join4 } from "node:path";
 
 // src/report/match.ts
 var SEP = "\0";
@@ -28477,9 +28477,44 @@ function isProjectFile2(file2) {
   return !file2.startsWith("<") && !file2.startsWith("site-packages/");
 }
 
+// src/run/memory-limit.ts
+import { accessSync, constants, statSync } from "node:fs";
+import { delimiter, join } from "node:path";
+function executable(path10) {
+  try {
+    accessSync(path10, constants.X_OK);
+    return statSync(path10).isFile();
+  } catch {
+    return false;
+  }
+}
+var found = /* @__PURE__ */ new Map();
+function limitMethod(pathVar, platform2 = process.platform) {
+  if (platform2 !== "linux") return { kind: "probe" };
+  const key = pathVar ?? "";
+  const known = found.get(key);
+  if (known) return known;
+  const dirs = [...key.split(delimiter).filter((d) => d.startsWith("/")), "/usr/bin", "/bin"];
+  const hit = dirs.map((d) => join(d, "prlimit")).find(executable);
+  const method = hit ? { kind: "prlimit", path: hit } : { kind: "probe" };
+  found.set(key, method);
+  return method;
+}
+function limitedCommand(file2, args, bytes2, method) {
+  if (method.kind === "prlimit") {
+    return { file: method.path, args: [`--as=${bytes2}`, "--", file2, ...args] };
+  }
+  const at = args[0] === "-m" && args[1] === "memdelta_probe" ? 2 : 0;
+  return { file: file2, args: [...args.slice(0, at), "--memory-limit", String(bytes2), ...args.slice(at)] };
+}
+var OUT_OF_MEMORY = /\bMemoryError\b|Cannot allocate memory|out of memory|std::bad_alloc|failed to allocate/i;
+function mentionsOutOfMemory(text2) {
+  return OUT_OF_MEMORY.test(text2);
+}
+
 // src/run/probe.ts
 import { existsSync as existsSync2 } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join as join2 } from "node:path";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
 
 // src/run/env.ts
@@ -28597,7 +28632,7 @@ function childEnv(options = {}) {
 
 // src/run/process.ts
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync as readFileSync3, statSync as statSync2 } from "node:fs";
+import { existsSync, readdirSync, readFileSync as readFileSync3, statSync as statSync3 } from "node:fs";
 
 // ../../../work/main/node_modules/is-plain-obj/index.js
 function isPlainObject2(value) {
@@ -29643,10 +29678,10 @@ var npmRunPathEnv = ({ env = process5.env, ...options } = {}) => {
 import { setTimeout as setTimeout3 } from "node:timers/promises";
 
 // ../../../work/main/node_modules/execa/lib/terminate/signal.js
-import { constants as constants3 } from "node:os";
+import { constants as constants4 } from "node:os";
 
 // ../../../work/main/node_modules/human-signals/build/src/main.js
-import { constants as constants2 } from "node:os";
+import { constants as constants3 } from "node:os";
 
 // ../../../work/main/node_modules/human-signals/build/src/realtime.js
 var getRealtimeSignals = () => {
@@ -29664,7 +29699,7 @@ var SIGRTMIN = 34;
 var SIGRTMAX = 64;
 
 // ../../../work/main/node_modules/human-signals/build/src/signals.js
-import { constants } from "node:os";
+import { constants as constants2 } from "node:os";
 
 // ../../../work/main/node_modules/human-signals/build/src/core.js
 var SIGNALS = [
@@ -29955,7 +29990,7 @@ var normalizeSignal = ({
 }) => {
   const {
     signals: { [name]: constantSignal }
-  } = constants;
+  } = constants2;
   const supported = constantSignal !== void 0;
   const number4 = supported ? constantSignal : defaultNumber;
   return { name, number: number4, description, supported, action, forced, standard };
@@ -30004,7 +30039,7 @@ var getSignalByNumber = (number4, signals2) => {
   };
 };
 var findSignalByNumber = (number4, signals2) => {
-  const signal = signals2.find(({ name }) => constants2.signals[name] === number4);
+  const signal = signals2.find(({ name }) => constants3.signals[name] === number4);
   if (signal !== void 0) {
     return signal;
   }
@@ -30038,13 +30073,13 @@ var normalizeSignalInteger = (signalInteger, optionName) => {
   throw new TypeError(`Invalid ${optionName} ${signalInteger}: this signal integer does not exist.
 ${getAvailableSignals()}`);
 };
-var getSignalsIntegerToName = () => new Map(Object.entries(constants3.signals).reverse().map(([signalName, signalInteger]) => [signalInteger, signalName]));
+var getSignalsIntegerToName = () => new Map(Object.entries(constants4.signals).reverse().map(([signalName, signalInteger]) => [signalInteger, signalName]));
 var signalsIntegerToName = getSignalsIntegerToName();
 var normalizeSignalName = (signalName, optionName) => {
-  if (signalName in constants3.signals) {
+  if (signalName in constants4.signals) {
     return signalName;
   }
-  if (signalName.toUpperCase() in constants3.signals) {
+  if (signalName.toUpperCase() in constants4.signals) {
     throw new TypeError(`Invalid ${optionName} '${signalName}': please rename it to '${signalName.toUpperCase()}'.`);
   }
   throw new TypeError(`Invalid ${optionName} '${signalName}': this signal name does not exist.
@@ -30052,8 +30087,8 @@ ${getAvailableSignals()}`);
 };
 var getAvailableSignals = () => `Available signal names: ${getAvailableSignalNames()}.
 Available signal numbers: ${getAvailableSignalIntegers()}.`;
-var getAvailableSignalNames = () => Object.keys(constants3.signals).sort().map((signalName) => `'${signalName}'`).join(", ");
-var getAvailableSignalIntegers = () => [...new Set(Object.values(constants3.signals).sort((signalInteger, signalIntegerTwo) => signalInteger - signalIntegerTwo))].join(", ");
+var getAvailableSignalNames = () => Object.keys(constants4.signals).sort().map((signalName) => `'${signalName}'`).join(", ");
+var getAvailableSignalIntegers = () => [...new Set(Object.values(constants4.signals).sort((signalInteger, signalIntegerTwo) => signalInteger - signalIntegerTwo))].join(", ");
 var getSignalDescription = (signal) => signalsByName[signal].description;
 
 // ../../../work/main/node_modules/execa/lib/terminate/timeout.js
@@ -31089,7 +31124,7 @@ var escapeArgument = (rawArgument) => {
 var shouldQuoteArgument = (argument) => argument === "" || argument.endsWith("\\") || quotedCharacterRegExp.test(argument);
 
 // ../../../work/main/node_modules/execa/lib/arguments/cwd.js
-import { statSync } from "node:fs";
+import { statSync as statSync2 } from "node:fs";
 import path6 from "node:path";
 import process8 from "node:process";
 var normalizeCwd = (cwd = getDefaultCwd()) => {
@@ -31117,7 +31152,7 @@ var fixCwdError = (originalMessage, cwd) => {
   }
   let cwdStat;
   try {
-    cwdStat = statSync(cwd);
+    cwdStat = statSync2(cwd);
   } catch (error63) {
     return `The "cwd" option is invalid: ${cwd}.
 ${error63.message}
@@ -36521,22 +36556,22 @@ function listPids() {
 function findRunProcesses(pgid, runId) {
   if (!HAS_PROC) return [];
   const marker = Buffer.from(`\0${RUN_ID_VAR}=${runId}\0`);
-  const found = [];
+  const found2 = [];
   for (const pid of listPids()) {
     if (pid === process.pid) continue;
     const info = readStat(pid);
     if (!info || info.state === "Z" || info.state === "X") continue;
     if (pgid !== void 0 && info.pgid === pgid) {
-      found.push(info);
+      found2.push(info);
       continue;
     }
     try {
       const environ = Buffer.concat([Buffer.from([0]), readFileSync3(`/proc/${pid}/environ`)]);
-      if (environ.includes(marker)) found.push(info);
+      if (environ.includes(marker)) found2.push(info);
     } catch {
     }
   }
-  return found;
+  return found2;
 }
 function killQuiet(pid, signal) {
   try {
@@ -36610,7 +36645,7 @@ async function runBounded(options) {
     return finish({ kind: "spawn", exitCode: null, signal: null, likelyOom: false, error: error63 }, [], 0);
   }
   try {
-    if (!statSync2(cwd).isDirectory()) throw new Error("not a directory");
+    if (!statSync3(cwd).isDirectory()) throw new Error("not a directory");
   } catch {
     const error63 = `cannot run ${JSON.stringify(file2)}: working directory ${cwd} does not exist or is not a folder`;
     return finish({ kind: "spawn", exitCode: null, signal: null, likelyOom: false, error: error63 }, [], 0);
@@ -36765,9 +36800,11 @@ async function runProbe(options) {
     pythonPath: options.probeDir,
     ...options.parentEnv !== void 0 ? { parent: options.parentEnv } : {}
   });
+  const parentPath = (options.parentEnv ?? process.env)["PATH"];
+  const cmd = options.memoryLimit !== void 0 ? limitedCommand(options.python, args, options.memoryLimit, limitMethod(parentPath)) : { file: options.python, args };
   const outcome = await runBounded({
-    file: options.python,
-    args,
+    file: cmd.file,
+    args: cmd.args,
     cwd: options.root,
     env,
     timeoutMs: options.timeoutMs,
@@ -36776,13 +36813,13 @@ async function runProbe(options) {
     ...options.onStderrLine !== void 0 ? { onStderrLine: options.onStderrLine } : {},
     ...options.registry !== void 0 ? { registry: options.registry } : {}
   });
-  return { outcome, reportPath: options.out, argv: [options.python, ...args] };
+  return { outcome, reportPath: options.out, argv: [cmd.file, ...cmd.args] };
 }
 function defaultProbeDir(fromUrl = import.meta.url) {
   let dir = dirname(fileURLToPath4(fromUrl));
   for (; ; ) {
-    const candidate = join(dir, "py-probe");
-    if (existsSync2(join(candidate, "memdelta_probe", "__main__.py"))) return candidate;
+    const candidate = join2(dir, "py-probe");
+    if (existsSync2(join2(candidate, "memdelta_probe", "__main__.py"))) return candidate;
     const up = dirname(dir);
     if (up === dir) throw new Error(`cannot find py-probe/memdelta_probe above ${fileURLToPath4(fromUrl)}`);
     dir = up;
@@ -36790,7 +36827,7 @@ function defaultProbeDir(fromUrl = import.meta.url) {
 }
 
 // src/run/read-report.ts
-import { constants as constants4 } from "node:fs";
+import { constants as constants5 } from "node:fs";
 import { open as open2 } from "node:fs/promises";
 
 // src/report/schema.ts
@@ -36922,7 +36959,7 @@ function checkConsistency(r) {
 async function readProbeReport(path10, maxBytes = MAX_REPORT_BYTES) {
   let handle;
   try {
-    handle = await open2(path10, constants4.O_RDONLY | constants4.O_NOFOLLOW | constants4.O_NONBLOCK);
+    handle = await open2(path10, constants5.O_RDONLY | constants5.O_NOFOLLOW | constants5.O_NONBLOCK);
   } catch (e) {
     const code = e.code;
     if (code === "ENOENT")
@@ -37011,7 +37048,7 @@ function describeSetupFailure(command, outcome) {
 import { existsSync as existsSync3, rmSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, dirname as dirname2, join as join2 } from "node:path";
+import { basename, dirname as dirname2, join as join3 } from "node:path";
 
 // src/run/git.ts
 var GitError = class extends Error {
@@ -37204,18 +37241,18 @@ async function mergeBase(git, a2, b) {
       throw e;
     }
   };
-  let found = await attempt();
-  if (found) return found;
+  let found2 = await attempt();
+  if (found2) return found2;
   const shallow = (await git(["rev-parse", "--is-shallow-repository"])).trim() === "true";
   if (shallow && await hasOrigin(git)) {
     for (const depth of [50, 500]) {
       await git(["fetch", "--no-tags", "--no-recurse-submodules", `--deepen=${depth}`, "origin"]);
-      found = await attempt();
-      if (found) return found;
+      found2 = await attempt();
+      if (found2) return found2;
     }
     await git(["fetch", "--no-tags", "--no-recurse-submodules", "--unshallow", "origin"]);
-    found = await attempt();
-    if (found) return found;
+    found2 = await attempt();
+    if (found2) return found2;
   }
   throw new RefError(
     `${a2} and ${b} have no common ancestor` + (shallow ? " in this shallow clone (check out with fetch-depth: 0, or pass --base explicitly)" : "")
@@ -37260,7 +37297,7 @@ async function sweepStaleWorktrees(git) {
     if (!basename(root).startsWith(TEMP_PREFIX) || !["base", "head"].includes(basename(path10))) continue;
     let owner;
     try {
-      owner = JSON.parse(await readFile(join2(root, OWNER_FILE), "utf8")).pid;
+      owner = JSON.parse(await readFile(join3(root, OWNER_FILE), "utf8")).pid;
     } catch {
       owner = void 0;
     }
@@ -37297,11 +37334,11 @@ async function makeWorktrees(git, options) {
     if (!isFullSha(sha2)) throw new RefError(`${label} must be a full 40-hex SHA, got ${JSON.stringify(sha2)}`);
   }
   await sweepStaleWorktrees(git);
-  const root = await mkdtemp(join2(options.parent ?? tmpdir(), TEMP_PREFIX));
+  const root = await mkdtemp(join3(options.parent ?? tmpdir(), TEMP_PREFIX));
   ownRoots.add(root);
-  await writeFile(join2(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
-  const base = join2(root, "base");
-  const head = join2(root, "head");
+  await writeFile(join3(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
+  const base = join3(root, "base");
+  const head = join3(root, "head");
   const cleanups = options.registry ?? defaultCleanups;
   let disposing;
   const dispose = () => {
@@ -37406,7 +37443,7 @@ function isMissingTarget(scenario2, report) {
   return false;
 }
 async function measure(opts, side, root, reports, index, scenario2, mode) {
-  if (scenario2.target.kind === "script" && !existsSync4(join3(root, scenario2.target.spec))) {
+  if (scenario2.target.kind === "script" && !existsSync4(join4(root, scenario2.target.spec))) {
     return {
       ok: false,
       missingTarget: true,
@@ -37418,7 +37455,7 @@ async function measure(opts, side, root, reports, index, scenario2, mode) {
       }
     };
   }
-  const out = join3(reports, `${side}-${index}-${mode.pass}.json`);
+  const out = join4(reports, `${side}-${index}-${mode.pass}.json`);
   opts.onProgress?.({ side, scenario: scenario2.name, phase: mode.pass, state: "start" });
   const run = await runProbe({
     python: opts.plan.python,
@@ -37433,6 +37470,7 @@ async function measure(opts, side, root, reports, index, scenario2, mode) {
     peakSites: mode.peakSites,
     ...mode.peakHint !== void 0 ? { peakHint: mode.peakHint } : {},
     ...mode.rssOnly ? { rssOnly: true } : {},
+    ...scenario2.memoryLimit !== void 0 ? { memoryLimit: scenario2.memoryLimit } : {},
     extraEnv: opts.plan.env,
     timeoutMs: scenario2.timeoutMs,
     ...opts.signal ? { signal: opts.signal } : {},
@@ -37449,7 +37487,27 @@ async function measure(opts, side, root, reports, index, scenario2, mode) {
   });
   return result;
 }
+function overMemoryLimit(side, scenario2, o2, report) {
+  const limit = scenario2.memoryLimit;
+  if (limit === void 0 || o2.kind === "timeout" || o2.cancelled || o2.kind === "spawn") return void 0;
+  const what = `over memory limit (${formatBytes(limit)})`;
+  if (report?.error?.type === "MemoryError") {
+    const tail = report.error.traceback.length > 0 ? report.error.traceback.slice(-TAIL_LINES2) : [];
+    return { side, reason: "memory-limit", message: `${what}: MemoryError`, tail };
+  }
+  const died = o2.kind === "signal" || report === void 0;
+  if (died && (o2.likelyOom || mentionsOutOfMemory(o2.stderrTail))) {
+    const how = o2.kind === "signal" ? `killed by ${o2.signal ?? "a signal"}` : `exit code ${o2.exitCode ?? "none"}`;
+    return { side, reason: "memory-limit", message: `${what}: ${how}`, tail: tailLines(o2.stderrTail) };
+  }
+  return void 0;
+}
 async function classify(side, scenario2, o2, out) {
+  if (o2.kind === "signal" || o2.kind === "exit") {
+    const read2 = o2.kind === "exit" ? await readProbeReport(out) : void 0;
+    const limited = overMemoryLimit(side, scenario2, o2, read2?.ok ? read2.report : void 0);
+    if (limited) return { ok: false, error: limited, missingTarget: false };
+  }
   const failed = processFailure(side, o2, scenario2.timeoutMs);
   if (failed) return { ok: false, error: failed, missingTarget: false };
   const read = await readProbeReport(out);
@@ -37658,7 +37716,7 @@ async function compare(opts) {
     throw new CompareError(`could not check out base and head: ${e.message}`);
   });
   try {
-    const reports = join3(wt.root, "reports");
+    const reports = join4(wt.root, "reports");
     await mkdir(reports, { recursive: true });
     const setupErrors = await runSetups(opts, wt);
     const scenarios = [];
@@ -37702,6 +37760,7 @@ function reproduceCommand(a2, base, head) {
   if (a2.frames) words.push("--frames", a2.frames);
   for (const b of a2.budgets) words.push("--budget", b);
   if (a2.minDelta) words.push("--min-delta", a2.minDelta);
+  if (a2.memoryLimit) words.push("--memory-limit", a2.memoryLimit);
   return words.map(quoteArg).join(" ");
 }
 function progressLine(p) {
@@ -37969,7 +38028,8 @@ var scenarioSchema = external_exports.strictObject({
   "setup-callable": external_exports.string().min(1).optional(),
   budgets: budgetsSchema.optional(),
   "min-delta": scalar.optional(),
-  timeout: scalar.optional()
+  timeout: scalar.optional(),
+  "memory-limit": scalar.optional()
 });
 var configSchema = external_exports.strictObject({
   python: external_exports.string().min(1).optional(),
@@ -37982,7 +38042,8 @@ var configSchema = external_exports.strictObject({
     "min-delta": scalar.optional(),
     iterations: external_exports.number().int().min(1).max(1e5).optional(),
     warmup: external_exports.number().int().min(0).max(1e5).optional(),
-    timeout: scalar.optional()
+    timeout: scalar.optional(),
+    "memory-limit": scalar.optional()
   }).optional(),
   scenarios: external_exports.array(scenarioSchema).min(1).max(MAX_SCENARIOS)
 });
@@ -38034,6 +38095,16 @@ function parseTimeout(input2) {
     );
   }
   return Math.round(ms);
+}
+var MIN_MEMORY_LIMIT = 64 * 1024 * 1024;
+function parseMemoryLimit(input2) {
+  const bytes2 = parseSize(String(input2).trim());
+  if (bytes2 < MIN_MEMORY_LIMIT) {
+    throw new UnitError(
+      `${JSON.stringify(String(input2))} is below the smallest memory limit, 64MiB (the interpreter needs that much to start)`
+    );
+  }
+  return bytes2;
 }
 function parseCount(v, what, min) {
   if (v === void 0) return void 0;
@@ -38120,6 +38191,7 @@ function resolvePlan(opts) {
   const cliRules = (flags.budgets ?? []).map((r) => wrap("--budget", () => parseRule2(r)));
   const cliFloor = flags.minDelta !== void 0 ? wrap("--min-delta", () => parseNoiseFloor(flags.minDelta)) : void 0;
   const cliTimeout = flags.timeout !== void 0 ? wrap("--timeout", () => parseTimeout(flags.timeout)) : void 0;
+  const cliMemory = flags.memoryLimit !== void 0 ? wrap("--memory-limit", () => parseMemoryLimit(flags.memoryLimit)) : void 0;
   const cliIterations = parseCount(flags.iterations, "--iterations", 1);
   const cliWarmup = parseCount(flags.warmup, "--warmup", 0);
   const cliFrames = parseCount(flags.frames, "--frames", 1);
@@ -38137,7 +38209,8 @@ function resolvePlan(opts) {
       warmup: callable ? cliWarmup ?? DEFAULT_WARMUP : 0,
       budgets: layerRules(defaultRules(), cliRules),
       minDelta: cliFloor ?? DEFAULT_NOISE_FLOOR,
-      timeoutMs: cliTimeout ?? DEFAULT_TIMEOUT_MS
+      timeoutMs: cliTimeout ?? DEFAULT_TIMEOUT_MS,
+      ...cliMemory !== void 0 ? { memoryLimit: cliMemory } : {}
     };
     const frames2 = cliFrames ?? DEFAULT_FRAMES;
     return {
@@ -38154,6 +38227,7 @@ function resolvePlan(opts) {
   const d = data.defaults ?? {};
   const defaultFloor = d["min-delta"] !== void 0 ? wrap(at(["defaults", "min-delta"]), () => parseNoiseFloor(d["min-delta"])) : DEFAULT_NOISE_FLOOR;
   const defaultTimeout = d.timeout !== void 0 ? wrap(at(["defaults", "timeout"]), () => parseTimeout(d.timeout)) : DEFAULT_TIMEOUT_MS;
+  const defaultMemory = d["memory-limit"] !== void 0 ? wrap(at(["defaults", "memory-limit"]), () => parseMemoryLimit(d["memory-limit"])) : void 0;
   const configRules = d.budgets ? rulesFrom(d.budgets, at, ["defaults", "budgets"]) : [];
   const scenarios = data.scenarios.map((s, i2) => {
     const p = (k) => at(["scenarios", i2, k]);
@@ -38169,7 +38243,7 @@ function resolvePlan(opts) {
       throw new ConfigError(`${p("setup-callable")}: must be package.module:function`);
     }
     const own2 = s.budgets ? rulesFrom(s.budgets, at, ["scenarios", i2, "budgets"]) : [];
-    return {
+    const scenario2 = {
       name: s.name,
       target,
       iterations: callable ? s.iterations ?? cliIterations ?? d.iterations ?? DEFAULT_ITERATIONS : 1,
@@ -38179,6 +38253,9 @@ function resolvePlan(opts) {
       minDelta: s["min-delta"] !== void 0 ? wrap(p("min-delta"), () => parseNoiseFloor(s["min-delta"], cliFloor ?? defaultFloor)) : cliFloor ?? defaultFloor,
       timeoutMs: s.timeout !== void 0 ? wrap(p("timeout"), () => parseTimeout(s.timeout)) : cliTimeout ?? defaultTimeout
     };
+    const memory = s["memory-limit"] !== void 0 ? wrap(p("memory-limit"), () => parseMemoryLimit(s["memory-limit"])) : cliMemory ?? defaultMemory;
+    if (memory !== void 0) scenario2.memoryLimit = memory;
+    return scenario2;
   });
   const frames = cliFrames ?? data.frames ?? DEFAULT_FRAMES;
   return {
@@ -38308,7 +38385,7 @@ var USAGE = `Usage:
   memdelta compare [--repo DIR] [--base REF] [--head REF]
                    [--config FILE | --run TARGET [--name NAME] [--iterations N] [--warmup N]]
                    [--setup CMD] [--python PATH] [--frames N] [--budget RULE]... [--min-delta FLOOR]
-                   [--timeout SECONDS] [--json FILE] [--markdown FILE] [--sequential] [--rss] [--no-color] [--quiet]
+                   [--timeout SECONDS] [--memory-limit SIZE] [--json FILE] [--markdown FILE] [--sequential] [--rss] [--no-color] [--quiet]
   memdelta render --report FILE [--markdown | --terminal] [--no-color]
   memdelta probe [--python PATH] -- PROBE-ARGS...
   memdelta --help | --version
@@ -38330,6 +38407,7 @@ var COMPARE_VALUES = {
   "--frames": "frames",
   "--min-delta": "minDelta",
   "--timeout": "timeout",
+  "--memory-limit": "memoryLimit",
   "--json": "json",
   "--markdown": "markdown"
 };
@@ -38453,6 +38531,7 @@ async function loadPlan2(a2, repo, env) {
     frames: a2.frames,
     minDelta: a2.minDelta,
     timeout: a2.timeout,
+    memoryLimit: a2.memoryLimit,
     budgets: a2.budgets
   };
   return loadPlan({

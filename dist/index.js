@@ -5789,7 +5789,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants7 = require_constants2();
+    var constants8 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5864,7 +5864,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports2 }) {
         assert2(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants7.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants8.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5959,11 +5959,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants7.ERROR.OK) {
+          if (ret !== constants8.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants7.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants8.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants7.ERROR.PAUSED) {
+            } else if (ret === constants8.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5986,10 +5986,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants7.ERROR.OK) {
+        if (ret === constants8.ERROR.OK) {
           return null;
         }
-        if (ret === constants7.ERROR.PAUSED || ret === constants7.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants8.ERROR.PAUSED || ret === constants8.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -6006,7 +6006,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants7.ERROR[ret], data);
+        return new HTTPParserError(message, constants8.ERROR[ret], data);
       }
       destroy() {
         assert2(this.ptr != null);
@@ -6186,7 +6186,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants7.ERROR.PAUSED : 0;
+        return pause ? constants8.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6208,7 +6208,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request2.onData(buf) === false) {
-          return constants7.ERROR.PAUSED;
+          return constants8.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6244,13 +6244,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert2(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants7.ERROR.PAUSED;
+          return constants8.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants7.ERROR.PAUSED;
+          return constants8.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants7.ERROR.PAUSED;
+          return constants8.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -12040,10 +12040,10 @@ var require_headers = __commonJS({
         const lowercaseName = isLowerCase ? name : name.toLowerCase();
         const exists2 = this[kHeadersMap].get(lowercaseName);
         if (exists2) {
-          const delimiter = lowercaseName === "cookie" ? "; " : ", ";
+          const delimiter2 = lowercaseName === "cookie" ? "; " : ", ";
           this[kHeadersMap].set(lowercaseName, {
             name: exists2.name,
-            value: `${exists2.value}${delimiter}${value}`
+            value: `${exists2.value}${delimiter2}${value}`
           });
         } else {
           this[kHeadersMap].set(lowercaseName, { name, value });
@@ -19770,19 +19770,19 @@ var require_Alias = __commonJS({
           if (ctx)
             ctx.aliasResolveCache = nodes;
         }
-        let found = void 0;
+        let found2 = void 0;
         for (const node2 of nodes) {
           if (node2 === this)
             break;
           if (node2.anchor === this.source)
-            found = node2;
+            found2 = node2;
         }
-        if (found && ctx) {
+        if (found2 && ctx) {
           const { anchors: anchors2, doc: doc2, maxAliasCount } = ctx;
-          let data = anchors2.get(found);
+          let data = anchors2.get(found2);
           if (!data) {
-            toJS.toJS(found, null, ctx);
-            data = anchors2.get(found);
+            toJS.toJS(found2, null, ctx);
+            data = anchors2.get(found2);
           }
           if (data?.res === void 0) {
             const msg = "This should not happen: Alias anchor was not resolved?";
@@ -19791,14 +19791,14 @@ var require_Alias = __commonJS({
           if (maxAliasCount >= 0) {
             data.count += 1;
             if (data.aliasCount === 0)
-              data.aliasCount = getAliasCount(doc2, found, anchors2);
+              data.aliasCount = getAliasCount(doc2, found2, anchors2);
             if (data.count * data.aliasCount > maxAliasCount) {
               const msg = "Excessive alias count indicates a resource exhaustion attack";
               throw new ReferenceError(msg);
             }
           }
         }
-        return found;
+        return found2;
       }
       toJSON(_arg, ctx) {
         if (!ctx)
@@ -22904,7 +22904,7 @@ var require_resolve_props = __commonJS({
       let tag = null;
       let newlineAfterProp = null;
       let comma = null;
-      let found = null;
+      let found2 = null;
       let start = null;
       for (const token of tokens) {
         if (reqSpace) {
@@ -22941,7 +22941,7 @@ var require_resolve_props = __commonJS({
             if (atNewline) {
               if (comment)
                 comment += token.source;
-              else if (!found || indicator !== "seq-item-ind")
+              else if (!found2 || indicator !== "seq-item-ind")
                 spaceBefore = true;
             } else
               commentSep += token.source;
@@ -22975,9 +22975,9 @@ var require_resolve_props = __commonJS({
           case indicator:
             if (anchor2 || tag)
               onError(token, "BAD_PROP_ORDER", `Anchors and tags must be after the ${token.source} indicator`);
-            if (found)
+            if (found2)
               onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.source} in ${flow ?? "collection"}`);
-            found = token;
+            found2 = token;
             atNewline = indicator === "seq-item-ind" || indicator === "explicit-key-ind";
             hasSpace = false;
             break;
@@ -23006,7 +23006,7 @@ var require_resolve_props = __commonJS({
         onError(tab, "TAB_AS_INDENT", "Tabs are not allowed as indentation");
       return {
         comma,
-        found,
+        found: found2,
         spaceBefore,
         comment,
         hasNewline,
@@ -28033,7 +28033,7 @@ var require_light = __commonJS({
             return Object.keys(this.instances);
           }
           async clusterKeys() {
-            var cursor, end, found, i2, k, keys, len, next, start;
+            var cursor, end, found2, i2, k, keys, len, next, start;
             if (this.connection == null) {
               return this.Promise.resolve(this.keys());
             }
@@ -28042,10 +28042,10 @@ var require_light = __commonJS({
             start = `b_${this.id}-`.length;
             end = "_settings".length;
             while (cursor !== 0) {
-              [next, found] = await this.connection.__runCommand__(["scan", cursor != null ? cursor : 0, "match", `b_${this.id}-*_settings`, "count", 1e4]);
+              [next, found2] = await this.connection.__runCommand__(["scan", cursor != null ? cursor : 0, "match", `b_${this.id}-*_settings`, "count", 1e4]);
               cursor = ~~next;
-              for (i2 = 0, len = found.length; i2 < len; i2++) {
-                k = found[i2];
+              for (i2 = 0, len = found2.length; i2 < len; i2++) {
+                k = found2[i2];
                 keys.push(k.slice(start, -end));
               }
             }
@@ -28665,15 +28665,15 @@ function issueFileCommand(command, message) {
   });
 }
 function prepareKeyValueMessage(key, value) {
-  const delimiter = `ghadelimiter_${crypto.randomUUID()}`;
+  const delimiter2 = `ghadelimiter_${crypto.randomUUID()}`;
   const convertedValue = toCommandValue(value);
-  if (key.includes(delimiter)) {
-    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+  if (key.includes(delimiter2)) {
+    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter2}"`);
   }
-  if (convertedValue.includes(delimiter)) {
-    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+  if (convertedValue.includes(delimiter2)) {
+    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter2}"`);
   }
-  return `${key}<<${delimiter}${os2.EOL}${convertedValue}${os2.EOL}${delimiter}`;
+  return `${key}<<${delimiter2}${os2.EOL}${convertedValue}${os2.EOL}${delimiter2}`;
 }
 
 // ../../../work/main/node_modules/@actions/core/lib/core.js
@@ -29084,10 +29084,10 @@ function endGroup() {
 
 // src/action/run.ts
 import { randomBytes as randomBytes3 } from "node:crypto";
-import { existsSync as existsSync7, statSync as statSync3 } from "node:fs";
+import { existsSync as existsSync7, statSync as statSync4 } from "node:fs";
 import { mkdir as mkdir3, open as open5 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { dirname as dirname3, join as join4, relative, resolve as resolve2, sep as sep2 } from "node:path";
+import { dirname as dirname3, join as join5, relative, resolve as resolve2, sep as sep2 } from "node:path";
 
 // src/action/comment.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
@@ -29483,12 +29483,43 @@ async function upsertStickyComment(octokit, options) {
   return new Sticky(octokit, options).run();
 }
 
+// src/action/command-files.ts
+import { readFile, writeFile as writeFile2 } from "node:fs/promises";
+var COMMAND_FILES = ["GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY"];
+var MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024;
+async function readOrUndefined(path10) {
+  try {
+    return await readFile(path10);
+  } catch {
+    return void 0;
+  }
+}
+async function guardCommandFiles(env) {
+  const saved = [];
+  for (const name of COMMAND_FILES) {
+    const path10 = env[name];
+    if (!path10) continue;
+    const content = await readOrUndefined(path10);
+    if (content !== void 0 && content.length <= MAX_SNAPSHOT_BYTES) saved.push({ name, path: path10, content });
+  }
+  return async () => {
+    const changed = [];
+    for (const { name, path: path10, content } of saved) {
+      const now = await readOrUndefined(path10);
+      if (now !== void 0 && now.equals(content)) continue;
+      await writeFile2(path10, content);
+      changed.push(name);
+    }
+    return changed;
+  };
+}
+
 // src/action/event.ts
-import { readFile as readFile2 } from "node:fs/promises";
+import { readFile as readFile3 } from "node:fs/promises";
 
 // src/run/worktree.ts
 import { existsSync as existsSync2, rmSync } from "node:fs";
-import { mkdtemp, readFile, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdtemp, readFile as readFile2, rm as rm2, writeFile as writeFile3 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 
@@ -37553,18 +37584,18 @@ async function mergeBase(git, a2, b) {
       throw e;
     }
   };
-  let found = await attempt();
-  if (found) return found;
+  let found2 = await attempt();
+  if (found2) return found2;
   const shallow = (await git(["rev-parse", "--is-shallow-repository"])).trim() === "true";
   if (shallow && await hasOrigin(git)) {
     for (const depth of [50, 500]) {
       await git(["fetch", "--no-tags", "--no-recurse-submodules", `--deepen=${depth}`, "origin"]);
-      found = await attempt();
-      if (found) return found;
+      found2 = await attempt();
+      if (found2) return found2;
     }
     await git(["fetch", "--no-tags", "--no-recurse-submodules", "--unshallow", "origin"]);
-    found = await attempt();
-    if (found) return found;
+    found2 = await attempt();
+    if (found2) return found2;
   }
   throw new RefError(
     `${a2} and ${b} have no common ancestor` + (shallow ? " in this shallow clone (check out with fetch-depth: 0, or pass --base explicitly)" : "")
@@ -37598,7 +37629,7 @@ async function sweepStaleWorktrees(git) {
     if (!basename(root).startsWith(TEMP_PREFIX) || !["base", "head"].includes(basename(path10))) continue;
     let owner;
     try {
-      owner = JSON.parse(await readFile(join(root, OWNER_FILE), "utf8")).pid;
+      owner = JSON.parse(await readFile2(join(root, OWNER_FILE), "utf8")).pid;
     } catch {
       owner = void 0;
     }
@@ -37637,7 +37668,7 @@ async function makeWorktrees(git, options) {
   await sweepStaleWorktrees(git);
   const root = await mkdtemp(join(options.parent ?? tmpdir(), TEMP_PREFIX));
   ownRoots.add(root);
-  await writeFile2(join(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
+  await writeFile3(join(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
   const base = join(root, "base");
   const head = join(root, "head");
   const cleanups = options.registry ?? defaultCleanups;
@@ -37697,7 +37728,7 @@ async function readEvent(env) {
   }
   let payload;
   try {
-    payload = JSON.parse(await readFile2(path10, "utf8"));
+    payload = JSON.parse(await readFile3(path10, "utf8"));
   } catch (e) {
     throw new EventError(`Cannot read the event payload ${path10}: ${e.message}`);
   }
@@ -39888,8 +39919,8 @@ function emoji() {
 }
 var ipv4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])$/;
 var ipv6 = /^(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:((:[0-9a-fA-F]{1,4}){1,6})|:((:[0-9a-fA-F]{1,4}){1,7}|:))$/;
-var mac = (delimiter) => {
-  const escapedDelim = escapeRegex(delimiter ?? ":");
+var mac = (delimiter2) => {
+  const escapedDelim = escapeRegex(delimiter2 ?? ":");
   return new RegExp(`^(?:[0-9A-F]{2}${escapedDelim}){5}[0-9A-F]{2}$|^(?:[0-9a-f]{2}${escapedDelim}){5}[0-9a-f]{2}$`);
 };
 var cidrv4 = /^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\/([0-9]|[1-2][0-9]|3[0-2])$/;
@@ -57845,7 +57876,8 @@ var scenarioSchema = external_exports.strictObject({
   "setup-callable": external_exports.string().min(1).optional(),
   budgets: budgetsSchema.optional(),
   "min-delta": scalar.optional(),
-  timeout: scalar.optional()
+  timeout: scalar.optional(),
+  "memory-limit": scalar.optional()
 });
 var configSchema = external_exports.strictObject({
   python: external_exports.string().min(1).optional(),
@@ -57858,7 +57890,8 @@ var configSchema = external_exports.strictObject({
     "min-delta": scalar.optional(),
     iterations: external_exports.number().int().min(1).max(1e5).optional(),
     warmup: external_exports.number().int().min(0).max(1e5).optional(),
-    timeout: scalar.optional()
+    timeout: scalar.optional(),
+    "memory-limit": scalar.optional()
   }).optional(),
   scenarios: external_exports.array(scenarioSchema).min(1).max(MAX_SCENARIOS)
 });
@@ -57910,6 +57943,16 @@ function parseTimeout(input2) {
     );
   }
   return Math.round(ms);
+}
+var MIN_MEMORY_LIMIT = 64 * 1024 * 1024;
+function parseMemoryLimit(input2) {
+  const bytes2 = parseSize(String(input2).trim());
+  if (bytes2 < MIN_MEMORY_LIMIT) {
+    throw new UnitError(
+      `${JSON.stringify(String(input2))} is below the smallest memory limit, 64MiB (the interpreter needs that much to start)`
+    );
+  }
+  return bytes2;
 }
 function parseCount(v, what, min) {
   if (v === void 0) return void 0;
@@ -57996,6 +58039,7 @@ function resolvePlan(opts) {
   const cliRules = (flags.budgets ?? []).map((r) => wrap("--budget", () => parseRule(r)));
   const cliFloor = flags.minDelta !== void 0 ? wrap("--min-delta", () => parseNoiseFloor(flags.minDelta)) : void 0;
   const cliTimeout = flags.timeout !== void 0 ? wrap("--timeout", () => parseTimeout(flags.timeout)) : void 0;
+  const cliMemory = flags.memoryLimit !== void 0 ? wrap("--memory-limit", () => parseMemoryLimit(flags.memoryLimit)) : void 0;
   const cliIterations = parseCount(flags.iterations, "--iterations", 1);
   const cliWarmup = parseCount(flags.warmup, "--warmup", 0);
   const cliFrames = parseCount(flags.frames, "--frames", 1);
@@ -58013,7 +58057,8 @@ function resolvePlan(opts) {
       warmup: callable ? cliWarmup ?? DEFAULT_WARMUP : 0,
       budgets: layerRules(defaultRules(), cliRules),
       minDelta: cliFloor ?? DEFAULT_NOISE_FLOOR,
-      timeoutMs: cliTimeout ?? DEFAULT_TIMEOUT_MS
+      timeoutMs: cliTimeout ?? DEFAULT_TIMEOUT_MS,
+      ...cliMemory !== void 0 ? { memoryLimit: cliMemory } : {}
     };
     const frames2 = cliFrames ?? DEFAULT_FRAMES;
     return {
@@ -58030,6 +58075,7 @@ function resolvePlan(opts) {
   const d = data.defaults ?? {};
   const defaultFloor = d["min-delta"] !== void 0 ? wrap(at(["defaults", "min-delta"]), () => parseNoiseFloor(d["min-delta"])) : DEFAULT_NOISE_FLOOR;
   const defaultTimeout = d.timeout !== void 0 ? wrap(at(["defaults", "timeout"]), () => parseTimeout(d.timeout)) : DEFAULT_TIMEOUT_MS;
+  const defaultMemory = d["memory-limit"] !== void 0 ? wrap(at(["defaults", "memory-limit"]), () => parseMemoryLimit(d["memory-limit"])) : void 0;
   const configRules = d.budgets ? rulesFrom(d.budgets, at, ["defaults", "budgets"]) : [];
   const scenarios = data.scenarios.map((s, i2) => {
     const p = (k) => at(["scenarios", i2, k]);
@@ -58045,7 +58091,7 @@ function resolvePlan(opts) {
       throw new ConfigError(`${p("setup-callable")}: must be package.module:function`);
     }
     const own2 = s.budgets ? rulesFrom(s.budgets, at, ["scenarios", i2, "budgets"]) : [];
-    return {
+    const scenario2 = {
       name: s.name,
       target,
       iterations: callable ? s.iterations ?? cliIterations ?? d.iterations ?? DEFAULT_ITERATIONS : 1,
@@ -58055,6 +58101,9 @@ function resolvePlan(opts) {
       minDelta: s["min-delta"] !== void 0 ? wrap(p("min-delta"), () => parseNoiseFloor(s["min-delta"], cliFloor ?? defaultFloor)) : cliFloor ?? defaultFloor,
       timeoutMs: s.timeout !== void 0 ? wrap(p("timeout"), () => parseTimeout(s.timeout)) : cliTimeout ?? defaultTimeout
     };
+    const memory = s["memory-limit"] !== void 0 ? wrap(p("memory-limit"), () => parseMemoryLimit(s["memory-limit"])) : cliMemory ?? defaultMemory;
+    if (memory !== void 0) scenario2.memoryLimit = memory;
+    return scenario2;
   });
   const frames = cliFrames ?? data.frames ?? DEFAULT_FRAMES;
   return {
@@ -58352,6 +58401,8 @@ function readInputs(read = (name) => getInput(name)) {
       return parseTimeout(timeout);
     });
   }
+  const memoryLimit = optional2(read, "memory-limit");
+  if (memoryLimit !== void 0) checked("memory-limit", () => parseMemoryLimit(memoryLimit));
   const commentKey = read("comment-key").trim() || "default";
   checked("comment-key", () => markerFor(commentKey));
   const acceptLabel = read("accept-label").trim() || DEFAULT_ACCEPT_LABEL;
@@ -58382,6 +58433,7 @@ function readInputs(read = (name) => getInput(name)) {
     iterations: count2(read, "iterations", 1, 1e5),
     frames: count2(read, "frames", 1, 100),
     timeout,
+    memoryLimit,
     comment,
     commentKey,
     failOn: oneOf(read, "fail-on", ["fail", "warn", "never"], "fail"),
@@ -63092,16 +63144,16 @@ function grew(s) {
   return (s.status === "new" || s.status === "changed") && (s.peak.delta > 0 || s.retained.delta > 0 || (s.leak?.delta ?? 0) > 0);
 }
 function annotationCommands(report, prefix = "") {
-  const found = [];
+  const found2 = [];
   for (const sc of report.scenarios) {
     if (sc.status !== "ok") continue;
     for (const s of sc.sites) {
       if (!grew(s) || !isProjectFile(s.file) || s.line < 1) continue;
-      found.push({ s, scenario: sc.name, weight: Math.max(s.peak.delta, s.retained.delta) });
+      found2.push({ s, scenario: sc.name, weight: Math.max(s.peak.delta, s.retained.delta) });
     }
   }
-  found.sort((a2, b) => b.weight - a2.weight || (a2.s.file < b.s.file ? -1 : 1) || a2.s.line - b.s.line);
-  return found.slice(0, MAX_ANNOTATIONS).map(({ s, scenario: scenario2 }) => {
+  found2.sort((a2, b) => b.weight - a2.weight || (a2.s.file < b.s.file ? -1 : 1) || a2.s.line - b.s.line);
+  return found2.slice(0, MAX_ANNOTATIONS).map(({ s, scenario: scenario2 }) => {
     const parts = [`peak ${formatDelta(s.peak.delta)}`, `retained ${formatDelta(s.retained.delta)}`];
     if (s.leak && s.leak.delta !== 0) parts.push(`leak ${formatDelta(s.leak.delta)}/iteration`);
     const file2 = prefix ? `${prefix.replace(/\/+$/, "")}/${s.file}` : s.file;
@@ -63756,7 +63808,7 @@ function parseCompareReport(text2) {
 // src/run/compare.ts
 import { existsSync as existsSync6 } from "node:fs";
 import { mkdir as mkdir2 } from "node:fs/promises";
-import { join as join3 } from "node:path";
+import { join as join4 } from "node:path";
 
 // src/report/match.ts
 var SEP = "\0";
@@ -63931,9 +63983,44 @@ function isProjectFile2(file2) {
   return !file2.startsWith("<") && !file2.startsWith("site-packages/");
 }
 
+// src/run/memory-limit.ts
+import { accessSync, constants as constants6, statSync as statSync2 } from "node:fs";
+import { delimiter, join as join2 } from "node:path";
+function executable(path10) {
+  try {
+    accessSync(path10, constants6.X_OK);
+    return statSync2(path10).isFile();
+  } catch {
+    return false;
+  }
+}
+var found = /* @__PURE__ */ new Map();
+function limitMethod(pathVar, platform3 = process.platform) {
+  if (platform3 !== "linux") return { kind: "probe" };
+  const key = pathVar ?? "";
+  const known = found.get(key);
+  if (known) return known;
+  const dirs = [...key.split(delimiter).filter((d) => d.startsWith("/")), "/usr/bin", "/bin"];
+  const hit = dirs.map((d) => join2(d, "prlimit")).find(executable);
+  const method = hit ? { kind: "prlimit", path: hit } : { kind: "probe" };
+  found.set(key, method);
+  return method;
+}
+function limitedCommand(file2, args, bytes2, method) {
+  if (method.kind === "prlimit") {
+    return { file: method.path, args: [`--as=${bytes2}`, "--", file2, ...args] };
+  }
+  const at = args[0] === "-m" && args[1] === "memdelta_probe" ? 2 : 0;
+  return { file: file2, args: [...args.slice(0, at), "--memory-limit", String(bytes2), ...args.slice(at)] };
+}
+var OUT_OF_MEMORY = /\bMemoryError\b|Cannot allocate memory|out of memory|std::bad_alloc|failed to allocate/i;
+function mentionsOutOfMemory(text2) {
+  return OUT_OF_MEMORY.test(text2);
+}
+
 // src/run/probe.ts
 import { existsSync as existsSync5 } from "node:fs";
-import { dirname as dirname2, join as join2 } from "node:path";
+import { dirname as dirname2, join as join3 } from "node:path";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
 
 // src/run/env.ts
@@ -64051,7 +64138,7 @@ function childEnv(options = {}) {
 
 // src/run/process.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { existsSync as existsSync4, readdirSync, readFileSync as readFileSync4, statSync as statSync2 } from "node:fs";
+import { existsSync as existsSync4, readdirSync, readFileSync as readFileSync4, statSync as statSync3 } from "node:fs";
 
 // src/run/ring-buffer.ts
 import { StringDecoder as StringDecoder3 } from "node:string_decoder";
@@ -64178,22 +64265,22 @@ function listPids() {
 function findRunProcesses(pgid, runId) {
   if (!HAS_PROC) return [];
   const marker = Buffer.from(`\0${RUN_ID_VAR}=${runId}\0`);
-  const found = [];
+  const found2 = [];
   for (const pid of listPids()) {
     if (pid === process.pid) continue;
     const info2 = readStat(pid);
     if (!info2 || info2.state === "Z" || info2.state === "X") continue;
     if (pgid !== void 0 && info2.pgid === pgid) {
-      found.push(info2);
+      found2.push(info2);
       continue;
     }
     try {
       const environ = Buffer.concat([Buffer.from([0]), readFileSync4(`/proc/${pid}/environ`)]);
-      if (environ.includes(marker)) found.push(info2);
+      if (environ.includes(marker)) found2.push(info2);
     } catch {
     }
   }
-  return found;
+  return found2;
 }
 function killQuiet(pid, signal) {
   try {
@@ -64267,7 +64354,7 @@ async function runBounded(options) {
     return finish({ kind: "spawn", exitCode: null, signal: null, likelyOom: false, error: error64 }, [], 0);
   }
   try {
-    if (!statSync2(cwd).isDirectory()) throw new Error("not a directory");
+    if (!statSync3(cwd).isDirectory()) throw new Error("not a directory");
   } catch {
     const error64 = `cannot run ${JSON.stringify(file2)}: working directory ${cwd} does not exist or is not a folder`;
     return finish({ kind: "spawn", exitCode: null, signal: null, likelyOom: false, error: error64 }, [], 0);
@@ -64422,9 +64509,11 @@ async function runProbe(options) {
     pythonPath: options.probeDir,
     ...options.parentEnv !== void 0 ? { parent: options.parentEnv } : {}
   });
+  const parentPath = (options.parentEnv ?? process.env)["PATH"];
+  const cmd = options.memoryLimit !== void 0 ? limitedCommand(options.python, args, options.memoryLimit, limitMethod(parentPath)) : { file: options.python, args };
   const outcome = await runBounded({
-    file: options.python,
-    args,
+    file: cmd.file,
+    args: cmd.args,
     cwd: options.root,
     env,
     timeoutMs: options.timeoutMs,
@@ -64433,13 +64522,13 @@ async function runProbe(options) {
     ...options.onStderrLine !== void 0 ? { onStderrLine: options.onStderrLine } : {},
     ...options.registry !== void 0 ? { registry: options.registry } : {}
   });
-  return { outcome, reportPath: options.out, argv: [options.python, ...args] };
+  return { outcome, reportPath: options.out, argv: [cmd.file, ...cmd.args] };
 }
 function defaultProbeDir(fromUrl = import.meta.url) {
   let dir = dirname2(fileURLToPath4(fromUrl));
   for (; ; ) {
-    const candidate = join2(dir, "py-probe");
-    if (existsSync5(join2(candidate, "memdelta_probe", "__main__.py"))) return candidate;
+    const candidate = join3(dir, "py-probe");
+    if (existsSync5(join3(candidate, "memdelta_probe", "__main__.py"))) return candidate;
     const up = dirname2(dir);
     if (up === dir) throw new Error(`cannot find py-probe/memdelta_probe above ${fileURLToPath4(fromUrl)}`);
     dir = up;
@@ -64447,7 +64536,7 @@ function defaultProbeDir(fromUrl = import.meta.url) {
 }
 
 // src/run/read-report.ts
-import { constants as constants6 } from "node:fs";
+import { constants as constants7 } from "node:fs";
 import { open as open3 } from "node:fs/promises";
 
 // src/report/schema.ts
@@ -64579,7 +64668,7 @@ function checkConsistency(r) {
 async function readProbeReport(path10, maxBytes = MAX_REPORT_BYTES) {
   let handle;
   try {
-    handle = await open3(path10, constants6.O_RDONLY | constants6.O_NOFOLLOW | constants6.O_NONBLOCK);
+    handle = await open3(path10, constants7.O_RDONLY | constants7.O_NOFOLLOW | constants7.O_NONBLOCK);
   } catch (e) {
     const code = e.code;
     if (code === "ENOENT")
@@ -64728,7 +64817,7 @@ function isMissingTarget(scenario2, report) {
   return false;
 }
 async function measure(opts, side, root, reports, index, scenario2, mode) {
-  if (scenario2.target.kind === "script" && !existsSync6(join3(root, scenario2.target.spec))) {
+  if (scenario2.target.kind === "script" && !existsSync6(join4(root, scenario2.target.spec))) {
     return {
       ok: false,
       missingTarget: true,
@@ -64740,7 +64829,7 @@ async function measure(opts, side, root, reports, index, scenario2, mode) {
       }
     };
   }
-  const out = join3(reports, `${side}-${index}-${mode.pass}.json`);
+  const out = join4(reports, `${side}-${index}-${mode.pass}.json`);
   opts.onProgress?.({ side, scenario: scenario2.name, phase: mode.pass, state: "start" });
   const run2 = await runProbe({
     python: opts.plan.python,
@@ -64755,6 +64844,7 @@ async function measure(opts, side, root, reports, index, scenario2, mode) {
     peakSites: mode.peakSites,
     ...mode.peakHint !== void 0 ? { peakHint: mode.peakHint } : {},
     ...mode.rssOnly ? { rssOnly: true } : {},
+    ...scenario2.memoryLimit !== void 0 ? { memoryLimit: scenario2.memoryLimit } : {},
     extraEnv: opts.plan.env,
     timeoutMs: scenario2.timeoutMs,
     ...opts.signal ? { signal: opts.signal } : {},
@@ -64771,7 +64861,27 @@ async function measure(opts, side, root, reports, index, scenario2, mode) {
   });
   return result;
 }
+function overMemoryLimit(side, scenario2, o2, report) {
+  const limit = scenario2.memoryLimit;
+  if (limit === void 0 || o2.kind === "timeout" || o2.cancelled || o2.kind === "spawn") return void 0;
+  const what = `over memory limit (${formatBytes(limit)})`;
+  if (report?.error?.type === "MemoryError") {
+    const tail = report.error.traceback.length > 0 ? report.error.traceback.slice(-TAIL_LINES2) : [];
+    return { side, reason: "memory-limit", message: `${what}: MemoryError`, tail };
+  }
+  const died = o2.kind === "signal" || report === void 0;
+  if (died && (o2.likelyOom || mentionsOutOfMemory(o2.stderrTail))) {
+    const how = o2.kind === "signal" ? `killed by ${o2.signal ?? "a signal"}` : `exit code ${o2.exitCode ?? "none"}`;
+    return { side, reason: "memory-limit", message: `${what}: ${how}`, tail: tailLines(o2.stderrTail) };
+  }
+  return void 0;
+}
 async function classify(side, scenario2, o2, out) {
+  if (o2.kind === "signal" || o2.kind === "exit") {
+    const read2 = o2.kind === "exit" ? await readProbeReport(out) : void 0;
+    const limited = overMemoryLimit(side, scenario2, o2, read2?.ok ? read2.report : void 0);
+    if (limited) return { ok: false, error: limited, missingTarget: false };
+  }
   const failed = processFailure(side, o2, scenario2.timeoutMs);
   if (failed) return { ok: false, error: failed, missingTarget: false };
   const read = await readProbeReport(out);
@@ -64980,7 +65090,7 @@ async function compare(opts) {
     throw new CompareError(`could not check out base and head: ${e.message}`);
   });
   try {
-    const reports = join3(wt.root, "reports");
+    const reports = join4(wt.root, "reports");
     await mkdir2(reports, { recursive: true });
     const setupErrors = await runSetups(opts, wt);
     const scenarios = [];
@@ -65024,6 +65134,7 @@ function reproduceCommand(a2, base, head) {
   if (a2.frames) words.push("--frames", a2.frames);
   for (const b of a2.budgets) words.push("--budget", b);
   if (a2.minDelta) words.push("--min-delta", a2.minDelta);
+  if (a2.memoryLimit) words.push("--memory-limit", a2.memoryLimit);
   return words.map(quoteArg).join(" ");
 }
 function progressLine(p) {
@@ -65035,7 +65146,7 @@ function progressLine(p) {
 }
 
 // src/run/load-plan.ts
-import { open as open4, rename as rename2, rm as rm3, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
+import { open as open4, rename as rename2, rm as rm3, stat as stat2, writeFile as writeFile4 } from "node:fs/promises";
 import { resolve } from "node:path";
 async function loadPlan(o2) {
   if (o2.flags.run !== void 0) return resolvePlan({ flags: o2.flags, parentEnv: o2.parentEnv });
@@ -65095,7 +65206,7 @@ async function writeAtomic(path10, text2) {
   }
   if (special) {
     try {
-      await writeFile3(path10, text2);
+      await writeFile4(path10, text2);
     } catch (e) {
       throw writeError(path10, e);
     }
@@ -65103,7 +65214,7 @@ async function writeAtomic(path10, text2) {
   }
   const tmp = `${path10}.${process.pid}.tmp`;
   try {
-    await writeFile3(tmp, text2);
+    await writeFile4(tmp, text2);
     await rename2(tmp, path10);
   } catch (e) {
     await rm3(tmp, { force: true }).catch(() => void 0);
@@ -65148,7 +65259,7 @@ function makeClient(inputs, env) {
   });
 }
 function scratchDir(env) {
-  return join4(env["RUNNER_TEMP"] || tmpdir2(), `memdelta-${randomBytes3(6).toString("hex")}`);
+  return join5(env["RUNNER_TEMP"] || tmpdir2(), `memdelta-${randomBytes3(6).toString("hex")}`);
 }
 function planFlags(inputs) {
   return {
@@ -65159,6 +65270,7 @@ function planFlags(inputs) {
     frames: inputs.frames,
     minDelta: inputs.minDelta,
     timeout: inputs.timeout,
+    memoryLimit: inputs.memoryLimit,
     budgets: inputs.budgets
   };
 }
@@ -65204,7 +65316,7 @@ async function publish(inputs, io, p) {
   const note = accepted && (report.verdict === "fail" || report.verdict === "warn") ? acceptedNote(inputs.acceptLabel) : "";
   const options = { acceptLabel: inputs.acceptLabel };
   const summary2 = note + renderMarkdown(report, { ...options, maxChars: SUMMARY_MAX_CHARS - note.length });
-  const markdownPath = join4(dirname3(p.reportPath), "memdelta-report.md");
+  const markdownPath = join5(dirname3(p.reportPath), "memdelta-report.md");
   await writeAtomic(markdownPath, summary2);
   let commentUrl = "";
   let commentFailure;
@@ -65259,7 +65371,7 @@ async function publish(inputs, io, p) {
 async function measureAndPublish(inputs, io) {
   const workspace = io.env["GITHUB_WORKSPACE"] || process.cwd();
   const dir = resolve2(workspace, inputs.workingDirectory);
-  if (!existsSync7(dir) || !statSync3(dir).isDirectory()) {
+  if (!existsSync7(dir) || !statSync4(dir).isDirectory()) {
     throw new ActionError(
       `Input "working-directory": ${inputs.workingDirectory} is not a folder in the workspace (did the job run actions/checkout?).`
     );
@@ -65272,9 +65384,10 @@ async function measureAndPublish(inputs, io) {
   });
   if (target.untrustedWarning) warning(target.untrustedWarning);
   info(`memdelta: head ${target.head.slice(0, 12)}, base ${target.base.slice(0, 12)}: ${target.why}`);
-  const reportPath = inputs.mode === "measure" ? resolve2(workspace, inputs.reportFile) : join4(scratchDir(io.env), "memdelta-report.json");
+  const reportPath = inputs.mode === "measure" ? resolve2(workspace, inputs.reportFile) : join5(scratchDir(io.env), "memdelta-report.json");
   await mkdir3(dirname3(reportPath), { recursive: true });
   let report;
+  const restoreCommandFiles = await guardCommandFiles(io.env);
   const uninstall = defaultCleanups.install();
   try {
     const plan = await loadPlan({
@@ -65321,6 +65434,14 @@ async function measureAndPublish(inputs, io) {
     );
   } finally {
     uninstall();
+  }
+  const tampered = await restoreCommandFiles();
+  if (tampered.length > 0) {
+    report = {
+      ...report,
+      verdict: "error",
+      error: `The benchmark or the setup command wrote to the workflow command file(s) ${tampered.join(", ")}, which would change later steps of the job; memdelta undid it. Pull request code must not touch them.`
+    };
   }
   await writeAtomic(reportPath, JSON.stringify(report, null, 2) + "\n");
   const top = (await git(["rev-parse", "--show-toplevel"])).trim();

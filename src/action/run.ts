@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import * as core from '@actions/core';
 import { markerFor, CommentPermissionError, upsertStickyComment } from './comment.js';
+import { guardCommandFiles } from './command-files.js';
 import { readEvent, resolveCompareTarget, resolveWorkflowRunPull, type PullRequestRef } from './event.js';
 import { readInputs, type ActionInputs } from './inputs.js';
 import { createOctokit, type GitHubClient } from './octokit.js';
@@ -258,6 +259,8 @@ async function measureAndPublish(inputs: ActionInputs, io: ActionIo): Promise<st
   await mkdir(dirname(reportPath), { recursive: true });
 
   let report: CompareReport;
+  // Taken before any pull request code runs (the setup command included), put back after the last of it.
+  const restoreCommandFiles = await guardCommandFiles(io.env);
   const uninstall = defaultCleanups.install();
   try {
     const plan = await loadPlan({
@@ -302,6 +305,14 @@ async function measureAndPublish(inputs: ActionInputs, io: ActionIo): Promise<st
     );
   } finally {
     uninstall();
+  }
+  const tampered = await restoreCommandFiles();
+  if (tampered.length > 0) {
+    report = {
+      ...report,
+      verdict: 'error',
+      error: `The benchmark or the setup command wrote to the workflow command file(s) ${tampered.join(', ')}, which would change later steps of the job; memdelta undid it. Pull request code must not touch them.`,
+    };
   }
   await writeAtomic(reportPath, JSON.stringify(report, null, 2) + '\n');
   const top = (await git(['rev-parse', '--show-toplevel'])).trim();

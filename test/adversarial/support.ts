@@ -167,7 +167,9 @@ export interface ActionRun extends Ran {
   summary: string;
   /** The GITHUB_ENV file's content after the run. */
   githubEnv: string;
-  /** The run's folder: event.json, the command files, RUNNER_TEMP and TMPDIR (`tmp/`). */
+  /** The GITHUB_PATH file's content after the run. */
+  githubPath: string;
+  /** The run's folder and RUNNER_TEMP: event.json, `_runner_file_commands/`, and TMPDIR (`tmp/`). */
   dir: string;
 }
 
@@ -180,6 +182,19 @@ export interface ActionContext {
   serverUrl: string;
   /** Folder for the per-run folders. */
   tmp: string;
+}
+
+const COMMAND_FILES = {
+  output: 'set_output_3f2a9c',
+  env: 'set_env_3f2a9c',
+  path: 'add_path_3f2a9c',
+  state: 'save_state_3f2a9c',
+  summary: 'step_summary_3f2a9c',
+} as const;
+
+/** Where the runner keeps a step's command files: `RUNNER_TEMP/_runner_file_commands/<kind>_<id>`. */
+export function commandFile(dir: string, kind: keyof typeof COMMAND_FILES): string {
+  return join(dir, '_runner_file_commands', COMMAND_FILES[kind]);
 }
 
 /** The action's inputs as the runner sets them (defaults from action.yml), overridden by `inputs`. */
@@ -201,11 +216,11 @@ export function actionEnv(
     GITHUB_API_URL: ctx.apiUrl,
     GITHUB_SERVER_URL: ctx.serverUrl,
     GITHUB_WORKSPACE: ctx.workspace,
-    GITHUB_OUTPUT: join(dir, 'output'),
-    GITHUB_ENV: join(dir, 'env'),
-    GITHUB_PATH: join(dir, 'path'),
-    GITHUB_STATE: join(dir, 'state'),
-    GITHUB_STEP_SUMMARY: join(dir, 'summary.md'),
+    GITHUB_OUTPUT: commandFile(dir, 'output'),
+    GITHUB_ENV: commandFile(dir, 'env'),
+    GITHUB_PATH: commandFile(dir, 'path'),
+    GITHUB_STATE: commandFile(dir, 'state'),
+    GITHUB_STEP_SUMMARY: commandFile(dir, 'summary'),
     RUNNER_TEMP: dir,
     RUNNER_TRACKING_ID: 'github_tracking_0f3c',
     TMPDIR: join(dir, 'tmp'),
@@ -238,8 +253,11 @@ export async function runAction(
 ): Promise<ActionRun> {
   const dir = join(ctx.tmp, `run-${Math.random().toString(36).slice(2)}`);
   await mkdir(join(dir, 'tmp'), { recursive: true });
+  await mkdir(join(dir, '_runner_file_commands'));
   await writeFile(join(dir, 'event.json'), JSON.stringify(payload));
-  for (const f of ['output', 'env', 'path', 'state', 'summary.md']) await writeFile(join(dir, f), '');
+  for (const kind of Object.keys(COMMAND_FILES) as (keyof typeof COMMAND_FILES)[]) {
+    await writeFile(commandFile(dir, kind), '');
+  }
   const ran = await runNode(ACTION, [], {
     cwd: ctx.workspace,
     env: actionEnv(ctx, dir, eventName, inputs, extraEnv),
@@ -249,9 +267,10 @@ export async function runAction(
   return {
     ...ran,
     dir,
-    outputs: parseOutputs(await readFile(join(dir, 'output'), 'utf8')),
-    summary: await readFile(join(dir, 'summary.md'), 'utf8'),
-    githubEnv: await readFile(join(dir, 'env'), 'utf8'),
+    outputs: parseOutputs(await readFile(commandFile(dir, 'output'), 'utf8')),
+    summary: await readFile(commandFile(dir, 'summary'), 'utf8'),
+    githubEnv: await readFile(commandFile(dir, 'env'), 'utf8'),
+    githubPath: await readFile(commandFile(dir, 'path'), 'utf8'),
   };
 }
 
