@@ -65138,10 +65138,10 @@ function reproduceCommand(a2, base, head) {
   return words.map(quoteArg).join(" ");
 }
 function progressLine(p) {
-  const what = p.scenario ? `${p.phase} ${p.scenario}` : p.phase;
+  const what = p.scenario ? `${p.phase} ${cleanTerminal(p.scenario, LIMITS.name)}` : p.phase;
   if (p.state === "start") return `  ${p.side.padEnd(4)} ${what} ...`;
   if (p.state === "failed")
-    return `  ${p.side.padEnd(4)} ${what}: failed (${(p.message ?? "").slice(0, 200)})`;
+    return `  ${p.side.padEnd(4)} ${what}: failed (${cleanTerminal(p.message ?? "", 200)})`;
   return void 0;
 }
 

@@ -1,4 +1,5 @@
 /** Words about a compare for logs and reports: progress lines and the command that reproduces it locally. */
+import { cleanTerminal, LIMITS } from '../render/escape.js';
 import type { Progress } from './compare.js';
 
 /** The settings a reproduce command repeats; the CLI's parsed arguments and the action's inputs both fit. */
@@ -37,9 +38,10 @@ export function reproduceCommand(a: ReproduceSettings, base: string, head: strin
 
 /** One log line for a progress notice (starts and failures; completions are implied by the next line). */
 export function progressLine(p: Progress): string | undefined {
-  const what = p.scenario ? `${p.phase} ${p.scenario}` : p.phase;
+  // Scenario names and failure messages come from the pull request: no control or bidi characters on a terminal.
+  const what = p.scenario ? `${p.phase} ${cleanTerminal(p.scenario, LIMITS.name)}` : p.phase;
   if (p.state === 'start') return `  ${p.side.padEnd(4)} ${what} ...`;
   if (p.state === 'failed')
-    return `  ${p.side.padEnd(4)} ${what}: failed (${(p.message ?? '').slice(0, 200)})`;
+    return `  ${p.side.padEnd(4)} ${what}: failed (${cleanTerminal(p.message ?? '', 200)})`;
   return undefined;
 }

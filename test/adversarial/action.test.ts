@@ -6,11 +6,21 @@
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { micromark } from 'micromark';
+import { gfm, gfmHtml } from 'micromark-extension-gfm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOSTILE_NAMES } from '../support/hostile-names.js';
+import { FORBIDDEN_CHARS, HOSTILE_NAMES } from '../support/hostile-names.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
 import { GitHubServer } from '../support/github-server.js';
-import { liveCommands, runAction, type ActionContext, type ActionRun } from './support.js';
+import {
+  baseEnv,
+  liveCommands,
+  runAction,
+  runCli,
+  type ActionContext,
+  type ActionRun,
+  type Ran,
+} from './support.js';
 
 const PR = 7;
 const TOKEN = 'ghs_plantedT0kenValue4d7e9';
@@ -86,6 +96,7 @@ let ctx: ActionContext;
 let headSha: string;
 let baseTip: string;
 let run: ActionRun;
+let cli: Ran;
 let benchEnv: Record<string, string>[];
 
 beforeAll(async () => {
@@ -149,6 +160,11 @@ beforeAll(async () => {
       benchEnv.push(JSON.parse(await readFile(join(run.dir, 'tmp', f), 'utf8')) as Record<string, string>);
     }
   }
+  cli = await runCli(['compare', '--base', baseTip, '--head', headSha], {
+    cwd: repo.dir,
+    env: baseEnv({ FORCE_COLOR: '0' }),
+    timeoutMs: 120_000,
+  });
 }, 240_000);
 
 afterAll(async () => {
@@ -219,6 +235,62 @@ describe('secrets and workflow commands', () => {
     expect(run.summary).toContain(
       'wrote to the workflow command file(s) GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT',
     );
+  });
+});
+
+describe('hostile names in the comment and the terminal', () => {
+  it('renders a comment with no live element, link or mention from the names, and an intact table', () => {
+    const body = server.commentsOn(PR)[0]?.body ?? '';
+    // The hostile scenarios and their sites are in the comment (the attack reached the renderer).
+    expect(body).toContain('octocat');
+    expect(body).toMatch(/h\/\d\d-/);
+    const html = micromark(body, {
+      allowDangerousHtml: true,
+      extensions: [gfm()],
+      htmlExtensions: [gfmHtml()],
+    });
+    expect(html).not.toMatch(/<img/i);
+    // memdelta's own collapsible sections are the only <details> elements.
+    expect(html.match(/<details[^>]*>(?!<summary>)/g)).toBeNull();
+    expect(html.split('<details').length).toBe(html.split('</details>').length);
+    expect(html).not.toMatch(/<[^>]*\son\w+=/i);
+    expect(html).not.toMatch(/href="javascript:/i);
+    const hrefs = [...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1] ?? '');
+    for (const h of hrefs) {
+      expect(
+        h.startsWith(`${server.webUrl}/`) || h.startsWith('https://docs.github.com/') || h.startsWith('#'),
+        h,
+      ).toBe(true);
+    }
+    expect(html).not.toMatch(/evil\.example"/);
+    expect(html).not.toMatch(/mailto:/);
+    // Mentions and references are broken (GitHub links @x, #1, GH-1, o/r#2 in text).
+    // Code spans and blocks are inert on GitHub; outside them, mentions and references must be broken.
+    const text = html
+      .replace(/<code>[\s\S]*?<\/code>/g, '')
+      .replace(/<pre>[\s\S]*?<\/pre>/g, '')
+      .replace(/<[^>]+>/g, '');
+    expect(text).not.toMatch(/(^|[^\w\u2060])@octocat/);
+    expect(text).not.toMatch(/(^|\s)#1\b/);
+    expect(text).not.toMatch(/\bGH-1\b/);
+    expect(body).not.toMatch(FORBIDDEN_CHARS);
+    // Tables: every <tr> of a table has as many cells as its header.
+    for (const table of html.split('<table>').slice(1)) {
+      const t = table.slice(0, table.indexOf('</table>'));
+      const rows = t.split('<tr>').slice(1);
+      const cells = rows.map((r) => (r.match(/<t[hd][ >]/g) ?? []).length);
+      expect(new Set(cells).size, t.slice(0, 500)).toBe(1);
+    }
+    // Only the marker (and the run line) are HTML comments.
+    expect(body.match(/<!--/g)).toHaveLength(2);
+  });
+
+  it('prints no raw control or bidi characters on the terminal', () => {
+    expect(cli.code, cli.stderr.slice(-2000)).toBe(2);
+    expect(cli.stdout).toContain('octocat');
+    expect(cli.stdout).toMatch(/h\/\d\d-/);
+    expect(cli.stdout).not.toMatch(FORBIDDEN_CHARS);
+    expect(cli.stderr).not.toMatch(FORBIDDEN_CHARS);
   });
 });
 
