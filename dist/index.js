@@ -29041,6 +29041,9 @@ var ExitCode;
   ExitCode2[ExitCode2["Success"] = 0] = "Success";
   ExitCode2[ExitCode2["Failure"] = 1] = "Failure";
 })(ExitCode || (ExitCode = {}));
+function setSecret(secret) {
+  issueCommand("add-mask", {}, secret);
+}
 function getInput(name, options) {
   const val = process.env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] || "";
   if (options && options.required && !val) {
@@ -29512,6 +29515,37 @@ async function guardCommandFiles(env) {
     }
     return changed;
   };
+}
+
+// src/action/redact.ts
+var MASK = "***";
+function secretValues(env, token) {
+  const raw = [
+    token,
+    env["GITHUB_TOKEN"],
+    env["GH_TOKEN"],
+    env["ACTIONS_RUNTIME_TOKEN"],
+    env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+  ].filter((v) => typeof v === "string" && v.trim().length >= 8);
+  const all = /* @__PURE__ */ new Set();
+  for (const v of raw) {
+    all.add(v);
+    all.add(Buffer.from(`x-access-token:${v}`).toString("base64"));
+  }
+  return [...all].sort((a2, b) => b.length - a2.length);
+}
+function redact(value, secrets) {
+  if (secrets.length === 0) return value;
+  const clean = (s) => secrets.reduce((acc, x) => acc.split(x).join(MASK), s);
+  const walk = (v) => {
+    if (typeof v === "string") return clean(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === "object") {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [clean(k), walk(x)]));
+    }
+    return v;
+  };
+  return walk(value);
 }
 
 // src/action/event.ts
@@ -65443,6 +65477,7 @@ async function measureAndPublish(inputs, io) {
       error: `The benchmark or the setup command wrote to the workflow command file(s) ${tampered.join(", ")}, which would change later steps of the job; memdelta undid it. Pull request code must not touch them.`
     };
   }
+  report = redact(report, secretValues(io.env, inputs.githubToken));
   await writeAtomic(reportPath, JSON.stringify(report, null, 2) + "\n");
   const top = (await git(["rev-parse", "--show-toplevel"])).trim();
   const prefix = relative(workspace, top).split(sep2).join("/");
@@ -65481,7 +65516,10 @@ async function commentOnly(inputs, io) {
   const where2 = repoOf(io.env);
   const pull = await resolveWorkflowRunPull(event, octokit, where2);
   const reportPath = resolve2(workspace, inputs.reportFile);
-  const report = parseCompareReport(await readCapped(reportPath));
+  const report = redact(
+    parseCompareReport(await readCapped(reportPath)),
+    secretValues(io.env, inputs.githubToken)
+  );
   const url2 = repositoryUrl(io.env);
   if (report.settings) {
     if (url2) report.settings.repositoryUrl = url2;
@@ -65502,6 +65540,7 @@ async function commentOnly(inputs, io) {
 }
 async function runAction(io) {
   const inputs = readInputs();
+  for (const secret of secretValues(io.env, inputs.githubToken)) setSecret(secret);
   const failure2 = inputs.mode === "comment" ? await commentOnly(inputs, io) : await measureAndPublish(inputs, io);
   if (failure2) throw new ActionError(failure2);
 }

@@ -14,6 +14,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import * as core from '@actions/core';
 import { markerFor, CommentPermissionError, upsertStickyComment } from './comment.js';
 import { guardCommandFiles } from './command-files.js';
+import { redact, secretValues } from './redact.js';
 import { readEvent, resolveCompareTarget, resolveWorkflowRunPull, type PullRequestRef } from './event.js';
 import { readInputs, type ActionInputs } from './inputs.js';
 import { createOctokit, type GitHubClient } from './octokit.js';
@@ -314,6 +315,8 @@ async function measureAndPublish(inputs: ActionInputs, io: ActionIo): Promise<st
       error: `The benchmark or the setup command wrote to the workflow command file(s) ${tampered.join(', ')}, which would change later steps of the job; memdelta undid it. Pull request code must not touch them.`,
     };
   }
+  // The benchmark may have found the token (actions/checkout keeps it in the git config) and printed it.
+  report = redact(report, secretValues(io.env, inputs.githubToken));
   await writeAtomic(reportPath, JSON.stringify(report, null, 2) + '\n');
   const top = (await git(['rev-parse', '--show-toplevel'])).trim();
   const prefix = relative(workspace, top).split(sep).join('/');
@@ -356,7 +359,10 @@ async function commentOnly(inputs: ActionInputs, io: ActionIo): Promise<string |
   const where = repoOf(io.env);
   const pull = await resolveWorkflowRunPull(event, octokit, where);
   const reportPath = resolve(workspace, inputs.reportFile);
-  const report = parseCompareReport(await readCapped(reportPath));
+  const report = redact(
+    parseCompareReport(await readCapped(reportPath)),
+    secretValues(io.env, inputs.githubToken),
+  );
   // Links point at this repository on this GitHub, whatever the report says.
   const url = repositoryUrl(io.env);
   if (report.settings) {
@@ -383,6 +389,8 @@ async function commentOnly(inputs: ActionInputs, io: ActionIo): Promise<string |
  */
 export async function runAction(io: ActionIo): Promise<void> {
   const inputs = readInputs();
+  // The runner masks these in the log from now on; redact() keeps them out of everything published.
+  for (const secret of secretValues(io.env, inputs.githubToken)) core.setSecret(secret);
   const failure =
     inputs.mode === 'comment' ? await commentOnly(inputs, io) : await measureAndPublish(inputs, io);
   if (failure) throw new ActionError(failure);

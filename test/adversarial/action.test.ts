@@ -236,6 +236,21 @@ describe('secrets and workflow commands', () => {
       'wrote to the workflow command file(s) GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT',
     );
   });
+
+  it('never publishes the token the benchmark printed: comment, summary, report, outputs', async () => {
+    const leak = run.stdout.includes('stolen') || run.summary.includes('stolen');
+    expect(leak).toBe(true);
+    const comments = server.commentsOn(PR);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]?.body).toContain('stolen');
+    expect(comments[0]?.body).not.toContain(TOKEN);
+    expect(run.summary).not.toContain(TOKEN);
+    expect(await readFile(run.outputs['report'] as string, 'utf8')).not.toContain(TOKEN);
+    expect(await readFile(run.outputs['markdown'] as string, 'utf8')).not.toContain(TOKEN);
+    expect(JSON.stringify(run.outputs)).not.toContain(TOKEN);
+    // The runner masks the token in the log once the action registered it.
+    expect(run.stdout).toContain(`::add-mask::${TOKEN}`);
+  });
 });
 
 describe('hostile names in the comment and the terminal', () => {
