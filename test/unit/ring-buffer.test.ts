@@ -26,9 +26,10 @@ describe('TailBuffer', () => {
     expect(tail.totalBytes).toBe(total);
     expect(tail.droppedBytes).toBe(total - 4096);
     expect(peakHeld).toBeLessThanOrEqual(4096);
-    // Memory: the buffer never held more than about 2 × 4 KiB plus one chunk; allow generous GC slack.
+    // Memory: the buffer never held more than about 2 × 4 KiB plus one chunk. The heap also holds garbage the
+    // collector has not reclaimed yet (it runs when it likes), so the bound is loose: far below the 50 MB written.
     const heapAfter = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
-    expect(heapAfter - heapBefore).toBeLessThan(8 * 1024 * 1024);
+    expect(heapAfter - heapBefore).toBeLessThan(24 * 1024 * 1024);
   });
 
   it('handles one chunk larger than the buffer', () => {
