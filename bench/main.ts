@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: every benchmark in one run, each printing ratios of variants measured side by side.
- * Options: `--only=probe,parallel,unchanged,diff` (default all), `--reps=N` (default 5), `--quick` (3 reps).
+ * Options: `--only=probe,parallel,unchanged,cache,diff` (default all), `--reps=N` (default 5), `--quick` (3 reps).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { defaultProbeDir } from '../src/run/probe.js';
+import { benchCache } from './cache.js';
 import { benchParallel, benchUnchanged } from './compare.js';
 import { benchDiff } from './diff.js';
 
@@ -14,7 +15,7 @@ const args = process.argv.slice(2);
 const opt = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const quick = args.includes('--quick');
 const reps = Number(opt('reps') ?? (quick ? 3 : 5));
-const only = new Set((opt('only') ?? 'probe,parallel,unchanged,diff').split(','));
+const only = new Set((opt('only') ?? 'probe,parallel,unchanged,cache,diff').split(','));
 
 function python(args: string[], cwd?: string) {
   return spawnSync('python3', args, { encoding: 'utf8', ...(cwd ? { cwd } : {}) });
@@ -63,6 +64,10 @@ if (only.has('parallel')) {
 if (only.has('unchanged')) {
   console.log(`\n(${load()})`);
   await benchUnchanged(reps);
+}
+if (only.has('cache')) {
+  console.log(`\n(${load()})`);
+  await benchCache(reps);
 }
 if (only.has('diff')) {
   console.log(`\n(${load()})`);

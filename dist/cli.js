@@ -41,9 +41,9 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
   mod
 ));
 
-// node_modules/yaml/dist/nodes/identity.js
+// ../../work/main/node_modules/yaml/dist/nodes/identity.js
 var require_identity = __commonJS({
-  "node_modules/yaml/dist/nodes/identity.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/nodes/identity.js"(exports) {
     "use strict";
     var ALIAS = /* @__PURE__ */ Symbol.for("yaml.alias");
     var DOC = /* @__PURE__ */ Symbol.for("yaml.document");
@@ -98,9 +98,9 @@ var require_identity = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/visit.js
+// ../../work/main/node_modules/yaml/dist/visit.js
 var require_visit = __commonJS({
-  "node_modules/yaml/dist/visit.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/visit.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var BREAK = /* @__PURE__ */ Symbol("break visit");
@@ -256,9 +256,9 @@ var require_visit = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/doc/directives.js
+// ../../work/main/node_modules/yaml/dist/doc/directives.js
 var require_directives = __commonJS({
-  "node_modules/yaml/dist/doc/directives.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/doc/directives.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var visit2 = require_visit();
@@ -427,9 +427,9 @@ var require_directives = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/doc/anchors.js
+// ../../work/main/node_modules/yaml/dist/doc/anchors.js
 var require_anchors = __commonJS({
-  "node_modules/yaml/dist/doc/anchors.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/doc/anchors.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var visit2 = require_visit();
@@ -497,9 +497,9 @@ var require_anchors = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/doc/applyReviver.js
+// ../../work/main/node_modules/yaml/dist/doc/applyReviver.js
 var require_applyReviver = __commonJS({
-  "node_modules/yaml/dist/doc/applyReviver.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/doc/applyReviver.js"(exports) {
     "use strict";
     function applyReviver(reviver, obj, key, val) {
       if (val && typeof val === "object") {
@@ -547,9 +547,9 @@ var require_applyReviver = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/nodes/toJS.js
+// ../../work/main/node_modules/yaml/dist/nodes/toJS.js
 var require_toJS = __commonJS({
-  "node_modules/yaml/dist/nodes/toJS.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/nodes/toJS.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     function toJS(value, arg, ctx) {
@@ -577,9 +577,9 @@ var require_toJS = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/nodes/Node.js
+// ../../work/main/node_modules/yaml/dist/nodes/Node.js
 var require_Node = __commonJS({
-  "node_modules/yaml/dist/nodes/Node.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/nodes/Node.js"(exports) {
     "use strict";
     var applyReviver = require_applyReviver();
     var identity4 = require_identity();
@@ -618,9 +618,9 @@ var require_Node = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/nodes/Alias.js
+// ../../work/main/node_modules/yaml/dist/nodes/Alias.js
 var require_Alias = __commonJS({
-  "node_modules/yaml/dist/nodes/Alias.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/nodes/Alias.js"(exports) {
     "use strict";
     var anchors = require_anchors();
     var visit2 = require_visit();
@@ -736,9 +736,9 @@ var require_Alias = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/nodes/Scalar.js
+// ../../work/main/node_modules/yaml/dist/nodes/Scalar.js
 var require_Scalar = __commonJS({
-  "node_modules/yaml/dist/nodes/Scalar.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/nodes/Scalar.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var Node = require_Node();
@@ -766,9 +766,9 @@ var require_Scalar = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/doc/createNode.js
+// ../../work/main/node_modules/yaml/dist/doc/createNode.js
 var require_createNode = __commonJS({
-  "node_modules/yaml/dist/doc/createNode.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/doc/createNode.js"(exports) {
     "use strict";
     var Alias = require_Alias();
     var identity4 = require_identity();
@@ -841,9 +841,9 @@ var require_createNode = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/nodes/Collection.js
+// ../../work/main/node_modules/yaml/dist/nodes/Collection.js
 var require_Collection = __commonJS({
-  "node_modules/yaml/dist/nodes/Collection.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/nodes/Collection.js"(exports) {
     "use strict";
     var createNode = require_createNode();
     var identity4 = require_identity();
@@ -984,9 +984,9 @@ var require_Collection = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/stringify/stringifyComment.js
+// ../../work/main/node_modules/yaml/dist/stringify/stringifyComment.js
 var require_stringifyComment = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyComment.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/stringify/stringifyComment.js"(exports) {
     "use strict";
     var stringifyComment = (str2) => str2.replace(/^(?!$)(?: $)?/gm, "#");
     function indentComment(comment, indent) {
@@ -1001,9 +1001,9 @@ var require_stringifyComment = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/stringify/foldFlowLines.js
+// ../../work/main/node_modules/yaml/dist/stringify/foldFlowLines.js
 var require_foldFlowLines = __commonJS({
-  "node_modules/yaml/dist/stringify/foldFlowLines.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/stringify/foldFlowLines.js"(exports) {
     "use strict";
     var FOLD_FLOW = "flow";
     var FOLD_BLOCK = "block";
@@ -1137,9 +1137,9 @@ ${indent}${text2.slice(fold + 1, end2)}`;
   }
 });
 
-// node_modules/yaml/dist/stringify/stringifyString.js
+// ../../work/main/node_modules/yaml/dist/stringify/stringifyString.js
 var require_stringifyString = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyString.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/stringify/stringifyString.js"(exports) {
     "use strict";
     var Scalar = require_Scalar();
     var foldFlowLines = require_foldFlowLines();
@@ -1420,9 +1420,9 @@ ${indent}`);
   }
 });
 
-// node_modules/yaml/dist/stringify/stringify.js
+// ../../work/main/node_modules/yaml/dist/stringify/stringify.js
 var require_stringify = __commonJS({
-  "node_modules/yaml/dist/stringify/stringify.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/stringify/stringify.js"(exports) {
     "use strict";
     var anchors = require_anchors();
     var identity4 = require_identity();
@@ -1544,9 +1544,9 @@ ${ctx.indent}${str2}`;
   }
 });
 
-// node_modules/yaml/dist/stringify/stringifyPair.js
+// ../../work/main/node_modules/yaml/dist/stringify/stringifyPair.js
 var require_stringifyPair = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyPair.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/stringify/stringifyPair.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var Scalar = require_Scalar();
@@ -1677,9 +1677,9 @@ ${ctx.indent}`;
   }
 });
 
-// node_modules/yaml/dist/log.js
+// ../../work/main/node_modules/yaml/dist/log.js
 var require_log = __commonJS({
-  "node_modules/yaml/dist/log.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/log.js"(exports) {
     "use strict";
     var node_process = __require("process");
     function debug(logLevel, ...messages) {
@@ -1699,9 +1699,9 @@ var require_log = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/yaml-1.1/merge.js
+// ../../work/main/node_modules/yaml/dist/schema/yaml-1.1/merge.js
 var require_merge = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/merge.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/yaml-1.1/merge.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var Scalar = require_Scalar();
@@ -1759,9 +1759,9 @@ var require_merge = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/nodes/addPairToJSMap.js
+// ../../work/main/node_modules/yaml/dist/nodes/addPairToJSMap.js
 var require_addPairToJSMap = __commonJS({
-  "node_modules/yaml/dist/nodes/addPairToJSMap.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/nodes/addPairToJSMap.js"(exports) {
     "use strict";
     var log = require_log();
     var merge2 = require_merge();
@@ -1823,9 +1823,9 @@ var require_addPairToJSMap = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/nodes/Pair.js
+// ../../work/main/node_modules/yaml/dist/nodes/Pair.js
 var require_Pair = __commonJS({
-  "node_modules/yaml/dist/nodes/Pair.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/nodes/Pair.js"(exports) {
     "use strict";
     var createNode = require_createNode();
     var stringifyPair = require_stringifyPair();
@@ -1863,9 +1863,9 @@ var require_Pair = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/stringify/stringifyCollection.js
+// ../../work/main/node_modules/yaml/dist/stringify/stringifyCollection.js
 var require_stringifyCollection = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var stringify = require_stringify();
@@ -2014,9 +2014,9 @@ ${indent}${end}`;
   }
 });
 
-// node_modules/yaml/dist/nodes/YAMLMap.js
+// ../../work/main/node_modules/yaml/dist/nodes/YAMLMap.js
 var require_YAMLMap = __commonJS({
-  "node_modules/yaml/dist/nodes/YAMLMap.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/nodes/YAMLMap.js"(exports) {
     "use strict";
     var stringifyCollection = require_stringifyCollection();
     var addPairToJSMap = require_addPairToJSMap();
@@ -2158,9 +2158,9 @@ var require_YAMLMap = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/common/map.js
+// ../../work/main/node_modules/yaml/dist/schema/common/map.js
 var require_map = __commonJS({
-  "node_modules/yaml/dist/schema/common/map.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/common/map.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var YAMLMap = require_YAMLMap();
@@ -2180,9 +2180,9 @@ var require_map = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/nodes/YAMLSeq.js
+// ../../work/main/node_modules/yaml/dist/nodes/YAMLSeq.js
 var require_YAMLSeq = __commonJS({
-  "node_modules/yaml/dist/nodes/YAMLSeq.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/nodes/YAMLSeq.js"(exports) {
     "use strict";
     var createNode = require_createNode();
     var stringifyCollection = require_stringifyCollection();
@@ -2296,9 +2296,9 @@ var require_YAMLSeq = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/common/seq.js
+// ../../work/main/node_modules/yaml/dist/schema/common/seq.js
 var require_seq = __commonJS({
-  "node_modules/yaml/dist/schema/common/seq.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/common/seq.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var YAMLSeq = require_YAMLSeq();
@@ -2318,9 +2318,9 @@ var require_seq = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/common/string.js
+// ../../work/main/node_modules/yaml/dist/schema/common/string.js
 var require_string = __commonJS({
-  "node_modules/yaml/dist/schema/common/string.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/common/string.js"(exports) {
     "use strict";
     var stringifyString = require_stringifyString();
     var string4 = {
@@ -2337,9 +2337,9 @@ var require_string = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/common/null.js
+// ../../work/main/node_modules/yaml/dist/schema/common/null.js
 var require_null = __commonJS({
-  "node_modules/yaml/dist/schema/common/null.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/common/null.js"(exports) {
     "use strict";
     var Scalar = require_Scalar();
     var nullTag = {
@@ -2355,9 +2355,9 @@ var require_null = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/core/bool.js
+// ../../work/main/node_modules/yaml/dist/schema/core/bool.js
 var require_bool = __commonJS({
-  "node_modules/yaml/dist/schema/core/bool.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/core/bool.js"(exports) {
     "use strict";
     var Scalar = require_Scalar();
     var boolTag = {
@@ -2379,9 +2379,9 @@ var require_bool = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/stringify/stringifyNumber.js
+// ../../work/main/node_modules/yaml/dist/stringify/stringifyNumber.js
 var require_stringifyNumber = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyNumber.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/stringify/stringifyNumber.js"(exports) {
     "use strict";
     function stringifyNumber({ format: format2, minFractionDigits, tag, value }) {
       if (typeof value === "bigint")
@@ -2406,9 +2406,9 @@ var require_stringifyNumber = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/core/float.js
+// ../../work/main/node_modules/yaml/dist/schema/core/float.js
 var require_float = __commonJS({
-  "node_modules/yaml/dist/schema/core/float.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/core/float.js"(exports) {
     "use strict";
     var Scalar = require_Scalar();
     var stringifyNumber = require_stringifyNumber();
@@ -2452,9 +2452,9 @@ var require_float = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/core/int.js
+// ../../work/main/node_modules/yaml/dist/schema/core/int.js
 var require_int = __commonJS({
-  "node_modules/yaml/dist/schema/core/int.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/core/int.js"(exports) {
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
@@ -2497,9 +2497,9 @@ var require_int = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/core/schema.js
+// ../../work/main/node_modules/yaml/dist/schema/core/schema.js
 var require_schema = __commonJS({
-  "node_modules/yaml/dist/schema/core/schema.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/core/schema.js"(exports) {
     "use strict";
     var map2 = require_map();
     var _null4 = require_null();
@@ -2525,9 +2525,9 @@ var require_schema = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/json/schema.js
+// ../../work/main/node_modules/yaml/dist/schema/json/schema.js
 var require_schema2 = __commonJS({
-  "node_modules/yaml/dist/schema/json/schema.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/json/schema.js"(exports) {
     "use strict";
     var Scalar = require_Scalar();
     var map2 = require_map();
@@ -2592,9 +2592,9 @@ var require_schema2 = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/yaml-1.1/binary.js
+// ../../work/main/node_modules/yaml/dist/schema/yaml-1.1/binary.js
 var require_binary = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/binary.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/yaml-1.1/binary.js"(exports) {
     "use strict";
     var node_buffer = __require("buffer");
     var Scalar = require_Scalar();
@@ -2658,9 +2658,9 @@ var require_binary = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/yaml-1.1/pairs.js
+// ../../work/main/node_modules/yaml/dist/schema/yaml-1.1/pairs.js
 var require_pairs = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/pairs.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/yaml-1.1/pairs.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var Pair = require_Pair();
@@ -2736,9 +2736,9 @@ ${cn.comment}` : item.comment;
   }
 });
 
-// node_modules/yaml/dist/schema/yaml-1.1/omap.js
+// ../../work/main/node_modules/yaml/dist/schema/yaml-1.1/omap.js
 var require_omap = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/omap.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/yaml-1.1/omap.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var toJS = require_toJS();
@@ -2814,9 +2814,9 @@ var require_omap = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/yaml-1.1/bool.js
+// ../../work/main/node_modules/yaml/dist/schema/yaml-1.1/bool.js
 var require_bool2 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/bool.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/yaml-1.1/bool.js"(exports) {
     "use strict";
     var Scalar = require_Scalar();
     function boolStringify({ value, source }, ctx) {
@@ -2846,9 +2846,9 @@ var require_bool2 = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/yaml-1.1/float.js
+// ../../work/main/node_modules/yaml/dist/schema/yaml-1.1/float.js
 var require_float2 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/float.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/yaml-1.1/float.js"(exports) {
     "use strict";
     var Scalar = require_Scalar();
     var stringifyNumber = require_stringifyNumber();
@@ -2895,9 +2895,9 @@ var require_float2 = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/yaml-1.1/int.js
+// ../../work/main/node_modules/yaml/dist/schema/yaml-1.1/int.js
 var require_int2 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/int.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/yaml-1.1/int.js"(exports) {
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
@@ -2974,9 +2974,9 @@ var require_int2 = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/yaml-1.1/set.js
+// ../../work/main/node_modules/yaml/dist/schema/yaml-1.1/set.js
 var require_set = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/set.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/yaml-1.1/set.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var Pair = require_Pair();
@@ -3063,9 +3063,9 @@ var require_set = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/yaml-1.1/timestamp.js
+// ../../work/main/node_modules/yaml/dist/schema/yaml-1.1/timestamp.js
 var require_timestamp = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports) {
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     function parseSexagesimal(str2, asBigInt) {
@@ -3151,9 +3151,9 @@ var require_timestamp = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/yaml-1.1/schema.js
+// ../../work/main/node_modules/yaml/dist/schema/yaml-1.1/schema.js
 var require_schema3 = __commonJS({
-  "node_modules/yaml/dist/schema/yaml-1.1/schema.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/yaml-1.1/schema.js"(exports) {
     "use strict";
     var map2 = require_map();
     var _null4 = require_null();
@@ -3195,9 +3195,9 @@ var require_schema3 = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/tags.js
+// ../../work/main/node_modules/yaml/dist/schema/tags.js
 var require_tags = __commonJS({
-  "node_modules/yaml/dist/schema/tags.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/tags.js"(exports) {
     "use strict";
     var map2 = require_map();
     var _null4 = require_null();
@@ -3289,9 +3289,9 @@ var require_tags = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/schema/Schema.js
+// ../../work/main/node_modules/yaml/dist/schema/Schema.js
 var require_Schema = __commonJS({
-  "node_modules/yaml/dist/schema/Schema.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/schema/Schema.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var map2 = require_map();
@@ -3321,9 +3321,9 @@ var require_Schema = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/stringify/stringifyDocument.js
+// ../../work/main/node_modules/yaml/dist/stringify/stringifyDocument.js
 var require_stringifyDocument = __commonJS({
-  "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var stringify = require_stringify();
@@ -3401,9 +3401,9 @@ var require_stringifyDocument = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/doc/Document.js
+// ../../work/main/node_modules/yaml/dist/doc/Document.js
 var require_Document = __commonJS({
-  "node_modules/yaml/dist/doc/Document.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/doc/Document.js"(exports) {
     "use strict";
     var Alias = require_Alias();
     var Collection = require_Collection();
@@ -3710,9 +3710,9 @@ var require_Document = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/errors.js
+// ../../work/main/node_modules/yaml/dist/errors.js
 var require_errors = __commonJS({
-  "node_modules/yaml/dist/errors.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/errors.js"(exports) {
     "use strict";
     var YAMLError = class extends Error {
       constructor(name, pos, code, message) {
@@ -3775,9 +3775,9 @@ ${pointer}
   }
 });
 
-// node_modules/yaml/dist/compose/resolve-props.js
+// ../../work/main/node_modules/yaml/dist/compose/resolve-props.js
 var require_resolve_props = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-props.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/resolve-props.js"(exports) {
     "use strict";
     function resolveProps(tokens, { flow, indicator, next, offset, onError, parentIndent, startOnNewline }) {
       let spaceBefore = false;
@@ -3909,9 +3909,9 @@ var require_resolve_props = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/util-contains-newline.js
+// ../../work/main/node_modules/yaml/dist/compose/util-contains-newline.js
 var require_util_contains_newline = __commonJS({
-  "node_modules/yaml/dist/compose/util-contains-newline.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/util-contains-newline.js"(exports) {
     "use strict";
     function containsNewline(key) {
       if (!key)
@@ -3951,9 +3951,9 @@ var require_util_contains_newline = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/util-flow-indent-check.js
+// ../../work/main/node_modules/yaml/dist/compose/util-flow-indent-check.js
 var require_util_flow_indent_check = __commonJS({
-  "node_modules/yaml/dist/compose/util-flow-indent-check.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/util-flow-indent-check.js"(exports) {
     "use strict";
     var utilContainsNewline = require_util_contains_newline();
     function flowIndentCheck(indent, fc, onError) {
@@ -3969,9 +3969,9 @@ var require_util_flow_indent_check = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/util-map-includes.js
+// ../../work/main/node_modules/yaml/dist/compose/util-map-includes.js
 var require_util_map_includes = __commonJS({
-  "node_modules/yaml/dist/compose/util-map-includes.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/util-map-includes.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     function mapIncludes(ctx, items, search) {
@@ -3985,9 +3985,9 @@ var require_util_map_includes = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/resolve-block-map.js
+// ../../work/main/node_modules/yaml/dist/compose/resolve-block-map.js
 var require_resolve_block_map = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-block-map.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/resolve-block-map.js"(exports) {
     "use strict";
     var Pair = require_Pair();
     var YAMLMap = require_YAMLMap();
@@ -4093,9 +4093,9 @@ var require_resolve_block_map = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/resolve-block-seq.js
+// ../../work/main/node_modules/yaml/dist/compose/resolve-block-seq.js
 var require_resolve_block_seq = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-block-seq.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/resolve-block-seq.js"(exports) {
     "use strict";
     var YAMLSeq = require_YAMLSeq();
     var resolveProps = require_resolve_props();
@@ -4144,9 +4144,9 @@ var require_resolve_block_seq = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/resolve-end.js
+// ../../work/main/node_modules/yaml/dist/compose/resolve-end.js
 var require_resolve_end = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-end.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/resolve-end.js"(exports) {
     "use strict";
     function resolveEnd(end, offset, reqSpace, onError) {
       let comment = "";
@@ -4187,9 +4187,9 @@ var require_resolve_end = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/resolve-flow-collection.js
+// ../../work/main/node_modules/yaml/dist/compose/resolve-flow-collection.js
 var require_resolve_flow_collection = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-flow-collection.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/resolve-flow-collection.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var Pair = require_Pair();
@@ -4381,9 +4381,9 @@ var require_resolve_flow_collection = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/compose-collection.js
+// ../../work/main/node_modules/yaml/dist/compose/compose-collection.js
 var require_compose_collection = __commonJS({
-  "node_modules/yaml/dist/compose/compose-collection.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/compose-collection.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var Scalar = require_Scalar();
@@ -4446,9 +4446,9 @@ var require_compose_collection = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/resolve-block-scalar.js
+// ../../work/main/node_modules/yaml/dist/compose/resolve-block-scalar.js
 var require_resolve_block_scalar = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-block-scalar.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/resolve-block-scalar.js"(exports) {
     "use strict";
     var Scalar = require_Scalar();
     function resolveBlockScalar(ctx, scalar2, onError) {
@@ -4629,9 +4629,9 @@ var require_resolve_block_scalar = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/resolve-flow-scalar.js
+// ../../work/main/node_modules/yaml/dist/compose/resolve-flow-scalar.js
 var require_resolve_flow_scalar = __commonJS({
-  "node_modules/yaml/dist/compose/resolve-flow-scalar.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/resolve-flow-scalar.js"(exports) {
     "use strict";
     var Scalar = require_Scalar();
     var resolveEnd = require_resolve_end();
@@ -4850,9 +4850,9 @@ var require_resolve_flow_scalar = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/compose-scalar.js
+// ../../work/main/node_modules/yaml/dist/compose/compose-scalar.js
 var require_compose_scalar = __commonJS({
-  "node_modules/yaml/dist/compose/compose-scalar.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/compose-scalar.js"(exports) {
     "use strict";
     var identity4 = require_identity();
     var Scalar = require_Scalar();
@@ -4931,9 +4931,9 @@ var require_compose_scalar = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/util-empty-scalar-position.js
+// ../../work/main/node_modules/yaml/dist/compose/util-empty-scalar-position.js
 var require_util_empty_scalar_position = __commonJS({
-  "node_modules/yaml/dist/compose/util-empty-scalar-position.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/util-empty-scalar-position.js"(exports) {
     "use strict";
     function emptyScalarPosition(offset, before, pos) {
       if (before) {
@@ -4961,9 +4961,9 @@ var require_util_empty_scalar_position = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/compose-node.js
+// ../../work/main/node_modules/yaml/dist/compose/compose-node.js
 var require_compose_node = __commonJS({
-  "node_modules/yaml/dist/compose/compose-node.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/compose-node.js"(exports) {
     "use strict";
     var Alias = require_Alias();
     var identity4 = require_identity();
@@ -5067,9 +5067,9 @@ var require_compose_node = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/compose-doc.js
+// ../../work/main/node_modules/yaml/dist/compose/compose-doc.js
 var require_compose_doc = __commonJS({
-  "node_modules/yaml/dist/compose/compose-doc.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/compose-doc.js"(exports) {
     "use strict";
     var Document = require_Document();
     var composeNode = require_compose_node();
@@ -5110,9 +5110,9 @@ var require_compose_doc = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/compose/composer.js
+// ../../work/main/node_modules/yaml/dist/compose/composer.js
 var require_composer = __commonJS({
-  "node_modules/yaml/dist/compose/composer.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/compose/composer.js"(exports) {
     "use strict";
     var node_process = __require("process");
     var directives = require_directives();
@@ -5318,9 +5318,9 @@ ${end.comment}` : end.comment;
   }
 });
 
-// node_modules/yaml/dist/parse/cst-scalar.js
+// ../../work/main/node_modules/yaml/dist/parse/cst-scalar.js
 var require_cst_scalar = __commonJS({
-  "node_modules/yaml/dist/parse/cst-scalar.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/parse/cst-scalar.js"(exports) {
     "use strict";
     var resolveBlockScalar = require_resolve_block_scalar();
     var resolveFlowScalar = require_resolve_flow_scalar();
@@ -5503,9 +5503,9 @@ var require_cst_scalar = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/parse/cst-stringify.js
+// ../../work/main/node_modules/yaml/dist/parse/cst-stringify.js
 var require_cst_stringify = __commonJS({
-  "node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
     "use strict";
     var stringify = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
@@ -5564,9 +5564,9 @@ var require_cst_stringify = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/parse/cst-visit.js
+// ../../work/main/node_modules/yaml/dist/parse/cst-visit.js
 var require_cst_visit = __commonJS({
-  "node_modules/yaml/dist/parse/cst-visit.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/parse/cst-visit.js"(exports) {
     "use strict";
     var BREAK = /* @__PURE__ */ Symbol("break visit");
     var SKIP = /* @__PURE__ */ Symbol("skip children");
@@ -5626,9 +5626,9 @@ var require_cst_visit = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/parse/cst.js
+// ../../work/main/node_modules/yaml/dist/parse/cst.js
 var require_cst = __commonJS({
-  "node_modules/yaml/dist/parse/cst.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/parse/cst.js"(exports) {
     "use strict";
     var cstScalar = require_cst_scalar();
     var cstStringify = require_cst_stringify();
@@ -5728,9 +5728,9 @@ var require_cst = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/parse/lexer.js
+// ../../work/main/node_modules/yaml/dist/parse/lexer.js
 var require_lexer = __commonJS({
-  "node_modules/yaml/dist/parse/lexer.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/parse/lexer.js"(exports) {
     "use strict";
     var cst = require_cst();
     function isEmpty(ch) {
@@ -6317,9 +6317,9 @@ var require_lexer = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/parse/line-counter.js
+// ../../work/main/node_modules/yaml/dist/parse/line-counter.js
 var require_line_counter = __commonJS({
-  "node_modules/yaml/dist/parse/line-counter.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/parse/line-counter.js"(exports) {
     "use strict";
     var LineCounter2 = class {
       constructor() {
@@ -6348,9 +6348,9 @@ var require_line_counter = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/parse/parser.js
+// ../../work/main/node_modules/yaml/dist/parse/parser.js
 var require_parser = __commonJS({
-  "node_modules/yaml/dist/parse/parser.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/parse/parser.js"(exports) {
     "use strict";
     var node_process = __require("process");
     var cst = require_cst();
@@ -7222,9 +7222,9 @@ var require_parser = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/public-api.js
+// ../../work/main/node_modules/yaml/dist/public-api.js
 var require_public_api = __commonJS({
-  "node_modules/yaml/dist/public-api.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/public-api.js"(exports) {
     "use strict";
     var composer = require_composer();
     var Document = require_Document();
@@ -7319,9 +7319,9 @@ var require_public_api = __commonJS({
   }
 });
 
-// node_modules/yaml/dist/index.js
+// ../../work/main/node_modules/yaml/dist/index.js
 var require_dist = __commonJS({
-  "node_modules/yaml/dist/index.js"(exports) {
+  "../../work/main/node_modules/yaml/dist/index.js"(exports) {
     "use strict";
     var composer = require_composer();
     var Document = require_Document();
@@ -7373,10 +7373,10 @@ var require_dist = __commonJS({
 
 // src/cli/main.ts
 import { spawn as spawn2 } from "node:child_process";
-import { readFile as readFile2 } from "node:fs/promises";
+import { open as open4, readFile as readFile3 } from "node:fs/promises";
 import { resolve as resolve2 } from "node:path";
 
-// node_modules/markdown-table/index.js
+// ../../work/main/node_modules/markdown-table/index.js
 function defaultStringLength(value) {
   return value.length;
 }
@@ -7983,12 +7983,12 @@ function sitesTable(report, s, sites) {
   void s;
   return markdownTable([header, ...rows], { align, alignDelimiters: false });
 }
-function sitesBlock(report, s, limit, open4, extra) {
+function sitesBlock(report, s, limit, open5, extra) {
   const counts = siteCounts(s);
   const { sites, more } = listedSites(s, limit);
   if (counts.changed === 0 && extra.length === 0) return "";
   const summary = `Sites in ${htmlText(s.name)}: ${formatCount(counts.changed)} changed, ${formatCount(counts.same)} unchanged`;
-  const parts = [`<details${open4 ? " open" : ""}><summary>${summary}</summary>`, ""];
+  const parts = [`<details${open5 ? " open" : ""}><summary>${summary}</summary>`, ""];
   if (extra.length > 0) parts.push(extra.join("\n"), "");
   if (sites.length > 0) parts.push(sitesTable(report, s, sites), "");
   const notes = [];
@@ -8235,8 +8235,8 @@ function displayWidth(text2) {
 }
 function paint(text2, colour, on6) {
   if (!on6 || !colour) return text2;
-  const [open4, close] = ANSI[colour];
-  return `${open4}${text2}${close}`;
+  const [open5, close] = ANSI[colour];
+  return `${open5}${text2}${close}`;
 }
 function deltaColour(n2) {
   if (n2 > 0) return "red";
@@ -8402,7 +8402,7 @@ function renderTerminal(report, options = {}) {
   return out.join("\n") + "\n";
 }
 
-// node_modules/zod/v4/classic/external.js
+// ../../work/main/node_modules/zod/v4/classic/external.js
 var external_exports = {};
 __export(external_exports, {
   $brand: () => $brand,
@@ -8665,7 +8665,7 @@ __export(external_exports, {
   xor: () => xor
 });
 
-// node_modules/zod/v4/core/index.js
+// ../../work/main/node_modules/zod/v4/core/index.js
 var core_exports2 = {};
 __export(core_exports2, {
   $ZodAny: () => $ZodAny,
@@ -8982,7 +8982,7 @@ __export(core_exports2, {
   withParser: () => withParser
 });
 
-// node_modules/zod/v4/core/util.js
+// ../../work/main/node_modules/zod/v4/core/util.js
 var util_exports = {};
 __export(util_exports, {
   BIGINT_FORMAT_RANGES: () => BIGINT_FORMAT_RANGES,
@@ -9838,7 +9838,7 @@ function constantCatch(value) {
   return fn;
 }
 
-// node_modules/zod/v4/core/core.js
+// ../../work/main/node_modules/zod/v4/core/core.js
 var _a;
 var NEVER = /* @__PURE__ */ Object.freeze({
   status: "aborted"
@@ -9960,7 +9960,7 @@ function config(newConfig) {
   return globalConfig;
 }
 
-// node_modules/zod/v4/core/errors.js
+// ../../work/main/node_modules/zod/v4/core/errors.js
 function _getMessage() {
   const internals = this._zod;
   internals.message ?? (internals.message = JSON.stringify(internals.def, jsonStringifyReplacer, 2));
@@ -10152,7 +10152,7 @@ function prettifyError(error63) {
   return lines.join("\n");
 }
 
-// node_modules/zod/v4/core/parse.js
+// ../../work/main/node_modules/zod/v4/core/parse.js
 function finalizeParams(callee, params) {
   return { callee: params?.callee ?? callee, Err: params?.Err };
 }
@@ -10312,7 +10312,7 @@ var _safeDecodeAsync = (_Err) => async (schema, value, _ctx) => {
 };
 var safeDecodeAsync = /* @__PURE__ */ _safeDecodeAsync($ZodRealError);
 
-// node_modules/zod/v4/core/regexes.js
+// ../../work/main/node_modules/zod/v4/core/regexes.js
 var regexes_exports = {};
 __export(regexes_exports, {
   anyString: () => anyString,
@@ -10484,7 +10484,7 @@ var sha512_hex = /^[0-9a-fA-F]{128}$/;
 var sha512_base64 = /* @__PURE__ */ fixedBase64(86, "==");
 var sha512_base64url = /* @__PURE__ */ fixedBase64url(86);
 
-// node_modules/zod/v4/core/checks.js
+// ../../work/main/node_modules/zod/v4/core/checks.js
 var $ZodCheck = /* @__PURE__ */ $constructor("$ZodCheck", (inst, def) => {
   var _a3;
   inst._zod ?? (inst._zod = {});
@@ -10960,7 +10960,7 @@ var $ZodCheckOverwrite = /* @__PURE__ */ $constructor("$ZodCheckOverwrite", (ins
   };
 });
 
-// node_modules/zod/v4/core/doc.js
+// ../../work/main/node_modules/zod/v4/core/doc.js
 var Doc = class {
   constructor(args = [], closed = {}) {
     this.content = [];
@@ -11001,14 +11001,14 @@ ${content.join("\n")}
   }
 };
 
-// node_modules/zod/v4/core/versions.js
+// ../../work/main/node_modules/zod/v4/core/versions.js
 var version = {
   major: 4,
   minor: 6,
   patch: 7
 };
 
-// node_modules/zod/v4/core/schemas.js
+// ../../work/main/node_modules/zod/v4/core/schemas.js
 var $ZodType = /* @__PURE__ */ $constructor("$ZodType", (inst, def) => {
   var _a3;
   inst ?? (inst = {});
@@ -13450,7 +13450,7 @@ function handleRefineResult(result, payload, input2, inst) {
   }
 }
 
-// node_modules/zod/v4/core/memoizer.js
+// ../../work/main/node_modules/zod/v4/core/memoizer.js
 var $ZodCyclicError = class extends Error {
   constructor() {
     super(`Cannot parse a reference cycle that closes through a transform`);
@@ -13727,7 +13727,7 @@ function isBackEdge(ctx, value) {
   return backEdges !== void 0 && isRef(value) && backEdges.has(value);
 }
 
-// node_modules/zod/v4/locales/index.js
+// ../../work/main/node_modules/zod/v4/locales/index.js
 var locales_exports = {};
 __export(locales_exports, {
   ar: () => ar_default,
@@ -13795,7 +13795,7 @@ __export(locales_exports, {
   zhTW: () => zh_TW_default
 });
 
-// node_modules/zod/v4/locales/ar.js
+// ../../work/main/node_modules/zod/v4/locales/ar.js
 var error = () => {
   const Sizable = {
     string: { unit: "\u062D\u0631\u0641", verb: "\u0623\u0646 \u064A\u062D\u0648\u064A" },
@@ -13907,7 +13907,7 @@ function ar_default() {
   };
 }
 
-// node_modules/zod/v4/locales/az.js
+// ../../work/main/node_modules/zod/v4/locales/az.js
 var error2 = () => {
   const Sizable = {
     string: { unit: "simvol", verb: "olmal\u0131d\u0131r" },
@@ -14018,7 +14018,7 @@ function az_default() {
   };
 }
 
-// node_modules/zod/v4/locales/be.js
+// ../../work/main/node_modules/zod/v4/locales/be.js
 function getBelarusianPlural(count3, one, few, many) {
   const absCount = Math.abs(count3);
   const lastDigit = absCount % 10;
@@ -14187,7 +14187,7 @@ function be_default() {
   };
 }
 
-// node_modules/zod/v4/locales/bg.js
+// ../../work/main/node_modules/zod/v4/locales/bg.js
 var error4 = () => {
   const Sizable = {
     string: { unit: "\u0441\u0438\u043C\u0432\u043E\u043B\u0430", verb: "\u0434\u0430 \u0441\u044A\u0434\u044A\u0440\u0436\u0430" },
@@ -14313,7 +14313,7 @@ function bg_default() {
   };
 }
 
-// node_modules/zod/v4/locales/bn.js
+// ../../work/main/node_modules/zod/v4/locales/bn.js
 var error5 = () => {
   const Sizable = {
     string: { unit: "\u0985\u0995\u09CD\u09B7\u09B0", verb: "\u09A5\u09BE\u0995\u09A4\u09C7 \u09B9\u09AC\u09C7" },
@@ -14427,7 +14427,7 @@ function bn_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ca.js
+// ../../work/main/node_modules/zod/v4/locales/ca.js
 var error6 = () => {
   const Sizable = {
     string: { unit: "car\xE0cters", verb: "contenir" },
@@ -14541,7 +14541,7 @@ function ca_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ckb.js
+// ../../work/main/node_modules/zod/v4/locales/ckb.js
 var error7 = () => {
   const Sizable = {
     string: { unit: "\u067E\u06CC\u062A", verb: "\u0628\u06CE\u062A" },
@@ -14674,7 +14674,7 @@ function ckb_default() {
   };
 }
 
-// node_modules/zod/v4/locales/cs.js
+// ../../work/main/node_modules/zod/v4/locales/cs.js
 var error8 = () => {
   const Sizable = {
     string: { unit: "znak\u016F", verb: "m\xEDt" },
@@ -14791,7 +14791,7 @@ function cs_default() {
   };
 }
 
-// node_modules/zod/v4/locales/da.js
+// ../../work/main/node_modules/zod/v4/locales/da.js
 var error9 = () => {
   const Sizable = {
     string: { unit: "tegn", verb: "havde" },
@@ -14912,7 +14912,7 @@ function da_default() {
   };
 }
 
-// node_modules/zod/v4/locales/de.js
+// ../../work/main/node_modules/zod/v4/locales/de.js
 var error10 = () => {
   const Sizable = {
     string: { unit: "Zeichen", verb: "zu haben" },
@@ -15026,7 +15026,7 @@ function de_default() {
   };
 }
 
-// node_modules/zod/v4/locales/el.js
+// ../../work/main/node_modules/zod/v4/locales/el.js
 var error11 = () => {
   const Sizable = {
     string: { unit: "\u03C7\u03B1\u03C1\u03B1\u03BA\u03C4\u03AE\u03C1\u03B5\u03C2", verb: "\u03BD\u03B1 \u03AD\u03C7\u03B5\u03B9" },
@@ -15139,7 +15139,7 @@ function el_default() {
   };
 }
 
-// node_modules/zod/v4/locales/en.js
+// ../../work/main/node_modules/zod/v4/locales/en.js
 var error12 = () => {
   const Sizable = {
     string: { unit: "characters", verb: "to have" },
@@ -15264,7 +15264,7 @@ function en_default() {
   };
 }
 
-// node_modules/zod/v4/locales/eo.js
+// ../../work/main/node_modules/zod/v4/locales/eo.js
 var error13 = () => {
   const Sizable = {
     string: { unit: "karaktrojn", verb: "havi" },
@@ -15379,7 +15379,7 @@ function eo_default() {
   };
 }
 
-// node_modules/zod/v4/locales/es.js
+// ../../work/main/node_modules/zod/v4/locales/es.js
 var error14 = () => {
   const Sizable = {
     string: { unit: "caracteres", verb: "tener" },
@@ -15516,7 +15516,7 @@ function es_default() {
   };
 }
 
-// node_modules/zod/v4/locales/fa.js
+// ../../work/main/node_modules/zod/v4/locales/fa.js
 var error15 = () => {
   const Sizable = {
     string: { unit: "\u06A9\u0627\u0631\u0627\u06A9\u062A\u0631", verb: "\u062F\u0627\u0634\u062A\u0647 \u0628\u0627\u0634\u062F" },
@@ -15636,7 +15636,7 @@ function fa_default() {
   };
 }
 
-// node_modules/zod/v4/locales/fi.js
+// ../../work/main/node_modules/zod/v4/locales/fi.js
 var error16 = () => {
   const Sizable = {
     string: { unit: "merkki\xE4", subject: "merkkijonon" },
@@ -15754,7 +15754,7 @@ function fi_default() {
   };
 }
 
-// node_modules/zod/v4/locales/fr.js
+// ../../work/main/node_modules/zod/v4/locales/fr.js
 var error17 = () => {
   const Sizable = {
     string: { unit: "caract\xE8res", verb: "avoir" },
@@ -15884,7 +15884,7 @@ function fr_default() {
   };
 }
 
-// node_modules/zod/v4/locales/fr-CA.js
+// ../../work/main/node_modules/zod/v4/locales/fr-CA.js
 var error18 = () => {
   const Sizable = {
     string: { unit: "caract\xE8res", verb: "avoir" },
@@ -15997,7 +15997,7 @@ function fr_CA_default() {
   };
 }
 
-// node_modules/zod/v4/locales/gu.js
+// ../../work/main/node_modules/zod/v4/locales/gu.js
 var error19 = () => {
   const Sizable = {
     string: { unit: "\u0A85\u0A95\u0ACD\u0AB7\u0AB0", verb: "\u0AB9\u0ACB\u0AB5\u0ABE \u0A9C\u0ACB\u0A88\u0A8F" },
@@ -16111,7 +16111,7 @@ function gu_default() {
   };
 }
 
-// node_modules/zod/v4/locales/he.js
+// ../../work/main/node_modules/zod/v4/locales/he.js
 var error20 = () => {
   const TypeNames = {
     string: { label: "\u05DE\u05D7\u05E8\u05D5\u05D6\u05EA", gender: "f" },
@@ -16313,7 +16313,7 @@ function he_default() {
   };
 }
 
-// node_modules/zod/v4/locales/hi.js
+// ../../work/main/node_modules/zod/v4/locales/hi.js
 var error21 = () => {
   const Sizable = {
     string: { unit: "\u0905\u0915\u094D\u0937\u0930", verb: "\u0930\u0916\u0928\u0947 \u0915\u0947 \u0932\u093F\u090F" },
@@ -16425,7 +16425,7 @@ function hi_default() {
   };
 }
 
-// node_modules/zod/v4/locales/hr.js
+// ../../work/main/node_modules/zod/v4/locales/hr.js
 var error22 = () => {
   const Sizable = {
     string: { unit: "znakova", verb: "imati" },
@@ -16552,7 +16552,7 @@ function hr_default() {
   };
 }
 
-// node_modules/zod/v4/locales/hu.js
+// ../../work/main/node_modules/zod/v4/locales/hu.js
 var error23 = () => {
   const Sizable = {
     string: { unit: "karakter", verb: "legyen" },
@@ -16666,7 +16666,7 @@ function hu_default() {
   };
 }
 
-// node_modules/zod/v4/locales/hy.js
+// ../../work/main/node_modules/zod/v4/locales/hy.js
 function getArmenianPlural(count3, one, many) {
   return Math.abs(count3) === 1 ? one : many;
 }
@@ -16825,7 +16825,7 @@ function hy_default() {
   };
 }
 
-// node_modules/zod/v4/locales/id.js
+// ../../work/main/node_modules/zod/v4/locales/id.js
 var error25 = () => {
   const Sizable = {
     string: { unit: "karakter", verb: "memiliki" },
@@ -16937,7 +16937,7 @@ function id_default() {
   };
 }
 
-// node_modules/zod/v4/locales/is.js
+// ../../work/main/node_modules/zod/v4/locales/is.js
 var error26 = () => {
   const Sizable = {
     string: { unit: "stafi", verb: "a\xF0 hafa" },
@@ -17052,7 +17052,7 @@ function is_default() {
   };
 }
 
-// node_modules/zod/v4/locales/it.js
+// ../../work/main/node_modules/zod/v4/locales/it.js
 var error27 = () => {
   const Sizable = {
     string: { unit: "caratteri", verb: "avere" },
@@ -17166,7 +17166,7 @@ function it_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ja.js
+// ../../work/main/node_modules/zod/v4/locales/ja.js
 var error28 = () => {
   const Sizable = {
     string: { unit: "\u6587\u5B57", verb: "\u3067\u3042\u308B" },
@@ -17279,7 +17279,7 @@ function ja_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ka.js
+// ../../work/main/node_modules/zod/v4/locales/ka.js
 var error29 = () => {
   const Sizable = {
     string: { unit: "\u10E1\u10D8\u10DB\u10D1\u10DD\u10DA\u10DD", verb: "\u10E3\u10DC\u10D3\u10D0 \u10E8\u10D4\u10D8\u10EA\u10D0\u10D5\u10D3\u10D4\u10E1" },
@@ -17397,7 +17397,7 @@ function ka_default() {
   };
 }
 
-// node_modules/zod/v4/locales/km.js
+// ../../work/main/node_modules/zod/v4/locales/km.js
 var error30 = () => {
   const Sizable = {
     string: { unit: "\u178F\u17BD\u17A2\u1780\u17D2\u179F\u179A", verb: "\u1782\u17BD\u179A\u1798\u17B6\u1793" },
@@ -17513,12 +17513,12 @@ function km_default() {
   };
 }
 
-// node_modules/zod/v4/locales/kh.js
+// ../../work/main/node_modules/zod/v4/locales/kh.js
 function kh_default() {
   return km_default();
 }
 
-// node_modules/zod/v4/locales/kn.js
+// ../../work/main/node_modules/zod/v4/locales/kn.js
 var error31 = () => {
   const Sizable = {
     string: { unit: "\u0C85\u0C95\u0CCD\u0CB7\u0CB0\u0C97\u0CB3\u0CC1", verb: "\u0CB9\u0CCA\u0C82\u0CA6\u0CB2\u0CC1" },
@@ -17634,7 +17634,7 @@ function kn_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ko.js
+// ../../work/main/node_modules/zod/v4/locales/ko.js
 var error32 = () => {
   const Sizable = {
     string: { unit: "\uBB38\uC790", verb: "to have" },
@@ -17751,7 +17751,7 @@ function ko_default() {
   };
 }
 
-// node_modules/zod/v4/locales/lt.js
+// ../../work/main/node_modules/zod/v4/locales/lt.js
 var capitalizeFirstCharacter = (text2) => {
   return text2.charAt(0).toUpperCase() + text2.slice(1);
 };
@@ -17959,7 +17959,7 @@ function lt_default() {
   };
 }
 
-// node_modules/zod/v4/locales/mk.js
+// ../../work/main/node_modules/zod/v4/locales/mk.js
 var error34 = () => {
   const Sizable = {
     string: { unit: "\u0437\u043D\u0430\u0446\u0438", verb: "\u0434\u0430 \u0438\u043C\u0430\u0430\u0442" },
@@ -18074,7 +18074,7 @@ function mk_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ms.js
+// ../../work/main/node_modules/zod/v4/locales/ms.js
 var error35 = () => {
   const Sizable = {
     string: { unit: "aksara", verb: "mempunyai" },
@@ -18187,7 +18187,7 @@ function ms_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ne.js
+// ../../work/main/node_modules/zod/v4/locales/ne.js
 var error36 = () => {
   const Sizable = {
     string: { unit: "\u0905\u0915\u094D\u0937\u0930", verb: "\u0939\u0941\u0928\u0941\u092A\u0930\u094D\u091B" },
@@ -18299,7 +18299,7 @@ function ne_default() {
   };
 }
 
-// node_modules/zod/v4/locales/nl.js
+// ../../work/main/node_modules/zod/v4/locales/nl.js
 var error37 = () => {
   const Sizable = {
     string: { unit: "tekens", verb: "heeft" },
@@ -18415,7 +18415,7 @@ function nl_default() {
   };
 }
 
-// node_modules/zod/v4/locales/nn.js
+// ../../work/main/node_modules/zod/v4/locales/nn.js
 var error38 = () => {
   const Sizable = {
     string: { unit: "teikn", verb: "\xE5 ha" },
@@ -18529,7 +18529,7 @@ function nn_default() {
   };
 }
 
-// node_modules/zod/v4/locales/no.js
+// ../../work/main/node_modules/zod/v4/locales/no.js
 var error39 = () => {
   const Sizable = {
     string: { unit: "tegn", verb: "\xE5 ha" },
@@ -18643,7 +18643,7 @@ function no_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ota.js
+// ../../work/main/node_modules/zod/v4/locales/ota.js
 var error40 = () => {
   const Sizable = {
     string: { unit: "harf", verb: "olmal\u0131d\u0131r" },
@@ -18758,7 +18758,7 @@ function ota_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ps.js
+// ../../work/main/node_modules/zod/v4/locales/ps.js
 var error41 = () => {
   const Sizable = {
     string: { unit: "\u062A\u0648\u06A9\u064A", verb: "\u0648\u0644\u0631\u064A" },
@@ -18878,7 +18878,7 @@ function ps_default() {
   };
 }
 
-// node_modules/zod/v4/locales/pl.js
+// ../../work/main/node_modules/zod/v4/locales/pl.js
 var error42 = () => {
   const Sizable = {
     string: { unit: "znak\xF3w", verb: "mie\u0107" },
@@ -18993,7 +18993,7 @@ function pl_default() {
   };
 }
 
-// node_modules/zod/v4/locales/pt.js
+// ../../work/main/node_modules/zod/v4/locales/pt.js
 var error43 = () => {
   const Sizable = {
     string: { unit: "caracteres" },
@@ -19137,7 +19137,7 @@ function pt_default() {
   };
 }
 
-// node_modules/zod/v4/locales/pt-BR.js
+// ../../work/main/node_modules/zod/v4/locales/pt-BR.js
 var error44 = () => {
   const Sizable = {
     string: { unit: "caracteres" },
@@ -19282,7 +19282,7 @@ function pt_BR_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ro.js
+// ../../work/main/node_modules/zod/v4/locales/ro.js
 var error45 = () => {
   const Sizable = {
     string: { unit: "caractere", verb: "s\u0103 aib\u0103" },
@@ -19405,7 +19405,7 @@ function ro_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ru.js
+// ../../work/main/node_modules/zod/v4/locales/ru.js
 function getRussianPlural(count3, one, few, many) {
   const absCount = Math.abs(count3);
   const lastDigit = absCount % 10;
@@ -19574,7 +19574,7 @@ function ru_default() {
   };
 }
 
-// node_modules/zod/v4/locales/sk.js
+// ../../work/main/node_modules/zod/v4/locales/sk.js
 var error47 = () => {
   const Sizable = {
     string: { unit: "znakov", verb: "ma\u0165" },
@@ -19691,7 +19691,7 @@ function sk_default() {
   };
 }
 
-// node_modules/zod/v4/locales/sl.js
+// ../../work/main/node_modules/zod/v4/locales/sl.js
 var error48 = () => {
   const Sizable = {
     string: { unit: "znakov", verb: "imeti" },
@@ -19806,7 +19806,7 @@ function sl_default() {
   };
 }
 
-// node_modules/zod/v4/locales/sv.js
+// ../../work/main/node_modules/zod/v4/locales/sv.js
 var error49 = () => {
   const Sizable = {
     string: { unit: "tecken", verb: "att ha" },
@@ -19922,7 +19922,7 @@ function sv_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ta.js
+// ../../work/main/node_modules/zod/v4/locales/ta.js
 var error50 = () => {
   const Sizable = {
     string: { unit: "\u0B8E\u0BB4\u0BC1\u0BA4\u0BCD\u0BA4\u0BC1\u0B95\u0BCD\u0B95\u0BB3\u0BCD", verb: "\u0B95\u0BCA\u0BA3\u0BCD\u0B9F\u0BBF\u0BB0\u0BC1\u0B95\u0BCD\u0B95 \u0BB5\u0BC7\u0BA3\u0BCD\u0B9F\u0BC1\u0BAE\u0BCD" },
@@ -20038,7 +20038,7 @@ function ta_default() {
   };
 }
 
-// node_modules/zod/v4/locales/tg.js
+// ../../work/main/node_modules/zod/v4/locales/tg.js
 var error51 = () => {
   const Sizable = {
     string: { unit: "\u0430\u043B\u043E\u043C\u0430\u0442", verb: "\u0434\u043E\u0448\u0442\u0430 \u0431\u043E\u0448\u0430\u0434" },
@@ -20155,7 +20155,7 @@ function tg_default() {
   };
 }
 
-// node_modules/zod/v4/locales/th.js
+// ../../work/main/node_modules/zod/v4/locales/th.js
 var error52 = () => {
   const Sizable = {
     string: { unit: "\u0E15\u0E31\u0E27\u0E2D\u0E31\u0E01\u0E29\u0E23", verb: "\u0E04\u0E27\u0E23\u0E21\u0E35" },
@@ -20271,7 +20271,7 @@ function th_default() {
   };
 }
 
-// node_modules/zod/v4/locales/tk.js
+// ../../work/main/node_modules/zod/v4/locales/tk.js
 var error53 = () => {
   const Sizable = {
     string: { unit: "simwol", verb: "bolmaly" },
@@ -20379,7 +20379,7 @@ function tk_default() {
   };
 }
 
-// node_modules/zod/v4/locales/tr.js
+// ../../work/main/node_modules/zod/v4/locales/tr.js
 var error54 = () => {
   const Sizable = {
     string: { unit: "karakter", verb: "olmal\u0131" },
@@ -20490,7 +20490,7 @@ function tr_default() {
   };
 }
 
-// node_modules/zod/v4/locales/uk.js
+// ../../work/main/node_modules/zod/v4/locales/uk.js
 var error55 = () => {
   const Sizable = {
     string: { unit: "\u0441\u0438\u043C\u0432\u043E\u043B\u0456\u0432", verb: "\u043C\u0430\u0442\u0438\u043C\u0435" },
@@ -20604,12 +20604,12 @@ function uk_default() {
   };
 }
 
-// node_modules/zod/v4/locales/ua.js
+// ../../work/main/node_modules/zod/v4/locales/ua.js
 function ua_default() {
   return uk_default();
 }
 
-// node_modules/zod/v4/locales/ur.js
+// ../../work/main/node_modules/zod/v4/locales/ur.js
 var error56 = () => {
   const Sizable = {
     string: { unit: "\u062D\u0631\u0648\u0641", verb: "\u06C1\u0648\u0646\u0627" },
@@ -20725,7 +20725,7 @@ function ur_default() {
   };
 }
 
-// node_modules/zod/v4/locales/uz.js
+// ../../work/main/node_modules/zod/v4/locales/uz.js
 var error57 = () => {
   const Sizable = {
     string: { unit: "belgi", verb: "bo\u2018lishi kerak" },
@@ -20839,7 +20839,7 @@ function uz_default() {
   };
 }
 
-// node_modules/zod/v4/locales/vi.js
+// ../../work/main/node_modules/zod/v4/locales/vi.js
 var error58 = () => {
   const Sizable = {
     string: { unit: "k\xFD t\u1EF1", verb: "c\xF3" },
@@ -20953,7 +20953,7 @@ function vi_default() {
   };
 }
 
-// node_modules/zod/v4/locales/zh-CN.js
+// ../../work/main/node_modules/zod/v4/locales/zh-CN.js
 var error59 = () => {
   const Sizable = {
     string: { unit: "\u5B57\u7B26", verb: "\u5305\u542B" },
@@ -21068,7 +21068,7 @@ function zh_CN_default() {
   };
 }
 
-// node_modules/zod/v4/locales/zh-TW.js
+// ../../work/main/node_modules/zod/v4/locales/zh-TW.js
 var error60 = () => {
   const Sizable = {
     string: { unit: "\u5B57\u5143", verb: "\u64C1\u6709" },
@@ -21181,7 +21181,7 @@ function zh_TW_default() {
   };
 }
 
-// node_modules/zod/v4/locales/yo.js
+// ../../work/main/node_modules/zod/v4/locales/yo.js
 var error61 = () => {
   const Sizable = {
     string: { unit: "\xE0mi", verb: "n\xED" },
@@ -21294,7 +21294,7 @@ function yo_default() {
   };
 }
 
-// node_modules/zod/v4/core/registries.js
+// ../../work/main/node_modules/zod/v4/core/registries.js
 var _a2;
 var $output = /* @__PURE__ */ Symbol("ZodOutput");
 var $input = /* @__PURE__ */ Symbol("ZodInput");
@@ -21344,7 +21344,7 @@ function registry() {
 (_a2 = globalThis).__zod_globalRegistry ?? (_a2.__zod_globalRegistry = registry());
 var globalRegistry = globalThis.__zod_globalRegistry;
 
-// node_modules/zod/v4/core/compile.js
+// ../../work/main/node_modules/zod/v4/core/compile.js
 var INVALID = /* @__PURE__ */ Symbol.for("zod.compile.invalid");
 var FALLBACK_FLAG = /* @__PURE__ */ Symbol.for("zod.compile.fallback");
 var ZodCompileAsyncError = class extends Error {
@@ -22954,7 +22954,7 @@ function generateTransformCheck(doc, ctx, schema, accessor) {
   return accessor;
 }
 
-// node_modules/zod/v4/core/api.js
+// ../../work/main/node_modules/zod/v4/core/api.js
 function snapshotChecks(def) {
   if (def.checks)
     def.checks = [...def.checks];
@@ -24013,7 +24013,7 @@ function _stringFormat(Class2, format2, fnOrRegex, _params = {}) {
   return inst;
 }
 
-// node_modules/zod/v4/core/to-json-schema.js
+// ../../work/main/node_modules/zod/v4/core/to-json-schema.js
 function assignProps(target, ...sources) {
   for (const source of sources) {
     for (const key of Reflect.ownKeys(source)) {
@@ -24543,7 +24543,7 @@ var createStandardJSONSchemaMethod = (schema, io, processors = {}) => (params) =
   return finalize(ctx, schema);
 };
 
-// node_modules/zod/v4/core/json-schema-processors.js
+// ../../work/main/node_modules/zod/v4/core/json-schema-processors.js
 var narrowMin = (agg, key, value) => {
   if (agg[key] === void 0 || value > agg[key])
     agg[key] = value;
@@ -25291,7 +25291,7 @@ function toJSONSchema(input2, params) {
   return finalize(ctx, input2);
 }
 
-// node_modules/zod/v4/core/json-schema-generator.js
+// ../../work/main/node_modules/zod/v4/core/json-schema-generator.js
 var JSONSchemaGenerator = class {
   /** @deprecated Access via ctx instead */
   get metadataRegistry() {
@@ -25369,10 +25369,10 @@ var JSONSchemaGenerator = class {
   }
 };
 
-// node_modules/zod/v4/core/json-schema.js
+// ../../work/main/node_modules/zod/v4/core/json-schema.js
 var json_schema_exports = {};
 
-// node_modules/zod/v4/classic/schemas.js
+// ../../work/main/node_modules/zod/v4/classic/schemas.js
 var schemas_exports2 = {};
 __export(schemas_exports2, {
   ZodAny: () => ZodAny,
@@ -25553,7 +25553,7 @@ __export(schemas_exports2, {
   xor: () => xor
 });
 
-// node_modules/zod/v4/classic/checks.js
+// ../../work/main/node_modules/zod/v4/classic/checks.js
 var checks_exports2 = {};
 __export(checks_exports2, {
   endsWith: () => _endsWith,
@@ -25588,7 +25588,7 @@ __export(checks_exports2, {
   uppercase: () => _uppercase
 });
 
-// node_modules/zod/v4/classic/errors.js
+// ../../work/main/node_modules/zod/v4/classic/errors.js
 var _installedErrorProtos = /* @__PURE__ */ new WeakSet([Object.prototype, Error.prototype]);
 function _lazyMethod(proto, key, make) {
   Object.defineProperty(proto, key, {
@@ -25634,7 +25634,7 @@ var ZodRealError = /* @__PURE__ */ $constructor("ZodError", initializer2, void 0
   Parent: Error
 });
 
-// node_modules/zod/v4/classic/parse.js
+// ../../work/main/node_modules/zod/v4/classic/parse.js
 var parse2 = /* @__PURE__ */ _parse(ZodRealError);
 var parseAsync2 = /* @__PURE__ */ _parseAsync(ZodRealError);
 var safeParse2 = /* @__PURE__ */ _safeParse(ZodRealError);
@@ -25648,7 +25648,7 @@ var safeDecode2 = /* @__PURE__ */ _safeDecode(ZodRealError);
 var safeEncodeAsync2 = /* @__PURE__ */ _safeEncodeAsync(ZodRealError);
 var safeDecodeAsync2 = /* @__PURE__ */ _safeDecodeAsync(ZodRealError);
 
-// node_modules/zod/v4/classic/schemas.js
+// ../../work/main/node_modules/zod/v4/classic/schemas.js
 function _ensureDefaultLocale() {
   if (!globalConfig.localeError)
     config(en_default());
@@ -27113,7 +27113,7 @@ function preprocess(fn, schema) {
   });
 }
 
-// node_modules/zod/v4/classic/compat.js
+// ../../work/main/node_modules/zod/v4/classic/compat.js
 var ZodIssueCode = {
   invalid_type: "invalid_type",
   too_big: "too_big",
@@ -27139,7 +27139,7 @@ var ZodFirstPartyTypeKind;
 /* @__PURE__ */ (function(ZodFirstPartyTypeKind2) {
 })(ZodFirstPartyTypeKind || (ZodFirstPartyTypeKind = {}));
 
-// node_modules/zod/v4/classic/iso.js
+// ../../work/main/node_modules/zod/v4/classic/iso.js
 var iso_exports = {};
 __export(iso_exports, {
   ZodISODate: () => ZodISODate,
@@ -27164,7 +27164,7 @@ function duration2(params) {
   return _isoDuration(ZodISODuration, params);
 }
 
-// node_modules/zod/v4/classic/from-json-schema.js
+// ../../work/main/node_modules/zod/v4/classic/from-json-schema.js
 var z = {
   ...schemas_exports2,
   ...checks_exports2,
@@ -27897,7 +27897,7 @@ function fromJSONSchema(schema, params) {
   return convertSchema(normalized, ctx);
 }
 
-// node_modules/zod/v4/core/visit.js
+// ../../work/main/node_modules/zod/v4/core/visit.js
 var RESOLVING = /* @__PURE__ */ Symbol("z.visit/resolving");
 function visit(schema, fnOrHandlers) {
   const fn = typeof fnOrHandlers === "function" ? fnOrHandlers : (node2, rewritten) => {
@@ -28052,7 +28052,7 @@ function visit(schema, fnOrHandlers) {
   return run(schema);
 }
 
-// node_modules/zod/v4/classic/deep-partial.js
+// ../../work/main/node_modules/zod/v4/classic/deep-partial.js
 function deepPartial(schema) {
   return visit(schema, {
     object: (s) => s.partial(),
@@ -28064,7 +28064,7 @@ function deepPartial(schema) {
   });
 }
 
-// node_modules/zod/v4/classic/in-out.js
+// ../../work/main/node_modules/zod/v4/classic/in-out.js
 function withChecks(side, checks) {
   if (!checks?.length)
     return side;
@@ -28094,7 +28094,7 @@ function output(schema) {
   });
 }
 
-// node_modules/zod/v4/classic/coerce.js
+// ../../work/main/node_modules/zod/v4/classic/coerce.js
 var coerce_exports = {};
 __export(coerce_exports, {
   bigint: () => bigint3,
@@ -28192,6 +28192,12 @@ var compareReport = external_exports.strictObject({
   head: external_exports.strictObject({ ref: str(1e3), sha }),
   scenarios: external_exports.array(scenario).max(1e4),
   error: str(1e4).optional(),
+  shard: external_exports.strictObject({
+    index: external_exports.number().int().min(1).max(1e3),
+    count: external_exports.number().int().min(1).max(1e3),
+    total: external_exports.number().int().min(0).max(1e4),
+    positions: external_exports.array(external_exports.number().int().min(0).max(1e4)).max(1e4)
+  }).refine((s) => s.index <= s.count, "index is larger than count").optional(),
   settings: external_exports.strictObject({
     python: str(64).optional(),
     frames: external_exports.number().int().min(1).max(1e3),
@@ -28299,71 +28305,35 @@ var Cleanups = class {
 };
 var defaultCleanups = new Cleanups();
 
-// src/run/compare.ts
-import { existsSync as existsSync4 } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { join as join4 } from "node:path";
-
-// src/report/match.ts
-var SEP = "\0";
-function identity(s) {
-  return [s.file, s.function, s.stmt, s.ordinal].join(SEP);
-}
-function statementKey(s) {
-  return [s.file, s.function, s.stmt].join(SEP);
-}
-function byIdentity(sites) {
-  const out = /* @__PURE__ */ new Map();
-  for (const s of sites) {
-    const k = identity(s);
-    const prev = out.get(k);
-    if (!prev) {
-      out.set(k, s);
-      continue;
-    }
-    out.set(k, {
-      ...prev,
-      peak: prev.peak + s.peak,
-      retained: prev.retained + s.retained,
-      count: prev.count + s.count,
-      leak: prev.leak === null && s.leak === null ? null : (prev.leak ?? 0) + (s.leak ?? 0)
-    });
+// src/plan/shard.ts
+var MAX_SHARDS = 256;
+var ShardError = class extends Error {
+  name = "ShardError";
+};
+function parseShard(input2) {
+  const m = /^\s*(\d{1,4})\s*\/\s*(\d{1,4})\s*$/.exec(input2);
+  const index = Number(m?.[1]);
+  const count3 = Number(m?.[2]);
+  if (!m || count3 < 1 || count3 > MAX_SHARDS || index < 1 || index > count3) {
+    throw new ShardError(
+      `${JSON.stringify(input2.slice(0, 60))} is not a shard: write i/n with 1 \u2264 i \u2264 n \u2264 ${MAX_SHARDS}, e.g. "2/4"`
+    );
   }
-  return out;
+  return { index, count: count3 };
 }
-function matchSites(base, head) {
-  const baseMap = byIdentity(base);
-  const headMap = byIdentity(head);
-  const pairs = [];
-  const leftBase = /* @__PURE__ */ new Map();
-  const leftHead = /* @__PURE__ */ new Map();
-  for (const [k, h2] of headMap) {
-    const b = baseMap.get(k);
-    if (b) {
-      pairs.push({ base: b, head: h2 });
-      baseMap.delete(k);
-    } else {
-      push(leftHead, statementKey(h2), h2);
-    }
+function fnv1a(text2) {
+  let h2 = 2166136261;
+  for (const byte of new TextEncoder().encode(text2)) {
+    h2 ^= byte;
+    h2 = Math.imul(h2, 16777619) >>> 0;
   }
-  for (const b of baseMap.values()) push(leftBase, statementKey(b), b);
-  for (const [k, heads] of leftHead) {
-    const bases = leftBase.get(k) ?? [];
-    heads.sort((x, y) => x.line - y.line);
-    bases.sort((x, y) => x.line - y.line);
-    const n2 = Math.min(heads.length, bases.length);
-    for (let i2 = 0; i2 < n2; i2++) pairs.push({ base: bases[i2], head: heads[i2] });
-    for (let i2 = n2; i2 < heads.length; i2++) pairs.push({ head: heads[i2] });
-    for (let i2 = n2; i2 < bases.length; i2++) pairs.push({ base: bases[i2] });
-    leftBase.delete(k);
-  }
-  for (const bases of leftBase.values()) for (const b of bases) pairs.push({ base: b });
-  return pairs;
+  return h2 >>> 0;
 }
-function push(m, k, v) {
-  const list = m.get(k);
-  if (list) list.push(v);
-  else m.set(k, [v]);
+function shardOf(name, count3) {
+  return fnv1a(name) % count3 + 1;
+}
+function selectShard(items, shard) {
+  return items.map((item, position) => ({ item, position })).filter(({ item }) => shardOf(item.name, shard.count) === shard.index);
 }
 
 // src/report/verdict.ts
@@ -28417,105 +28387,91 @@ function overallVerdict(scenarios) {
   return "pass";
 }
 
-// src/report/diff.ts
-function triple2(base, head) {
-  return { base, head, delta: head - base };
+// src/report/aggregate.ts
+var ShardMergeError = class extends Error {
+  name = "ShardMergeError";
+};
+function sameCommits(a2, b) {
+  return a2.base.sha === b.base.sha && a2.head.sha === b.head.sha;
 }
-function optionalTriple(base, head) {
-  if ((base === null || base === void 0) && (head === null || head === void 0)) return void 0;
-  return triple2(base ?? 0, head ?? 0);
-}
-function siteImpact2(s, iterations = 1) {
-  return Math.max(
-    Math.abs(s.peak.delta),
-    Math.abs(s.retained.delta),
-    s.leak ? Math.abs(s.leak.delta) * Math.max(1, iterations) : 0
-  );
-}
-function statusOf(base, head, d, floor) {
-  const moved = isBeyondNoise(d.peak.base, d.peak.head, floor) || isBeyondNoise(d.retained.base, d.retained.head, floor) || d.leak !== void 0 && isBeyondNoise(d.leak.base, d.leak.head, floor);
-  if (!moved) return "same";
-  if (!base) return "new";
-  if (!head) return "removed";
-  return "changed";
-}
-function diffSites(base, head, floor) {
-  const pairs = matchSites(base?.sites ?? [], head?.sites ?? []);
-  const iterations = head?.settings.iterations ?? base?.settings.iterations ?? 1;
-  const changed = [];
-  const same = [];
-  for (const { base: b, head: h2 } of pairs) {
-    const shown = h2 ?? b;
-    const numbers = {
-      peak: triple2(b?.peak ?? 0, h2?.peak ?? 0),
-      retained: triple2(b?.retained ?? 0, h2?.retained ?? 0),
-      leak: optionalTriple(b?.leak, h2?.leak)
-    };
-    const site2 = {
-      file: shown.file,
-      function: shown.function,
-      line: shown.line,
-      code: shown.code,
-      ...shown.via ? { via: shown.via } : {},
-      status: statusOf(b, h2, numbers, floor),
-      peak: numbers.peak,
-      retained: numbers.retained,
-      ...numbers.leak ? { leak: numbers.leak } : {}
-    };
-    (site2.status === "same" ? same : changed).push(site2);
+function aggregateReports(parts) {
+  if (parts.length === 0) throw new ShardMergeError("no reports to aggregate");
+  const first = parts[0];
+  const count3 = first.report.shard?.count ?? 1;
+  const seen = /* @__PURE__ */ new Map();
+  const placed = [];
+  const names = /* @__PURE__ */ new Map();
+  const problems = [];
+  let total;
+  for (const { name, report } of parts) {
+    const shard = report.shard ?? { index: 1, count: 1, total: report.scenarios.length, positions: [] };
+    if (shard.count !== count3) {
+      throw new ShardMergeError(
+        `${name} is shard ${shard.index}/${shard.count} but ${first.name} is one of ${count3} shards`
+      );
+    }
+    if (!sameCommits(report, first.report) && report.base.sha !== "" && first.report.base.sha !== "") {
+      throw new ShardMergeError(
+        `${name} compares ${report.base.sha.slice(0, 12)}..${report.head.sha.slice(0, 12)} but ${first.name} compares ${first.report.base.sha.slice(0, 12)}..${first.report.head.sha.slice(0, 12)}`
+      );
+    }
+    const earlier = seen.get(shard.index);
+    if (earlier !== void 0)
+      throw new ShardMergeError(`${name} and ${earlier} are both shard ${shard.index}/${count3}`);
+    seen.set(shard.index, name);
+    if (report.error !== void 0) problems.push(`shard ${shard.index}/${count3}: ${report.error}`);
+    if (report.shard) {
+      if (total !== void 0 && report.shard.total !== total) {
+        throw new ShardMergeError(
+          `${name} has ${report.shard.total} scenarios in its plan, another shard ${total}`
+        );
+      }
+      total = report.shard.total;
+      if (report.shard.positions.length !== report.scenarios.length) {
+        throw new ShardMergeError(
+          `${name} lists ${report.scenarios.length} scenarios but ${report.shard.positions.length} positions`
+        );
+      }
+    }
+    report.scenarios.forEach((scenario2, i2) => {
+      const other = names.get(scenario2.name);
+      if (other !== void 0) {
+        throw new ShardMergeError(
+          `scenario ${JSON.stringify(scenario2.name.slice(0, 200))} is in both ${other} and ${name}`
+        );
+      }
+      names.set(scenario2.name, name);
+      placed.push({ position: report.shard?.positions[i2] ?? i2, scenario: scenario2 });
+    });
   }
-  changed.sort((x, y) => siteImpact2(y, iterations) - siteImpact2(x, iterations) || order(x, y));
-  same.sort(
-    (x, y) => Math.max(y.peak.head, y.retained.head) - Math.max(x.peak.head, x.retained.head) || order(x, y)
-  );
-  return { sites: [...changed, ...same], sameSites: same.length };
-}
-function order(x, y) {
-  return x.file < y.file ? -1 : x.file > y.file ? 1 : x.line - y.line || (x.code < y.code ? -1 : x.code > y.code ? 1 : 0);
-}
-function isProjectFile2(file2) {
-  return !file2.startsWith("<") && !file2.startsWith("site-packages/");
+  const missing = [];
+  for (let i2 = 1; i2 <= count3; i2++) if (!seen.has(i2)) missing.push(i2);
+  if (missing.length > 0) {
+    problems.unshift(
+      `${missing.length === 1 ? "shard" : "shards"} ${missing.map((i2) => `${i2}/${count3}`).join(", ")} ${missing.length === 1 ? "is" : "are"} missing: ${missing.length === 1 ? "its" : "their"} scenarios were not compared`
+    );
+  }
+  placed.sort((a2, b) => a2.position - b.position);
+  const scenarios = placed.map((p) => p.scenario);
+  const withCommits = parts.find((p) => p.report.base.sha !== "")?.report ?? first.report;
+  const settings = parts.find((p) => p.report.settings)?.report.settings;
+  const python = parts.map((p) => p.report.settings?.python).find(Boolean);
+  return {
+    schema: "memdelta/compare@1",
+    verdict: problems.length > 0 ? "error" : overallVerdict(scenarios),
+    base: withCommits.base,
+    head: withCommits.head,
+    scenarios,
+    ...problems.length > 0 ? { error: problems.join("; ").slice(0, 1e4) } : {},
+    ...settings ? { settings: { ...settings, ...python ? { python } : {} } } : {}
+  };
 }
 
-// src/run/memory-limit.ts
-import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, join } from "node:path";
-function executable(path10) {
-  try {
-    accessSync(path10, constants.X_OK);
-    return statSync(path10).isFile();
-  } catch {
-    return false;
-  }
-}
-var found = /* @__PURE__ */ new Map();
-function limitMethod(pathVar, platform2 = process.platform) {
-  if (platform2 !== "linux") return { kind: "probe" };
-  const key = pathVar ?? "";
-  const known = found.get(key);
-  if (known) return known;
-  const dirs = [...key.split(delimiter).filter((d) => d.startsWith("/")), "/usr/bin", "/bin"];
-  const hit = dirs.map((d) => join(d, "prlimit")).find(executable);
-  const method = hit ? { kind: "prlimit", path: hit } : { kind: "probe" };
-  found.set(key, method);
-  return method;
-}
-function limitedCommand(file2, args, bytes2, method) {
-  if (method.kind === "prlimit") {
-    return { file: method.path, args: [`--as=${bytes2}`, "--", file2, ...args] };
-  }
-  const at = args[0] === "-m" && args[1] === "memdelta_probe" ? 2 : 0;
-  return { file: file2, args: [...args.slice(0, at), "--memory-limit", String(bytes2), ...args.slice(at)] };
-}
-var OUT_OF_MEMORY = /\bMemoryError\b|Cannot allocate memory|out of memory|std::bad_alloc|failed to allocate/i;
-function mentionsOutOfMemory(text2) {
-  return OUT_OF_MEMORY.test(text2);
-}
-
-// src/run/probe.ts
-import { existsSync as existsSync2 } from "node:fs";
-import { dirname, join as join2 } from "node:path";
-import { fileURLToPath as fileURLToPath4 } from "node:url";
+// src/run/base-cache.ts
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
 
 // src/run/env.ts
 var EnvError = class extends Error {
@@ -28630,9149 +28586,8 @@ function childEnv(options = {}) {
   return env;
 }
 
-// src/run/process.ts
-import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync as readFileSync3, statSync as statSync3 } from "node:fs";
-
-// node_modules/is-plain-obj/index.js
-function isPlainObject2(value) {
-  if (typeof value !== "object" || value === null) {
-    return false;
-  }
-  const prototype = Object.getPrototypeOf(value);
-  return (prototype === null || prototype === Object.prototype || Object.getPrototypeOf(prototype) === null) && !(Symbol.toStringTag in value) && !(Symbol.iterator in value);
-}
-
-// node_modules/execa/lib/arguments/file-url.js
-import { fileURLToPath } from "node:url";
-var safeNormalizeFileUrl = (file2, name) => {
-  const fileString = normalizeFileUrl(normalizeDenoExecPath(file2));
-  if (typeof fileString !== "string") {
-    throw new TypeError(`${name} must be a string or a file URL: ${fileString}.`);
-  }
-  return fileString;
-};
-var normalizeDenoExecPath = (file2) => isDenoExecPath(file2) ? file2.toString() : file2;
-var isDenoExecPath = (file2) => typeof file2 !== "string" && file2 && Object.getPrototypeOf(file2) === String.prototype;
-var normalizeFileUrl = (file2) => file2 instanceof URL ? fileURLToPath(file2) : file2;
-
-// node_modules/execa/lib/methods/parameters.js
-var normalizeParameters = (rawFile, rawArguments = [], rawOptions, ...rawExtraArguments) => {
-  if (rawExtraArguments.length > 0) {
-    throw new TypeError("Execa accepts at most three arguments: file, arguments, options.");
-  }
-  if (rawOptions !== void 0 && isPlainObject2(rawArguments)) {
-    throw new TypeError("Execa accepts at most one options object. Please merge the second and third arguments.");
-  }
-  const filePath = safeNormalizeFileUrl(rawFile, "First argument");
-  const [commandArguments, options = {}] = isPlainObject2(rawArguments) ? [[], rawArguments] : [rawArguments, rawOptions];
-  if (!Array.isArray(commandArguments)) {
-    throw new TypeError(`Second argument must be either an array of arguments or an options object: ${commandArguments}`);
-  }
-  if (commandArguments.some((commandArgument) => typeof commandArgument === "object" && commandArgument !== null)) {
-    throw new TypeError(`Second argument must be an array of strings: ${commandArguments}`);
-  }
-  const normalizedArguments = commandArguments.map(String);
-  const nullByteArgument = normalizedArguments.find((normalizedArgument) => normalizedArgument.includes("\0"));
-  if (nullByteArgument !== void 0) {
-    throw new TypeError(`Arguments cannot contain null bytes ("\\0"): ${nullByteArgument}`);
-  }
-  if (!isPlainObject2(options)) {
-    throw new TypeError(`Last argument must be an options object: ${options}`);
-  }
-  return [filePath, normalizedArguments, { __proto__: null, ...options }];
-};
-
-// node_modules/execa/lib/methods/template.js
-import { ChildProcess } from "node:child_process";
-
-// node_modules/execa/lib/arguments/escape.js
-import { platform } from "node:process";
-import { stripVTControlCharacters } from "node:util";
-var joinCommand = (filePath, rawArguments, shell) => {
-  const fileAndArguments = [filePath, ...rawArguments];
-  const command = fileAndArguments.join(" ");
-  const escapedCommand = shell ? escapeControlCharacters(command) : fileAndArguments.map((fileAndArgument) => quoteString(escapeControlCharacters(fileAndArgument))).join(" ");
-  return { command, escapedCommand };
-};
-var escapeLines = (lines) => stripVTControlCharacters(lines).split("\n").map((line) => escapeControlCharacters(line)).join("\n");
-var escapeControlCharacters = (line) => line.replaceAll(SPECIAL_CHAR_REGEXP, (character) => escapeControlCharacter(character));
-var escapeControlCharacter = (character) => {
-  const commonEscape = COMMON_ESCAPES[character];
-  if (commonEscape !== void 0) {
-    return commonEscape;
-  }
-  const codepoint = character.codePointAt(0);
-  const codepointHex = codepoint.toString(16);
-  return codepoint <= ASTRAL_START ? `\\u${codepointHex.padStart(4, "0")}` : `\\U${codepointHex}`;
-};
-var getSpecialCharRegExp = () => {
-  try {
-    return new RegExp("\\p{Separator}|\\p{Other}", "gu");
-  } catch {
-    return /[\s\u0000-\u001F\u007F-\u009F\u00AD]/g;
-  }
-};
-var SPECIAL_CHAR_REGEXP = getSpecialCharRegExp();
-var COMMON_ESCAPES = {
-  " ": " ",
-  "\b": "\\b",
-  "\f": "\\f",
-  "\n": "\\n",
-  "\r": "\\r",
-  "	": "\\t"
-};
-var ASTRAL_START = 65535;
-var quoteString = (escapedArgument) => {
-  if (NO_ESCAPE_REGEXP.test(escapedArgument)) {
-    return escapedArgument;
-  }
-  return platform === "win32" ? `"${escapedArgument.replaceAll('"', '""')}"` : `'${escapedArgument.replaceAll("'", "'\\''")}'`;
-};
-var NO_ESCAPE_REGEXP = /^[\w\-./]+$/;
-
-// node_modules/execa/lib/utils/uint-array.js
-import { StringDecoder } from "node:string_decoder";
-var { toString: objectToString } = Object.prototype;
-var isArrayBuffer = (value) => objectToString.call(value) === "[object ArrayBuffer]";
-var isUint8Array = (value) => objectToString.call(value) === "[object Uint8Array]";
-var bufferToUint8Array = (buffer) => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-var textEncoder = new TextEncoder();
-var stringToUint8Array = (string4) => textEncoder.encode(string4);
-var textDecoder = new TextDecoder();
-var uint8ArrayToString = (uint8Array) => textDecoder.decode(uint8Array);
-var joinToString = (uint8ArraysOrStrings, encoding) => {
-  const strings = uint8ArraysToStrings(uint8ArraysOrStrings, encoding);
-  return strings.join("");
-};
-var uint8ArraysToStrings = (uint8ArraysOrStrings, encoding) => {
-  if (encoding === "utf8" && uint8ArraysOrStrings.every((uint8ArrayOrString) => typeof uint8ArrayOrString === "string")) {
-    return uint8ArraysOrStrings;
-  }
-  const decoder = new StringDecoder(encoding);
-  const strings = uint8ArraysOrStrings.map((uint8ArrayOrString) => typeof uint8ArrayOrString === "string" ? stringToUint8Array(uint8ArrayOrString) : uint8ArrayOrString).map((uint8Array) => decoder.write(uint8Array));
-  const finalString = decoder.end();
-  return finalString === "" ? strings : [...strings, finalString];
-};
-var joinToUint8Array = (uint8ArraysOrStrings) => uint8ArraysOrStrings.length === 1 && isUint8Array(uint8ArraysOrStrings[0]) ? uint8ArraysOrStrings[0] : concatUint8Arrays(stringsToUint8Arrays(uint8ArraysOrStrings));
-var stringsToUint8Arrays = (uint8ArraysOrStrings) => uint8ArraysOrStrings.map((uint8ArrayOrString) => typeof uint8ArrayOrString === "string" ? stringToUint8Array(uint8ArrayOrString) : uint8ArrayOrString);
-var concatUint8Arrays = (uint8Arrays) => {
-  const result = new Uint8Array(getJoinLength(uint8Arrays));
-  let index = 0;
-  for (const uint8Array of uint8Arrays) {
-    result.set(uint8Array, index);
-    index += uint8Array.length;
-  }
-  return result;
-};
-var getJoinLength = (uint8Arrays) => {
-  let joinLength = 0;
-  for (const uint8Array of uint8Arrays) {
-    joinLength += uint8Array.length;
-  }
-  return joinLength;
-};
-
-// node_modules/execa/lib/return/final-error.js
-var getFinalError = (originalError, message, isSync) => {
-  const ErrorClass = isSync ? ExecaSyncError : ExecaError;
-  const options = originalError instanceof DiscardedError ? {} : { cause: originalError };
-  return new ErrorClass(message, options);
-};
-var DiscardedError = class extends Error {
-};
-var setErrorName = (ErrorClass, value) => {
-  Object.defineProperties(ErrorClass.prototype, {
-    name: {
-      value,
-      writable: true,
-      enumerable: false,
-      configurable: true
-    },
-    [execaErrorSymbol]: {
-      value: true,
-      writable: false,
-      enumerable: false,
-      configurable: false
-    }
-  });
-};
-var isExecaError = (error63) => isErrorInstance(error63) && execaErrorSymbol in error63;
-var execaErrorSymbol = /* @__PURE__ */ Symbol("isExecaError");
-var isErrorInstance = (value) => value instanceof Error || Object.prototype.toString.call(value) === "[object Error]";
-var ExecaError = class extends Error {
-};
-setErrorName(ExecaError, ExecaError.name);
-var ExecaSyncError = class extends Error {
-};
-setErrorName(ExecaSyncError, ExecaSyncError.name);
-
-// node_modules/execa/lib/utils/type-name.js
-var getTypeName = (value) => value === null ? "null" : typeof value;
-
-// node_modules/execa/lib/methods/template.js
-var isTemplateString = (templates) => Array.isArray(templates) && Array.isArray(templates.raw);
-var parseTemplates = (templates, expressions) => {
-  let tokens = [];
-  let isSeparated = false;
-  for (const [index, template] of templates.entries()) {
-    ({ tokens, isSeparated } = parseTemplate({
-      templates,
-      expressions,
-      tokens,
-      isSeparated,
-      index,
-      template
-    }));
-  }
-  if (tokens.length === 0) {
-    throw new TypeError("Template script must not be empty");
-  }
-  const [file2, ...commandArguments] = tokens;
-  return [file2, commandArguments, {}];
-};
-var parseTemplate = ({ templates, expressions, tokens, isSeparated, index, template }) => {
-  if (template === void 0) {
-    throw new TypeError(`Invalid backslash sequence: ${templates.raw[index]}`);
-  }
-  const { nextTokens, leadingWhitespaces, trailingWhitespaces } = splitByWhitespaces(template, templates.raw[index]);
-  const newTokens = concatTokens(tokens, nextTokens, isSeparated || leadingWhitespaces);
-  const isTemplateSeparated = trailingWhitespaces || nextTokens.length === 0 && isSeparated;
-  if (index === expressions.length) {
-    return { tokens: newTokens, isSeparated: isTemplateSeparated };
-  }
-  const expression = expressions[index];
-  const expressionTokens = Array.isArray(expression) ? expression.map((expression2) => parseExpression(expression2)) : [parseExpression(expression)];
-  return {
-    tokens: concatTokens(newTokens, expressionTokens, isTemplateSeparated),
-    isSeparated: expressionTokens.length === 0 && isTemplateSeparated
-  };
-};
-var splitByWhitespaces = (template, rawTemplate) => {
-  if (template.length === 0) {
-    return { nextTokens: [], leadingWhitespaces: false, trailingWhitespaces: false };
-  }
-  const nextTokens = [];
-  let templateStart = 0;
-  let isLeadingWhitespaces = false;
-  for (let templateIndex = 0, rawIndex = 0; templateIndex < template.length; templateIndex += 1, rawIndex += 1) {
-    const rawCharacter = rawTemplate[rawIndex];
-    if (DELIMITERS.has(rawCharacter)) {
-      if (templateIndex === 0) {
-        isLeadingWhitespaces = true;
-      }
-      if (templateStart !== templateIndex) {
-        nextTokens.push(template.slice(templateStart, templateIndex));
-      }
-      templateStart = templateIndex + 1;
-    } else if (rawCharacter === "\\") {
-      const nextRawCharacter = rawTemplate[rawIndex + 1];
-      if (nextRawCharacter === "\n") {
-        templateIndex -= 1;
-        rawIndex += 1;
-      } else if (nextRawCharacter === "u" && rawTemplate[rawIndex + 2] === "{") {
-        const closingBraceIndex = rawTemplate.indexOf("}", rawIndex + 3);
-        if (isAstralEscape(rawTemplate.slice(rawIndex + 3, closingBraceIndex))) {
-          templateIndex += 1;
-        }
-        rawIndex = closingBraceIndex;
-      } else {
-        rawIndex += ESCAPE_LENGTH[nextRawCharacter] ?? 1;
-      }
-    }
-  }
-  const isTrailingWhitespaces = templateStart === template.length;
-  if (!isTrailingWhitespaces) {
-    nextTokens.push(template.slice(templateStart));
-  }
-  return { nextTokens, leadingWhitespaces: isLeadingWhitespaces, trailingWhitespaces: isTrailingWhitespaces };
-};
-var isAstralEscape = (codePointHex) => Number.parseInt(codePointHex, 16) > ASTRAL_START;
-var DELIMITERS = /* @__PURE__ */ new Set([" ", "	", "\r", "\n"]);
-var ESCAPE_LENGTH = { x: 3, u: 5 };
-var concatTokens = (tokens, nextTokens, isSeparated) => isSeparated || tokens.length === 0 || nextTokens.length === 0 ? [...tokens, ...nextTokens] : [
-  ...tokens.slice(0, -1),
-  `${tokens.at(-1)}${nextTokens[0]}`,
-  ...nextTokens.slice(1)
-];
-var parseExpression = (expression) => {
-  const typeOfExpression = getTypeName(expression);
-  if (typeOfExpression === "string") {
-    return expression;
-  }
-  if (typeOfExpression === "number") {
-    return String(expression);
-  }
-  if ((isPlainObject2(expression) || isExecaError(expression)) && (Object.hasOwn(expression, "stdout") || Object.hasOwn(expression, "isMaxBuffer"))) {
-    return getSubprocessResult(expression);
-  }
-  if (expression instanceof ChildProcess || Object.prototype.toString.call(expression) === "[object Promise]") {
-    throw new TypeError("Unexpected subprocess in template expression. Please use ${await subprocess} instead of ${subprocess}.");
-  }
-  throw new TypeError(`Unexpected "${typeOfExpression}" in template expression`);
-};
-var getSubprocessResult = (result) => {
-  const stdout = Object.hasOwn(result, "stdout") ? result.stdout : void 0;
-  if (typeof stdout === "string") {
-    return stdout;
-  }
-  if (isUint8Array(stdout)) {
-    return uint8ArrayToString(stdout);
-  }
-  if (stdout === void 0) {
-    throw new TypeError(`Missing result.stdout in template expression. This is probably due to the previous subprocess' "stdout" option.`);
-  }
-  throw new TypeError(`Unexpected "${getTypeName(stdout)}" stdout in template expression`);
-};
-
-// node_modules/execa/lib/methods/main-sync.js
-import { spawnSync } from "node:child_process";
-
-// node_modules/execa/lib/arguments/specific.js
-import { debuglog } from "node:util";
-
-// node_modules/execa/lib/utils/standard-stream.js
-import process2 from "node:process";
-var isStandardStream = (stream) => STANDARD_STREAMS.includes(stream);
-var STANDARD_STREAMS = [process2.stdin, process2.stdout, process2.stderr];
-var STANDARD_STREAMS_ALIASES = ["stdin", "stdout", "stderr"];
-var getStreamName = (fdNumber) => STANDARD_STREAMS_ALIASES[fdNumber] ?? `stdio[${fdNumber}]`;
-var allStreamSymbol = /* @__PURE__ */ Symbol("execa.allStream");
-var setAllStream = (stream) => Object.assign(stream, { [allStreamSymbol]: true });
-var isAllStream = (stream) => stream?.[allStreamSymbol] === true;
-
-// node_modules/execa/lib/utils/options.js
-var copyOptions = (options = {}) => {
-  if (options === null) {
-    throw new TypeError("The options must be an object, not `null`.");
-  }
-  return { __proto__: null, ...options };
-};
-var checkBooleanOption = (value, optionName) => {
-  if (value !== void 0 && typeof value !== "boolean") {
-    throw new TypeError(`The \`${optionName}\` option must use a boolean.`);
-  }
-};
-
-// node_modules/execa/lib/arguments/specific.js
-var normalizeFdSpecificOptions = (options) => {
-  const optionsCopy = { __proto__: null, ...options };
-  for (const optionName of FD_SPECIFIC_OPTIONS) {
-    optionsCopy[optionName] = normalizeFdSpecificOption(options, optionName);
-  }
-  return optionsCopy;
-};
-var normalizeFdSpecificOption = (options, optionName) => {
-  const stdioLength = getStdioLength(options);
-  const optionBaseArray = Array.from({ length: stdioLength + 1 });
-  const optionArray = normalizeFdSpecificValue(options[optionName], optionBaseArray, optionName, stdioLength);
-  return addDefaultValue(optionArray, optionName);
-};
-var getStdioLength = ({ stdio }) => Array.isArray(stdio) ? Math.max(stdio.length, STANDARD_STREAMS_ALIASES.length) : STANDARD_STREAMS_ALIASES.length;
-var normalizeFdSpecificValue = (optionValue, optionArray, optionName, stdioLength) => {
-  if (isPlainObject2(optionValue)) {
-    return normalizeOptionObject(optionValue, optionArray, optionName, stdioLength);
-  }
-  validateFdSpecificValue(optionValue, optionName);
-  return optionArray.fill(optionValue);
-};
-var normalizeOptionObject = (optionValue, optionArray, optionName, stdioLength) => {
-  for (const fdName of Object.keys(optionValue).sort(compareFdName)) {
-    validateFdSpecificValue(optionValue[fdName], optionName, `${optionName}.${fdName}`);
-    for (const fdNumber of parseFdName(fdName, optionName, stdioLength)) {
-      optionArray[fdNumber] = optionValue[fdName];
-    }
-  }
-  return optionArray;
-};
-var compareFdName = (fdNameA, fdNameB) => getFdNameOrder(fdNameA) < getFdNameOrder(fdNameB) ? 1 : -1;
-var getFdNameOrder = (fdName) => {
-  if (fdName === "stdout" || fdName === "stderr") {
-    return 0;
-  }
-  return fdName === "all" ? 2 : 1;
-};
-var parseFdName = (fdName, optionName, stdioLength) => {
-  if (fdName === "ipc") {
-    return [stdioLength];
-  }
-  const fdNumber = parseFd(fdName);
-  if (fdNumber === void 0 || fdNumber === 0) {
-    throw new TypeError(`"${optionName}.${fdName}" is invalid.
-It must be "${optionName}.stdout", "${optionName}.stderr", "${optionName}.all", "${optionName}.ipc", or "${optionName}.fd3", "${optionName}.fd4" (and so on).`);
-  }
-  if (fdNumber !== "all" && fdNumber >= stdioLength) {
-    throw new TypeError(`"${optionName}.${fdName}" is invalid: that file descriptor does not exist.
-Please set the "stdio" option to ensure that file descriptor exists.`);
-  }
-  return fdNumber === "all" ? [1, 2] : [fdNumber];
-};
-var parseFd = (fdName) => {
-  if (fdName === "all") {
-    return fdName;
-  }
-  if (STANDARD_STREAMS_ALIASES.includes(fdName)) {
-    return STANDARD_STREAMS_ALIASES.indexOf(fdName);
-  }
-  const regexpResult = FD_REGEXP.exec(fdName);
-  if (regexpResult !== null) {
-    return Number(regexpResult.groups.fdNumber);
-  }
-};
-var FD_REGEXP = /^fd(?<fdNumber>\d+)$/;
-var addDefaultValue = (optionArray, optionName) => optionArray.map((optionValue) => optionValue === void 0 ? DEFAULT_OPTIONS[optionName] : optionValue);
-var BOOLEAN_FD_SPECIFIC_OPTIONS = /* @__PURE__ */ new Set(["lines", "buffer", "stripFinalNewline"]);
-var validateFdSpecificValue = (optionValue, optionName, fullOptionName = optionName) => {
-  if (BOOLEAN_FD_SPECIFIC_OPTIONS.has(optionName)) {
-    checkBooleanOption(optionValue, fullOptionName);
-  } else if (optionName === "maxBuffer" && optionValue !== void 0 && (typeof optionValue !== "number" || Number.isNaN(optionValue))) {
-    throw new TypeError(`The \`${fullOptionName}\` option must use a number.`);
-  }
-};
-var verboseDefault = debuglog("execa").enabled ? "full" : "none";
-var DEFAULT_OPTIONS = {
-  lines: false,
-  buffer: true,
-  maxBuffer: 1e3 * 1e3 * 100,
-  verbose: verboseDefault,
-  stripFinalNewline: true
-};
-var FD_SPECIFIC_OPTIONS = ["lines", "buffer", "maxBuffer", "verbose", "stripFinalNewline"];
-var getFdSpecificValue = (optionArray, fdNumber) => fdNumber === "ipc" ? optionArray.at(-1) : optionArray[fdNumber];
-
-// node_modules/execa/lib/verbose/values.js
-var isVerbose = ({ verbose }, fdNumber) => getFdVerbose(verbose, fdNumber) !== "none";
-var isFullVerbose = ({ verbose }, fdNumber) => !["none", "short"].includes(getFdVerbose(verbose, fdNumber));
-var getVerboseFunction = ({ verbose }, fdNumber) => {
-  const fdVerbose = getFdVerbose(verbose, fdNumber);
-  return isVerboseFunction(fdVerbose) ? fdVerbose : void 0;
-};
-var getFdVerbose = (verbose, fdNumber) => fdNumber === void 0 ? getFdGenericVerbose(verbose) : getFdSpecificValue(verbose, fdNumber);
-var getFdGenericVerbose = (verbose) => verbose.find((fdVerbose) => isVerboseFunction(fdVerbose)) ?? VERBOSE_VALUES.findLast((fdVerbose) => verbose.includes(fdVerbose));
-var isVerboseFunction = (fdVerbose) => typeof fdVerbose === "function";
-var VERBOSE_VALUES = ["none", "short", "full"];
-
-// node_modules/execa/lib/verbose/log.js
-import { inspect } from "node:util";
-
-// node_modules/execa/lib/verbose/default.js
-import process4 from "node:process";
-
-// node_modules/is-unicode-supported/index.js
-import process3 from "node:process";
-function isUnicodeSupported() {
-  const { env } = process3;
-  const { TERM, TERM_PROGRAM } = env;
-  if (process3.platform !== "win32") {
-    return TERM !== "linux";
-  }
-  return Boolean(env.WT_SESSION) || Boolean(env.TERMINUS_SUBLIME) || env.ConEmuTask === "{cmd::Cmder}" || TERM_PROGRAM === "Terminus-Sublime" || TERM_PROGRAM === "vscode" || TERM === "xterm-256color" || TERM === "alacritty" || TERM === "rxvt-unicode" || TERM === "rxvt-unicode-256color" || env.TERMINAL_EMULATOR === "JetBrains-JediTerm";
-}
-
-// node_modules/figures/index.js
-var common = {
-  circleQuestionMark: "(?)",
-  questionMarkPrefix: "(?)",
-  square: "\u2588",
-  squareDarkShade: "\u2593",
-  squareMediumShade: "\u2592",
-  squareLightShade: "\u2591",
-  squareTop: "\u2580",
-  squareBottom: "\u2584",
-  squareLeft: "\u258C",
-  squareRight: "\u2590",
-  squareCenter: "\u25A0",
-  bullet: "\u25CF",
-  dot: "\u2024",
-  ellipsis: "\u2026",
-  pointerSmall: "\u203A",
-  triangleUp: "\u25B2",
-  triangleUpSmall: "\u25B4",
-  triangleDown: "\u25BC",
-  triangleDownSmall: "\u25BE",
-  triangleLeftSmall: "\u25C2",
-  triangleRightSmall: "\u25B8",
-  home: "\u2302",
-  heart: "\u2665",
-  musicNote: "\u266A",
-  musicNoteBeamed: "\u266B",
-  arrowUp: "\u2191",
-  arrowDown: "\u2193",
-  arrowLeft: "\u2190",
-  arrowRight: "\u2192",
-  arrowLeftRight: "\u2194",
-  arrowUpDown: "\u2195",
-  almostEqual: "\u2248",
-  notEqual: "\u2260",
-  lessOrEqual: "\u2264",
-  greaterOrEqual: "\u2265",
-  identical: "\u2261",
-  infinity: "\u221E",
-  subscriptZero: "\u2080",
-  subscriptOne: "\u2081",
-  subscriptTwo: "\u2082",
-  subscriptThree: "\u2083",
-  subscriptFour: "\u2084",
-  subscriptFive: "\u2085",
-  subscriptSix: "\u2086",
-  subscriptSeven: "\u2087",
-  subscriptEight: "\u2088",
-  subscriptNine: "\u2089",
-  oneHalf: "\xBD",
-  oneThird: "\u2153",
-  oneQuarter: "\xBC",
-  oneFifth: "\u2155",
-  oneSixth: "\u2159",
-  oneEighth: "\u215B",
-  twoThirds: "\u2154",
-  twoFifths: "\u2156",
-  threeQuarters: "\xBE",
-  threeFifths: "\u2157",
-  threeEighths: "\u215C",
-  fourFifths: "\u2158",
-  fiveSixths: "\u215A",
-  fiveEighths: "\u215D",
-  sevenEighths: "\u215E",
-  line: "\u2500",
-  lineBold: "\u2501",
-  lineDouble: "\u2550",
-  lineDashed0: "\u2504",
-  lineDashed1: "\u2505",
-  lineDashed2: "\u2508",
-  lineDashed3: "\u2509",
-  lineDashed4: "\u254C",
-  lineDashed5: "\u254D",
-  lineDashed6: "\u2574",
-  lineDashed7: "\u2576",
-  lineDashed8: "\u2578",
-  lineDashed9: "\u257A",
-  lineDashed10: "\u257C",
-  lineDashed11: "\u257E",
-  lineDashed12: "\u2212",
-  lineDashed13: "\u2013",
-  lineDashed14: "\u2010",
-  lineDashed15: "\u2043",
-  lineVertical: "\u2502",
-  lineVerticalBold: "\u2503",
-  lineVerticalDouble: "\u2551",
-  lineVerticalDashed0: "\u2506",
-  lineVerticalDashed1: "\u2507",
-  lineVerticalDashed2: "\u250A",
-  lineVerticalDashed3: "\u250B",
-  lineVerticalDashed4: "\u254E",
-  lineVerticalDashed5: "\u254F",
-  lineVerticalDashed6: "\u2575",
-  lineVerticalDashed7: "\u2577",
-  lineVerticalDashed8: "\u2579",
-  lineVerticalDashed9: "\u257B",
-  lineVerticalDashed10: "\u257D",
-  lineVerticalDashed11: "\u257F",
-  lineDownLeft: "\u2510",
-  lineDownLeftArc: "\u256E",
-  lineDownBoldLeftBold: "\u2513",
-  lineDownBoldLeft: "\u2512",
-  lineDownLeftBold: "\u2511",
-  lineDownDoubleLeftDouble: "\u2557",
-  lineDownDoubleLeft: "\u2556",
-  lineDownLeftDouble: "\u2555",
-  lineDownRight: "\u250C",
-  lineDownRightArc: "\u256D",
-  lineDownBoldRightBold: "\u250F",
-  lineDownBoldRight: "\u250E",
-  lineDownRightBold: "\u250D",
-  lineDownDoubleRightDouble: "\u2554",
-  lineDownDoubleRight: "\u2553",
-  lineDownRightDouble: "\u2552",
-  lineUpLeft: "\u2518",
-  lineUpLeftArc: "\u256F",
-  lineUpBoldLeftBold: "\u251B",
-  lineUpBoldLeft: "\u251A",
-  lineUpLeftBold: "\u2519",
-  lineUpDoubleLeftDouble: "\u255D",
-  lineUpDoubleLeft: "\u255C",
-  lineUpLeftDouble: "\u255B",
-  lineUpRight: "\u2514",
-  lineUpRightArc: "\u2570",
-  lineUpBoldRightBold: "\u2517",
-  lineUpBoldRight: "\u2516",
-  lineUpRightBold: "\u2515",
-  lineUpDoubleRightDouble: "\u255A",
-  lineUpDoubleRight: "\u2559",
-  lineUpRightDouble: "\u2558",
-  lineUpDownLeft: "\u2524",
-  lineUpBoldDownBoldLeftBold: "\u252B",
-  lineUpBoldDownBoldLeft: "\u2528",
-  lineUpDownLeftBold: "\u2525",
-  lineUpBoldDownLeftBold: "\u2529",
-  lineUpDownBoldLeftBold: "\u252A",
-  lineUpDownBoldLeft: "\u2527",
-  lineUpBoldDownLeft: "\u2526",
-  lineUpDoubleDownDoubleLeftDouble: "\u2563",
-  lineUpDoubleDownDoubleLeft: "\u2562",
-  lineUpDownLeftDouble: "\u2561",
-  lineUpDownRight: "\u251C",
-  lineUpBoldDownBoldRightBold: "\u2523",
-  lineUpBoldDownBoldRight: "\u2520",
-  lineUpDownRightBold: "\u251D",
-  lineUpBoldDownRightBold: "\u2521",
-  lineUpDownBoldRightBold: "\u2522",
-  lineUpDownBoldRight: "\u251F",
-  lineUpBoldDownRight: "\u251E",
-  lineUpDoubleDownDoubleRightDouble: "\u2560",
-  lineUpDoubleDownDoubleRight: "\u255F",
-  lineUpDownRightDouble: "\u255E",
-  lineDownLeftRight: "\u252C",
-  lineDownBoldLeftBoldRightBold: "\u2533",
-  lineDownLeftBoldRightBold: "\u252F",
-  lineDownBoldLeftRight: "\u2530",
-  lineDownBoldLeftBoldRight: "\u2531",
-  lineDownBoldLeftRightBold: "\u2532",
-  lineDownLeftRightBold: "\u252E",
-  lineDownLeftBoldRight: "\u252D",
-  lineDownDoubleLeftDoubleRightDouble: "\u2566",
-  lineDownDoubleLeftRight: "\u2565",
-  lineDownLeftDoubleRightDouble: "\u2564",
-  lineUpLeftRight: "\u2534",
-  lineUpBoldLeftBoldRightBold: "\u253B",
-  lineUpLeftBoldRightBold: "\u2537",
-  lineUpBoldLeftRight: "\u2538",
-  lineUpBoldLeftBoldRight: "\u2539",
-  lineUpBoldLeftRightBold: "\u253A",
-  lineUpLeftRightBold: "\u2536",
-  lineUpLeftBoldRight: "\u2535",
-  lineUpDoubleLeftDoubleRightDouble: "\u2569",
-  lineUpDoubleLeftRight: "\u2568",
-  lineUpLeftDoubleRightDouble: "\u2567",
-  lineUpDownLeftRight: "\u253C",
-  lineUpBoldDownBoldLeftBoldRightBold: "\u254B",
-  lineUpDownBoldLeftBoldRightBold: "\u2548",
-  lineUpBoldDownLeftBoldRightBold: "\u2547",
-  lineUpBoldDownBoldLeftRightBold: "\u254A",
-  lineUpBoldDownBoldLeftBoldRight: "\u2549",
-  lineUpBoldDownLeftRight: "\u2540",
-  lineUpDownBoldLeftRight: "\u2541",
-  lineUpDownLeftBoldRight: "\u253D",
-  lineUpDownLeftRightBold: "\u253E",
-  lineUpBoldDownBoldLeftRight: "\u2542",
-  lineUpDownLeftBoldRightBold: "\u253F",
-  lineUpBoldDownLeftBoldRight: "\u2543",
-  lineUpBoldDownLeftRightBold: "\u2544",
-  lineUpDownBoldLeftBoldRight: "\u2545",
-  lineUpDownBoldLeftRightBold: "\u2546",
-  lineUpDoubleDownDoubleLeftDoubleRightDouble: "\u256C",
-  lineUpDoubleDownDoubleLeftRight: "\u256B",
-  lineUpDownLeftDoubleRightDouble: "\u256A",
-  lineCross: "\u2573",
-  lineBackslash: "\u2572",
-  lineSlash: "\u2571"
-};
-var specialMainSymbols = {
-  tick: "\u2714",
-  info: "\u2139",
-  warning: "\u26A0",
-  cross: "\u2718",
-  squareSmall: "\u25FB",
-  squareSmallFilled: "\u25FC",
-  circle: "\u25EF",
-  circleFilled: "\u25C9",
-  circleDotted: "\u25CC",
-  circleDouble: "\u25CE",
-  circleCircle: "\u24DE",
-  circleCross: "\u24E7",
-  circlePipe: "\u24BE",
-  radioOn: "\u25C9",
-  radioOff: "\u25EF",
-  checkboxOn: "\u2612",
-  checkboxOff: "\u2610",
-  checkboxCircleOn: "\u24E7",
-  checkboxCircleOff: "\u24BE",
-  pointer: "\u276F",
-  triangleUpOutline: "\u25B3",
-  triangleLeft: "\u25C0",
-  triangleRight: "\u25B6",
-  lozenge: "\u25C6",
-  lozengeOutline: "\u25C7",
-  hamburger: "\u2630",
-  smiley: "\u32E1",
-  mustache: "\u0DF4",
-  star: "\u2605",
-  play: "\u25B6",
-  nodejs: "\u2B22",
-  oneSeventh: "\u2150",
-  oneNinth: "\u2151",
-  oneTenth: "\u2152"
-};
-var specialFallbackSymbols = {
-  tick: "\u221A",
-  info: "i",
-  warning: "\u203C",
-  cross: "\xD7",
-  squareSmall: "\u25A1",
-  squareSmallFilled: "\u25A0",
-  circle: "( )",
-  circleFilled: "(*)",
-  circleDotted: "( )",
-  circleDouble: "( )",
-  circleCircle: "(\u25CB)",
-  circleCross: "(\xD7)",
-  circlePipe: "(\u2502)",
-  radioOn: "(*)",
-  radioOff: "( )",
-  checkboxOn: "[\xD7]",
-  checkboxOff: "[ ]",
-  checkboxCircleOn: "(\xD7)",
-  checkboxCircleOff: "( )",
-  pointer: ">",
-  triangleUpOutline: "\u2206",
-  triangleLeft: "\u25C4",
-  triangleRight: "\u25BA",
-  lozenge: "\u2666",
-  lozengeOutline: "\u25CA",
-  hamburger: "\u2261",
-  smiley: "\u263A",
-  mustache: "\u250C\u2500\u2510",
-  star: "\u2736",
-  play: "\u25BA",
-  nodejs: "\u2666",
-  oneSeventh: "1/7",
-  oneNinth: "1/9",
-  oneTenth: "1/10"
-};
-var mainSymbols = { ...common, ...specialMainSymbols };
-var fallbackSymbols = { ...common, ...specialFallbackSymbols };
-var shouldUseMain = isUnicodeSupported();
-var figures = shouldUseMain ? mainSymbols : fallbackSymbols;
-var figures_default = figures;
-var replacements = Object.entries(specialMainSymbols);
-
-// node_modules/yoctocolors/base.js
-import tty from "node:tty";
-var hasColors = tty?.WriteStream?.prototype?.hasColors?.() ?? false;
-var format = (open4, close) => {
-  if (!hasColors) {
-    return (input2) => input2;
-  }
-  const openCode = `\x1B[${open4}m`;
-  const closeCode = `\x1B[${close}m`;
-  return (input2) => {
-    const string4 = input2 + "";
-    let index = string4.indexOf(closeCode);
-    if (index === -1) {
-      return openCode + string4 + closeCode;
-    }
-    let result = openCode;
-    let lastIndex = 0;
-    const reopenOnNestedClose = close === 22;
-    const replaceCode = (reopenOnNestedClose ? closeCode : "") + openCode;
-    while (index !== -1) {
-      result += string4.slice(lastIndex, index) + replaceCode;
-      lastIndex = index + closeCode.length;
-      index = string4.indexOf(closeCode, lastIndex);
-    }
-    result += string4.slice(lastIndex) + closeCode;
-    return result;
-  };
-};
-var reset = format(0, 0);
-var bold = format(1, 22);
-var dim = format(2, 22);
-var italic = format(3, 23);
-var underline = format(4, 24);
-var underlineDouble = format("4:2", 24);
-var underlineCurly = format("4:3", 24);
-var underlineDotted = format("4:4", 24);
-var underlineDashed = format("4:5", 24);
-var overline = format(53, 55);
-var inverse = format(7, 27);
-var hidden = format(8, 28);
-var strikethrough = format(9, 29);
-var black = format(30, 39);
-var red = format(31, 39);
-var green = format(32, 39);
-var yellow = format(33, 39);
-var blue = format(34, 39);
-var magenta = format(35, 39);
-var cyan = format(36, 39);
-var white = format(37, 39);
-var gray = format(90, 39);
-var bgBlack = format(40, 49);
-var bgRed = format(41, 49);
-var bgGreen = format(42, 49);
-var bgYellow = format(43, 49);
-var bgBlue = format(44, 49);
-var bgMagenta = format(45, 49);
-var bgCyan = format(46, 49);
-var bgWhite = format(47, 49);
-var bgGray = format(100, 49);
-var redBright = format(91, 39);
-var greenBright = format(92, 39);
-var yellowBright = format(93, 39);
-var blueBright = format(94, 39);
-var magentaBright = format(95, 39);
-var cyanBright = format(96, 39);
-var whiteBright = format(97, 39);
-var bgRedBright = format(101, 49);
-var bgGreenBright = format(102, 49);
-var bgYellowBright = format(103, 49);
-var bgBlueBright = format(104, 49);
-var bgMagentaBright = format(105, 49);
-var bgCyanBright = format(106, 49);
-var bgWhiteBright = format(107, 49);
-var underlineBlack = format("58;5;0", 59);
-var underlineRed = format("58;5;1", 59);
-var underlineGreen = format("58;5;2", 59);
-var underlineYellow = format("58;5;3", 59);
-var underlineBlue = format("58;5;4", 59);
-var underlineMagenta = format("58;5;5", 59);
-var underlineCyan = format("58;5;6", 59);
-var underlineWhite = format("58;5;7", 59);
-var underlineGray = format("58;5;8", 59);
-var underlineRedBright = format("58;5;9", 59);
-var underlineGreenBright = format("58;5;10", 59);
-var underlineYellowBright = format("58;5;11", 59);
-var underlineBlueBright = format("58;5;12", 59);
-var underlineMagentaBright = format("58;5;13", 59);
-var underlineCyanBright = format("58;5;14", 59);
-var underlineWhiteBright = format("58;5;15", 59);
-
-// node_modules/execa/lib/verbose/default.js
-var hasColors2 = process4.env.FORCE_COLOR !== void 0 || process4.stderr.isTTY === true;
-var identity2 = (string4) => string4;
-var getColor = (color) => hasColors2 ? color : identity2;
-var gray2 = getColor(gray);
-var bold2 = getColor(bold);
-var redBright2 = getColor(redBright);
-var yellowBright2 = getColor(yellowBright);
-var defaultVerboseFunction = ({
-  type,
-  message,
-  timestamp,
-  piped,
-  commandId,
-  result: { failed = false } = {},
-  options: { reject = true }
-}) => {
-  const timestampString = serializeTimestamp(timestamp);
-  const icon = ICONS[type]({ failed, reject, piped });
-  const color = COLORS[type]({ reject });
-  return `${gray2(`[${timestampString}]`)} ${gray2(`[${commandId}]`)} ${color(icon)} ${color(message)}`;
-};
-var serializeTimestamp = (timestamp) => `${padField(timestamp.getHours(), 2)}:${padField(timestamp.getMinutes(), 2)}:${padField(timestamp.getSeconds(), 2)}.${padField(timestamp.getMilliseconds(), 3)}`;
-var padField = (field, padding) => String(field).padStart(padding, "0");
-var getFinalIcon = ({ failed, reject }) => {
-  if (!failed) {
-    return figures_default.tick;
-  }
-  return reject ? figures_default.cross : figures_default.warning;
-};
-var ICONS = {
-  command: ({ piped }) => piped ? "|" : "$",
-  output: () => " ",
-  ipc: () => "*",
-  error: getFinalIcon,
-  duration: getFinalIcon
-};
-var COLORS = {
-  command: () => bold2,
-  output: () => identity2,
-  ipc: () => identity2,
-  error: ({ reject }) => reject ? redBright2 : yellowBright2,
-  duration: () => gray2
-};
-
-// node_modules/execa/lib/verbose/custom.js
-var applyVerboseOnLines = (printedLines, verboseInfo, fdNumber) => {
-  const verboseFunction = getVerboseFunction(verboseInfo, fdNumber);
-  return printedLines.map(({ verboseLine, verboseObject }) => applyVerboseFunction(verboseLine, verboseObject, verboseFunction)).filter((printedLine) => printedLine !== void 0).map((printedLine) => appendNewline(printedLine)).join("");
-};
-var applyVerboseFunction = (verboseLine, verboseObject, verboseFunction) => {
-  if (verboseFunction === void 0) {
-    return verboseLine;
-  }
-  const printedLine = verboseFunction(verboseLine, verboseObject);
-  if (typeof printedLine === "string") {
-    return printedLine;
-  }
-};
-var appendNewline = (printedLine) => printedLine.endsWith("\n") ? printedLine : `${printedLine}
-`;
-
-// node_modules/execa/lib/verbose/log.js
-var verboseLog = ({ type, verboseMessage, fdNumber, verboseInfo, result }) => {
-  const verboseObject = getVerboseObject({ type, result, verboseInfo });
-  const printedLines = getPrintedLines(verboseMessage, verboseObject);
-  const finalLines = applyVerboseOnLines(printedLines, verboseInfo, fdNumber);
-  if (finalLines !== "") {
-    console.warn(finalLines.slice(0, -1));
-  }
-};
-var getVerboseObject = ({ type, result, verboseInfo }) => {
-  const { escapedCommand, commandId, rawOptions } = verboseInfo;
-  const { piped = false, ...options } = rawOptions;
-  return {
-    type,
-    escapedCommand,
-    commandId: `${commandId}`,
-    timestamp: /* @__PURE__ */ new Date(),
-    piped,
-    result,
-    options
-  };
-};
-var getPrintedLines = (verboseMessage, verboseObject) => verboseMessage.split("\n").map((message) => getPrintedLine({ ...verboseObject, message }));
-var getPrintedLine = (verboseObject) => {
-  const verboseLine = defaultVerboseFunction(verboseObject);
-  return { verboseLine, verboseObject };
-};
-var serializeVerboseMessage = (message) => {
-  const messageString = typeof message === "string" ? message : inspect(message);
-  return escapeLines(messageString);
-};
-
-// node_modules/execa/lib/verbose/start.js
-var logCommand = (escapedCommand, verboseInfo) => {
-  if (!isVerbose(verboseInfo)) {
-    return;
-  }
-  verboseLog({
-    type: "command",
-    verboseMessage: escapedCommand,
-    verboseInfo
-  });
-};
-
-// node_modules/execa/lib/verbose/info.js
-var getVerboseInfo = (verbose, escapedCommand, rawOptions) => {
-  validateVerbose(verbose);
-  const commandId = getCommandId(verbose);
-  return {
-    verbose,
-    escapedCommand,
-    commandId,
-    rawOptions
-  };
-};
-var getCommandId = (verbose) => isVerbose({ verbose }) ? COMMAND_ID++ : void 0;
-var COMMAND_ID = 0n;
-var validateVerbose = (verbose) => {
-  for (const fdVerbose of verbose) {
-    if (fdVerbose === false) {
-      throw new TypeError(`The "verbose: false" option was renamed to "verbose: 'none'".`);
-    }
-    if (fdVerbose === true) {
-      throw new TypeError(`The "verbose: true" option was renamed to "verbose: 'short'".`);
-    }
-    if (!VERBOSE_VALUES.includes(fdVerbose) && !isVerboseFunction(fdVerbose)) {
-      const allowedValues = VERBOSE_VALUES.map((allowedValue) => `'${allowedValue}'`).join(", ");
-      throw new TypeError(`The "verbose" option must not be ${fdVerbose}. Allowed values are: ${allowedValues} or a function.`);
-    }
-  }
-};
-
-// node_modules/execa/lib/return/duration.js
-import { hrtime } from "node:process";
-var getStartTime = () => hrtime.bigint();
-var getDurationMs = (startTime) => Number(hrtime.bigint() - startTime) / 1e6;
-
-// node_modules/execa/lib/arguments/command.js
-var handleCommand = (filePath, rawArguments, rawOptions) => {
-  const startTime = getStartTime();
-  const { command, escapedCommand } = joinCommand(filePath, rawArguments, rawOptions.shell && !rawOptions.node);
-  const verbose = normalizeFdSpecificOption(rawOptions, "verbose");
-  const verboseInfo = getVerboseInfo(verbose, escapedCommand, { __proto__: null, ...rawOptions });
-  logCommand(escapedCommand, verboseInfo);
-  return {
-    command,
-    escapedCommand,
-    startTime,
-    verboseInfo
-  };
-};
-
-// node_modules/execa/lib/arguments/options.js
-import path7 from "node:path";
-import process9 from "node:process";
-
-// node_modules/npm-run-path/index.js
-import process5 from "node:process";
-import path2 from "node:path";
-
-// node_modules/path-key/index.js
-function pathKey(options = {}) {
-  const {
-    env = process.env,
-    platform: platform2 = process.platform
-  } = options;
-  if (platform2 !== "win32") {
-    return "PATH";
-  }
-  return Object.keys(env).reverse().find((key) => key.toUpperCase() === "PATH") || "Path";
-}
-
-// node_modules/unicorn-magic/node.js
-import { promisify } from "node:util";
-import { execFile as execFileCallback, execFileSync as execFileSyncOriginal } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath as fileURLToPath2 } from "node:url";
-var execFileOriginal = promisify(execFileCallback);
-function toPath(urlOrPath) {
-  return urlOrPath instanceof URL ? fileURLToPath2(urlOrPath) : urlOrPath;
-}
-function traversePathUp(startPath) {
-  return {
-    *[Symbol.iterator]() {
-      let currentPath = path.resolve(toPath(startPath));
-      let previousPath;
-      while (previousPath !== currentPath) {
-        yield currentPath;
-        previousPath = currentPath;
-        currentPath = path.resolve(currentPath, "..");
-      }
-    }
-  };
-}
-var TEN_MEGABYTES_IN_BYTES = 10 * 1024 * 1024;
-
-// node_modules/npm-run-path/index.js
-var npmRunPath = ({
-  cwd = process5.cwd(),
-  path: pathOption = process5.env[pathKey()],
-  preferLocal = true,
-  execPath: execPath2 = process5.execPath,
-  addExecPath = true
-} = {}) => {
-  const cwdPath = path2.resolve(toPath(cwd));
-  const result = [];
-  const pathParts = pathOption.split(path2.delimiter);
-  if (preferLocal) {
-    applyPreferLocal(result, pathParts, cwdPath);
-  }
-  if (addExecPath) {
-    applyExecPath(result, pathParts, execPath2, cwdPath);
-  }
-  return pathOption === "" || pathOption === path2.delimiter ? `${result.join(path2.delimiter)}${pathOption}` : [...result, pathOption].join(path2.delimiter);
-};
-var applyPreferLocal = (result, pathParts, cwdPath) => {
-  for (const directory of traversePathUp(cwdPath)) {
-    const pathPart = path2.join(directory, "node_modules/.bin");
-    if (!pathParts.includes(pathPart)) {
-      result.push(pathPart);
-    }
-  }
-};
-var applyExecPath = (result, pathParts, execPath2, cwdPath) => {
-  const pathPart = path2.resolve(cwdPath, toPath(execPath2), "..");
-  if (!pathParts.includes(pathPart)) {
-    result.push(pathPart);
-  }
-};
-var npmRunPathEnv = ({ env = process5.env, ...options } = {}) => {
-  env = { ...env };
-  const pathName = pathKey({ env });
-  options.path = env[pathName];
-  env[pathName] = npmRunPath(options);
-  return env;
-};
-
-// node_modules/execa/lib/terminate/kill.js
-import { setTimeout as setTimeout3 } from "node:timers/promises";
-
-// node_modules/execa/lib/terminate/signal.js
-import { constants as constants4 } from "node:os";
-
-// node_modules/human-signals/build/src/main.js
-import { constants as constants3 } from "node:os";
-
-// node_modules/human-signals/build/src/realtime.js
-var getRealtimeSignals = () => {
-  const length = SIGRTMAX - SIGRTMIN + 1;
-  return Array.from({ length }, getRealtimeSignal);
-};
-var getRealtimeSignal = (value, index) => ({
-  name: `SIGRT${index + 1}`,
-  number: SIGRTMIN + index,
-  action: "terminate",
-  description: "Application-specific signal (realtime)",
-  standard: "posix"
-});
-var SIGRTMIN = 34;
-var SIGRTMAX = 64;
-
-// node_modules/human-signals/build/src/signals.js
-import { constants as constants2 } from "node:os";
-
-// node_modules/human-signals/build/src/core.js
-var SIGNALS = [
-  {
-    name: "SIGHUP",
-    number: 1,
-    action: "terminate",
-    description: "Terminal closed",
-    standard: "posix"
-  },
-  {
-    name: "SIGINT",
-    number: 2,
-    action: "terminate",
-    description: "User interruption with CTRL-C",
-    standard: "ansi"
-  },
-  {
-    name: "SIGQUIT",
-    number: 3,
-    action: "core",
-    description: "User interruption with CTRL-\\",
-    standard: "posix"
-  },
-  {
-    name: "SIGILL",
-    number: 4,
-    action: "core",
-    description: "Invalid machine instruction",
-    standard: "ansi"
-  },
-  {
-    name: "SIGTRAP",
-    number: 5,
-    action: "core",
-    description: "Debugger breakpoint",
-    standard: "posix"
-  },
-  {
-    name: "SIGABRT",
-    number: 6,
-    action: "core",
-    description: "Aborted",
-    standard: "ansi"
-  },
-  {
-    name: "SIGIOT",
-    number: 6,
-    action: "core",
-    description: "Aborted",
-    standard: "bsd"
-  },
-  {
-    name: "SIGBUS",
-    number: 7,
-    action: "core",
-    description: "Bus error due to misaligned, non-existing address or paging error",
-    standard: "bsd"
-  },
-  {
-    name: "SIGEMT",
-    number: 7,
-    action: "terminate",
-    description: "Command should be emulated but is not implemented",
-    standard: "other"
-  },
-  {
-    name: "SIGFPE",
-    number: 8,
-    action: "core",
-    description: "Floating point arithmetic error",
-    standard: "ansi"
-  },
-  {
-    name: "SIGKILL",
-    number: 9,
-    action: "terminate",
-    description: "Forced termination",
-    standard: "posix",
-    forced: true
-  },
-  {
-    name: "SIGUSR1",
-    number: 10,
-    action: "terminate",
-    description: "Application-specific signal",
-    standard: "posix"
-  },
-  {
-    name: "SIGSEGV",
-    number: 11,
-    action: "core",
-    description: "Segmentation fault",
-    standard: "ansi"
-  },
-  {
-    name: "SIGUSR2",
-    number: 12,
-    action: "terminate",
-    description: "Application-specific signal",
-    standard: "posix"
-  },
-  {
-    name: "SIGPIPE",
-    number: 13,
-    action: "terminate",
-    description: "Broken pipe or socket",
-    standard: "posix"
-  },
-  {
-    name: "SIGALRM",
-    number: 14,
-    action: "terminate",
-    description: "Timeout or timer",
-    standard: "posix"
-  },
-  {
-    name: "SIGTERM",
-    number: 15,
-    action: "terminate",
-    description: "Termination",
-    standard: "ansi"
-  },
-  {
-    name: "SIGSTKFLT",
-    number: 16,
-    action: "terminate",
-    description: "Stack is empty or overflowed",
-    standard: "other"
-  },
-  {
-    name: "SIGCHLD",
-    number: 17,
-    action: "ignore",
-    description: "Child process terminated, paused or unpaused",
-    standard: "posix"
-  },
-  {
-    name: "SIGCLD",
-    number: 17,
-    action: "ignore",
-    description: "Child process terminated, paused or unpaused",
-    standard: "other"
-  },
-  {
-    name: "SIGCONT",
-    number: 18,
-    action: "unpause",
-    description: "Unpaused",
-    standard: "posix",
-    forced: true
-  },
-  {
-    name: "SIGSTOP",
-    number: 19,
-    action: "pause",
-    description: "Paused",
-    standard: "posix",
-    forced: true
-  },
-  {
-    name: "SIGTSTP",
-    number: 20,
-    action: "pause",
-    description: 'Paused using CTRL-Z or "suspend"',
-    standard: "posix"
-  },
-  {
-    name: "SIGTTIN",
-    number: 21,
-    action: "pause",
-    description: "Background process cannot read terminal input",
-    standard: "posix"
-  },
-  {
-    name: "SIGBREAK",
-    number: 21,
-    action: "terminate",
-    description: "User interruption with CTRL-BREAK",
-    standard: "other"
-  },
-  {
-    name: "SIGTTOU",
-    number: 22,
-    action: "pause",
-    description: "Background process cannot write to terminal output",
-    standard: "posix"
-  },
-  {
-    name: "SIGURG",
-    number: 23,
-    action: "ignore",
-    description: "Socket received out-of-band data",
-    standard: "bsd"
-  },
-  {
-    name: "SIGXCPU",
-    number: 24,
-    action: "core",
-    description: "Process timed out",
-    standard: "bsd"
-  },
-  {
-    name: "SIGXFSZ",
-    number: 25,
-    action: "core",
-    description: "File too big",
-    standard: "bsd"
-  },
-  {
-    name: "SIGVTALRM",
-    number: 26,
-    action: "terminate",
-    description: "Timeout or timer",
-    standard: "bsd"
-  },
-  {
-    name: "SIGPROF",
-    number: 27,
-    action: "terminate",
-    description: "Timeout or timer",
-    standard: "bsd"
-  },
-  {
-    name: "SIGWINCH",
-    number: 28,
-    action: "ignore",
-    description: "Terminal window size changed",
-    standard: "bsd"
-  },
-  {
-    name: "SIGIO",
-    number: 29,
-    action: "terminate",
-    description: "I/O is available",
-    standard: "other"
-  },
-  {
-    name: "SIGPOLL",
-    number: 29,
-    action: "terminate",
-    description: "Watched event",
-    standard: "other"
-  },
-  {
-    name: "SIGINFO",
-    number: 29,
-    action: "ignore",
-    description: "Request for process information",
-    standard: "other"
-  },
-  {
-    name: "SIGPWR",
-    number: 30,
-    action: "terminate",
-    description: "Device running out of power",
-    standard: "systemv"
-  },
-  {
-    name: "SIGSYS",
-    number: 31,
-    action: "core",
-    description: "Invalid system call",
-    standard: "other"
-  },
-  {
-    name: "SIGUNUSED",
-    number: 31,
-    action: "terminate",
-    description: "Invalid system call",
-    standard: "other"
-  }
-];
-
-// node_modules/human-signals/build/src/signals.js
-var getSignals = () => {
-  const realtimeSignals = getRealtimeSignals();
-  const signals2 = [...SIGNALS, ...realtimeSignals].map(normalizeSignal);
-  return signals2;
-};
-var normalizeSignal = ({
-  name,
-  number: defaultNumber,
-  description,
-  action,
-  forced = false,
-  standard
-}) => {
-  const {
-    signals: { [name]: constantSignal }
-  } = constants2;
-  const supported = constantSignal !== void 0;
-  const number4 = supported ? constantSignal : defaultNumber;
-  return { name, number: number4, description, supported, action, forced, standard };
-};
-
-// node_modules/human-signals/build/src/main.js
-var getSignalsByName = () => {
-  const signals2 = getSignals();
-  return Object.fromEntries(signals2.map(getSignalByName));
-};
-var getSignalByName = ({
-  name,
-  number: number4,
-  description,
-  supported,
-  action,
-  forced,
-  standard
-}) => [name, { name, number: number4, description, supported, action, forced, standard }];
-var signalsByName = getSignalsByName();
-var getSignalsByNumber = () => {
-  const signals2 = getSignals();
-  const length = SIGRTMAX + 1;
-  const signalsA = Array.from(
-    { length },
-    (value, number4) => getSignalByNumber(number4, signals2)
-  );
-  return Object.assign({}, ...signalsA);
-};
-var getSignalByNumber = (number4, signals2) => {
-  const signal = findSignalByNumber(number4, signals2);
-  if (signal === void 0) {
-    return {};
-  }
-  const { name, description, supported, action, forced, standard } = signal;
-  return {
-    [number4]: {
-      name,
-      number: number4,
-      description,
-      supported,
-      action,
-      forced,
-      standard
-    }
-  };
-};
-var findSignalByNumber = (number4, signals2) => {
-  const signal = signals2.find(({ name }) => constants3.signals[name] === number4);
-  if (signal !== void 0) {
-    return signal;
-  }
-  return signals2.find((signalA) => signalA.number === number4);
-};
-var signalsByNumber = getSignalsByNumber();
-
-// node_modules/execa/lib/terminate/signal.js
-var normalizeKillSignal = (killSignal) => {
-  const optionName = "option `killSignal`";
-  if (killSignal === 0) {
-    throw new TypeError(`Invalid ${optionName}: 0 cannot be used.`);
-  }
-  return normalizeSignal2(killSignal, optionName);
-};
-var normalizeSignalArgument = (signal) => signal === 0 ? signal : normalizeSignal2(signal, "`subprocess.kill()`'s argument");
-var normalizeSignal2 = (signalNameOrInteger, optionName) => {
-  if (Number.isInteger(signalNameOrInteger)) {
-    return normalizeSignalInteger(signalNameOrInteger, optionName);
-  }
-  if (typeof signalNameOrInteger === "string") {
-    return normalizeSignalName(signalNameOrInteger, optionName);
-  }
-  throw new TypeError(`Invalid ${optionName} ${String(signalNameOrInteger)}: it must be a string or an integer.
-${getAvailableSignals()}`);
-};
-var normalizeSignalInteger = (signalInteger, optionName) => {
-  if (signalsIntegerToName.has(signalInteger)) {
-    return signalsIntegerToName.get(signalInteger);
-  }
-  throw new TypeError(`Invalid ${optionName} ${signalInteger}: this signal integer does not exist.
-${getAvailableSignals()}`);
-};
-var getSignalsIntegerToName = () => new Map(Object.entries(constants4.signals).reverse().map(([signalName, signalInteger]) => [signalInteger, signalName]));
-var signalsIntegerToName = getSignalsIntegerToName();
-var normalizeSignalName = (signalName, optionName) => {
-  if (signalName in constants4.signals) {
-    return signalName;
-  }
-  if (signalName.toUpperCase() in constants4.signals) {
-    throw new TypeError(`Invalid ${optionName} '${signalName}': please rename it to '${signalName.toUpperCase()}'.`);
-  }
-  throw new TypeError(`Invalid ${optionName} '${signalName}': this signal name does not exist.
-${getAvailableSignals()}`);
-};
-var getAvailableSignals = () => `Available signal names: ${getAvailableSignalNames()}.
-Available signal numbers: ${getAvailableSignalIntegers()}.`;
-var getAvailableSignalNames = () => Object.keys(constants4.signals).sort().map((signalName) => `'${signalName}'`).join(", ");
-var getAvailableSignalIntegers = () => [...new Set(Object.values(constants4.signals).sort((signalInteger, signalIntegerTwo) => signalInteger - signalIntegerTwo))].join(", ");
-var getSignalDescription = (signal) => signalsByName[signal].description;
-
-// node_modules/execa/lib/terminate/timeout.js
-import { setTimeout as setTimeout2 } from "node:timers/promises";
-var validateTimeout = ({ timeout }) => {
-  if (timeout !== void 0) {
-    validateDelay(timeout, "timeout");
-  }
-};
-var validateDelay = (delay, optionName) => {
-  if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY) {
-    throw new TypeError(`Expected the \`${optionName}\` option to be a non-negative integer up to ${MAX_DELAY}, got \`${delay}\` (${getTypeName(delay)})`);
-  }
-};
-var MAX_DELAY = 2 ** 31 - 1;
-var throwOnTimeout = (kill, timeout, context, controller) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller)];
-var killAfterTimeout = async (kill, timeout, context, { signal }) => {
-  await setTimeout2(timeout, void 0, { signal });
-  context.terminationReason ??= "timeout";
-  kill();
-  throw new DiscardedError();
-};
-
-// node_modules/execa/lib/terminate/kill.js
-var normalizeForceKillAfterDelay = (forceKillAfterDelay) => {
-  if (forceKillAfterDelay === false) {
-    return forceKillAfterDelay;
-  }
-  if (forceKillAfterDelay === true) {
-    return DEFAULT_FORCE_KILL_TIMEOUT;
-  }
-  validateDelay(forceKillAfterDelay, "forceKillAfterDelay");
-  return forceKillAfterDelay;
-};
-var DEFAULT_FORCE_KILL_TIMEOUT = 1e3 * 5;
-var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller }, signalOrError, errorArgument) => {
-  const { signal, error: error63 } = parseKillArguments(signalOrError, errorArgument, killSignal);
-  emitKillError(error63, onInternalError);
-  const killResult = kill(signal);
-  setKillTimeout({
-    kill,
-    signal,
-    forceKillAfterDelay,
-    killSignal,
-    killResult,
-    context,
-    controller
-  });
-  return killResult;
-};
-var parseKillArguments = (signalOrError, errorArgument, killSignal) => {
-  const [signal = killSignal, error63] = isErrorInstance(signalOrError) ? [void 0, signalOrError] : [signalOrError, errorArgument];
-  if (typeof signal !== "string" && !Number.isInteger(signal)) {
-    throw new TypeError(`The first argument must be an error instance or a signal name string/integer: ${String(signal)}`);
-  }
-  if (error63 !== void 0 && !isErrorInstance(error63)) {
-    throw new TypeError(`The second argument is optional. If specified, it must be an error instance: ${error63}`);
-  }
-  return { signal: normalizeSignalArgument(signal), error: error63 };
-};
-var emitKillError = (error63, onInternalError) => {
-  if (error63 !== void 0) {
-    onInternalError.reject(error63);
-  }
-};
-var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller }) => {
-  if (signal === killSignal && killResult) {
-    killOnTimeout({
-      kill,
-      forceKillAfterDelay,
-      context,
-      controllerSignal: controller.signal
-    });
-  }
-};
-var killOnTimeout = async ({ kill, forceKillAfterDelay, context, controllerSignal }) => {
-  if (forceKillAfterDelay === false) {
-    return;
-  }
-  try {
-    await setTimeout3(forceKillAfterDelay, void 0, { signal: controllerSignal });
-    if (kill("SIGKILL")) {
-      context.isForcefullyTerminated ??= true;
-    }
-  } catch {
-  }
-};
-
-// node_modules/execa/lib/utils/abort-signal.js
-import { once } from "node:events";
-var onAbortedSignal = async (mainSignal, stopSignal) => {
-  if (!mainSignal.aborted) {
-    await once(mainSignal, "abort", { signal: stopSignal });
-  }
-};
-var validateAbortSignal = (signal, optionName) => {
-  if (signal !== void 0 && Object.prototype.toString.call(signal) !== "[object AbortSignal]") {
-    throw new TypeError(`The \`${optionName}\` option must be an AbortSignal: ${String(signal)}.`);
-  }
-};
-
-// node_modules/execa/lib/terminate/cancel.js
-var validateCancelSignal = ({ cancelSignal }) => {
-  validateAbortSignal(cancelSignal, "cancelSignal");
-};
-var validateRenamedSignalOption = ({ signal }) => {
-  if (signal !== void 0) {
-    throw new TypeError('The "signal" option has been renamed to "cancelSignal" instead.');
-  }
-};
-var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller)];
-var terminateOnCancel = async (kill, cancelSignal, context, { signal }) => {
-  await onAbortedSignal(cancelSignal, signal);
-  context.terminationReason ??= "cancel";
-  kill();
-  throw cancelSignal.reason;
-};
-
-// node_modules/execa/lib/ipc/graceful.js
-import { scheduler as scheduler2 } from "node:timers/promises";
-
-// node_modules/execa/lib/ipc/send.js
-import { promisify as promisify2 } from "node:util";
-
-// node_modules/execa/lib/ipc/validation.js
-import { inspect as inspect2 } from "node:util";
-var validateIpcMethod = ({ methodName, isSubprocess, ipc, isConnected: isConnected2 }) => {
-  validateIpcOption(methodName, isSubprocess, ipc);
-  validateConnection(methodName, isSubprocess, isConnected2);
-};
-var validateIpcOption = (methodName, isSubprocess, ipc) => {
-  if (!ipc) {
-    throw new Error(`${getMethodName(methodName, isSubprocess)} can only be used if the \`ipc\` option is \`true\`.`);
-  }
-};
-var validateConnection = (methodName, isSubprocess, isConnected2) => {
-  if (!isConnected2) {
-    throw new Error(`${getMethodName(methodName, isSubprocess)} cannot be used: the ${getOtherProcessName(isSubprocess)} has already exited or disconnected.`);
-  }
-};
-var throwOnEarlyDisconnect = (isSubprocess) => {
-  throw new Error(`${getMethodName("getOneMessage", isSubprocess)} could not complete: the ${getOtherProcessName(isSubprocess)} exited or disconnected.`);
-};
-var throwOnStrictDeadlockError = (isSubprocess) => {
-  throw new Error(`${getMethodName("sendMessage", isSubprocess)} failed: the ${getOtherProcessName(isSubprocess)} is sending a message too, instead of listening to incoming messages.
-This can be fixed by both sending a message and listening to incoming messages at the same time:
-
-const [receivedMessage] = await Promise.all([
-	${getMethodName("getOneMessage", isSubprocess)},
-	${getMethodName("sendMessage", isSubprocess, "message, {strict: true}")},
-]);`);
-};
-var getStrictResponseError = (error63, isSubprocess) => new Error(`${getMethodName("sendMessage", isSubprocess)} failed when sending an acknowledgment response to the ${getOtherProcessName(isSubprocess)}.`, { cause: error63 });
-var throwOnMissingStrict = (isSubprocess) => {
-  throw new Error(`${getMethodName("sendMessage", isSubprocess)} failed: the ${getOtherProcessName(isSubprocess)} is not listening to incoming messages.`);
-};
-var throwOnStrictDisconnect = (isSubprocess) => {
-  throw new Error(`${getMethodName("sendMessage", isSubprocess)} failed: the ${getOtherProcessName(isSubprocess)} exited without listening to incoming messages.`);
-};
-var getAbortDisconnectError = () => new Error(`\`cancelSignal\` aborted: the ${getOtherProcessName(true)} disconnected.`);
-var throwOnMissingParent = () => {
-  throw new Error("`getCancelSignal()` cannot be used without setting the `gracefulCancel` option to `true`.");
-};
-var handleEpipeError = ({ error: error63, methodName, isSubprocess }) => {
-  if (error63.code === "EPIPE") {
-    throw new Error(`${getMethodName(methodName, isSubprocess)} cannot be used: the ${getOtherProcessName(isSubprocess)} is disconnecting.`, { cause: error63 });
-  }
-};
-var handleSerializationError = ({ error: error63, methodName, isSubprocess, message }) => {
-  if (isSerializationError(error63)) {
-    throw new Error(`${getMethodName(methodName, isSubprocess)}'s argument type is invalid: the message cannot be serialized: ${serializeInvalidMessage(message)}.`, { cause: error63 });
-  }
-};
-var serializeInvalidMessage = (message) => {
-  try {
-    return String(message);
-  } catch {
-    return inspect2(message);
-  }
-};
-var isSerializationError = ({ code, message }) => SERIALIZATION_ERROR_CODES.has(code) || SERIALIZATION_ERROR_MESSAGES.some((serializationErrorMessage) => message.includes(serializationErrorMessage));
-var SERIALIZATION_ERROR_CODES = /* @__PURE__ */ new Set([
-  // Message is `undefined`
-  "ERR_MISSING_ARGS",
-  // Message is a function, a bigint, a symbol
-  "ERR_INVALID_ARG_TYPE"
-]);
-var SERIALIZATION_ERROR_MESSAGES = [
-  // Message is a promise or a proxy, with `serialization: 'advanced'`
-  "could not be cloned",
-  // Message has cycles, with `serialization: 'json'`
-  "circular structure",
-  // Message has cycles inside toJSON(), with `serialization: 'json'`
-  "call stack size exceeded"
-];
-var getMethodName = (methodName, isSubprocess, parameters = "") => methodName === "cancelSignal" ? "`cancelSignal`'s `controller.abort()`" : `${getNamespaceName(isSubprocess)}${methodName}(${parameters})`;
-var getNamespaceName = (isSubprocess) => isSubprocess ? "" : "subprocess.";
-var getOtherProcessName = (isSubprocess) => isSubprocess ? "parent process" : "subprocess";
-var disconnect = (anyProcess) => {
-  if (anyProcess.connected) {
-    anyProcess.disconnect();
-  }
-};
-
-// node_modules/execa/lib/utils/deferred.js
-var createDeferred = () => {
-  const methods = {};
-  const promise2 = new Promise((resolve3, reject) => {
-    Object.assign(methods, { resolve: resolve3, reject });
-  });
-  return Object.assign(promise2, methods);
-};
-
-// node_modules/execa/lib/ipc/strict.js
-import { once as once3 } from "node:events";
-
-// node_modules/execa/lib/utils/max-listeners.js
-import { addAbortListener } from "node:events";
-var incrementMaxListeners = (eventEmitter, maxListenersIncrement, signal) => {
-  const maxListeners = eventEmitter.getMaxListeners();
-  if (maxListeners === 0 || maxListeners === Infinity) {
-    return;
-  }
-  eventEmitter.setMaxListeners(maxListeners + maxListenersIncrement);
-  addAbortListener(signal, () => {
-    eventEmitter.setMaxListeners(eventEmitter.getMaxListeners() - maxListenersIncrement);
-  });
-};
-
-// node_modules/execa/lib/ipc/forward.js
-import { EventEmitter } from "node:events";
-
-// node_modules/execa/lib/ipc/incoming.js
-import { once as once2 } from "node:events";
-import { scheduler } from "node:timers/promises";
-
-// node_modules/execa/lib/ipc/reference.js
-var addReference = (channel, reference) => {
-  if (reference) {
-    addReferenceCount(channel);
-  }
-};
-var addReferenceCount = (channel) => {
-  channel.refCounted();
-};
-var removeReference = (channel, reference) => {
-  if (reference) {
-    removeReferenceCount(channel);
-  }
-};
-var removeReferenceCount = (channel) => {
-  channel.unrefCounted();
-};
-var undoAddedReferences = (channel, isSubprocess) => {
-  if (!isSubprocess) {
-    return;
-  }
-  removeReferenceCount(channel);
-  removeReferenceCount(channel);
-};
-var redoAddedReferences = (channel, isSubprocess) => {
-  if (!isSubprocess) {
-    return;
-  }
-  addReferenceCount(channel);
-  addReferenceCount(channel);
-};
-
-// node_modules/execa/lib/ipc/incoming.js
-var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappedMessage) => {
-  if (handleStrictResponse(wrappedMessage, anyProcess) || isSubprocess && handleAbort(wrappedMessage)) {
-    return;
-  }
-  if (!INCOMING_MESSAGES.has(anyProcess)) {
-    INCOMING_MESSAGES.set(anyProcess, []);
-  }
-  const incomingMessages = INCOMING_MESSAGES.get(anyProcess);
-  incomingMessages.push(wrappedMessage);
-  if (incomingMessages.length > 1) {
-    return;
-  }
-  while (incomingMessages.length > 0) {
-    await waitForOutgoingMessages(anyProcess, ipcEmitter, incomingMessages[0]);
-    await scheduler.yield();
-    const message = await handleStrictRequest({
-      wrappedMessage: incomingMessages[0],
-      anyProcess,
-      channel,
-      isSubprocess,
-      ipcEmitter
-    });
-    incomingMessages.shift();
-    ipcEmitter.emit("message", message);
-    ipcEmitter.emit("message:done");
-  }
-};
-var onDisconnect = async ({ anyProcess, channel, isSubprocess, ipcEmitter, boundOnMessage }) => {
-  if (isSubprocess) {
-    abortOnDisconnect();
-  }
-  const incomingMessages = INCOMING_MESSAGES.get(anyProcess);
-  while (incomingMessages?.length > 0) {
-    await once2(ipcEmitter, "message:done");
-  }
-  anyProcess.removeListener("message", boundOnMessage);
-  redoAddedReferences(channel, isSubprocess);
-  ipcEmitter.connected = false;
-  ipcEmitter.emit("disconnect");
-};
-var INCOMING_MESSAGES = /* @__PURE__ */ new WeakMap();
-
-// node_modules/execa/lib/ipc/forward.js
-var getIpcEmitter = (anyProcess, channel, isSubprocess) => {
-  if (IPC_EMITTERS.has(anyProcess)) {
-    return IPC_EMITTERS.get(anyProcess);
-  }
-  const ipcEmitter = new EventEmitter();
-  ipcEmitter.setMaxListeners(0);
-  ipcEmitter.connected = true;
-  IPC_EMITTERS.set(anyProcess, ipcEmitter);
-  forwardEvents({
-    ipcEmitter,
-    anyProcess,
-    channel,
-    isSubprocess
-  });
-  return ipcEmitter;
-};
-var IPC_EMITTERS = /* @__PURE__ */ new WeakMap();
-var forwardEvents = ({ ipcEmitter, anyProcess, channel, isSubprocess }) => {
-  const boundOnMessage = onMessage.bind(void 0, {
-    anyProcess,
-    channel,
-    isSubprocess,
-    ipcEmitter
-  });
-  anyProcess.on("message", boundOnMessage);
-  anyProcess.once("disconnect", onDisconnect.bind(void 0, {
-    anyProcess,
-    channel,
-    isSubprocess,
-    ipcEmitter,
-    boundOnMessage
-  }));
-  undoAddedReferences(channel, isSubprocess);
-};
-var isConnected = (anyProcess) => {
-  const ipcEmitter = IPC_EMITTERS.get(anyProcess);
-  return ipcEmitter === void 0 ? anyProcess.channel !== void 0 && anyProcess.channel !== null : ipcEmitter.connected;
-};
-
-// node_modules/execa/lib/ipc/strict.js
-var handleSendStrict = ({ anyProcess, channel, isSubprocess, message, strict }) => {
-  if (!strict) {
-    return message;
-  }
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const hasListeners = hasMessageListeners(anyProcess, ipcEmitter);
-  return {
-    id: count++,
-    type: REQUEST_TYPE,
-    message,
-    hasListeners
-  };
-};
-var count = 0;
-var validateStrictDeadlock = (outgoingMessages, wrappedMessage) => {
-  if (!isStrictRequest(wrappedMessage) || wrappedMessage.hasListeners) {
-    return;
-  }
-  for (const { id } of outgoingMessages) {
-    if (id !== void 0) {
-      STRICT_RESPONSES[id].deferred.resolve({ isDeadlock: true, hasListeners: false });
-    }
-  }
-};
-var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubprocess, ipcEmitter }) => {
-  if (!isStrictRequest(wrappedMessage)) {
-    return wrappedMessage;
-  }
-  const { id, message } = wrappedMessage;
-  if (!anyProcess.connected) {
-    return message;
-  }
-  const response = { id, type: RESPONSE_TYPE, message: hasMessageListeners(anyProcess, ipcEmitter) };
-  try {
-    await sendMessage({
-      anyProcess,
-      channel,
-      isSubprocess,
-      ipc: true
-    }, response);
-  } catch (error63) {
-    if (error63.cause?.code !== "EPIPE") {
-      ipcEmitter.emit("strict:error", error63);
-    }
-  }
-  return message;
-};
-var handleStrictResponse = (wrappedMessage, anyProcess) => {
-  if (wrappedMessage?.type !== RESPONSE_TYPE) {
-    return false;
-  }
-  const { id, message: hasListeners } = wrappedMessage;
-  const strictResponse = STRICT_RESPONSES[id];
-  if (strictResponse?.anyProcess === anyProcess) {
-    strictResponse.deferred.resolve({ isDeadlock: false, hasListeners });
-  }
-  return true;
-};
-var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => {
-  const deferred = createDeferred();
-  STRICT_RESPONSES[wrappedMessage.id] = { deferred, anyProcess };
-  const controller = new AbortController();
-  try {
-    const { isDeadlock, hasListeners } = await Promise.race([
-      deferred,
-      throwOnDisconnect(anyProcess, isSubprocess, controller)
-    ]);
-    if (isDeadlock) {
-      throwOnStrictDeadlockError(isSubprocess);
-    }
-    if (!hasListeners) {
-      throwOnMissingStrict(isSubprocess);
-    }
-  } finally {
-    controller.abort();
-    delete STRICT_RESPONSES[wrappedMessage.id];
-  }
-};
-var STRICT_RESPONSES = { __proto__: null };
-var throwOnDisconnect = async (anyProcess, isSubprocess, { signal }) => {
-  incrementMaxListeners(anyProcess, 1, signal);
-  await once3(anyProcess, "disconnect", { signal });
-  throwOnStrictDisconnect(isSubprocess);
-};
-var REQUEST_TYPE = "execa:ipc:request";
-var RESPONSE_TYPE = "execa:ipc:response";
-var isStrictRequest = (wrappedMessage) => wrappedMessage?.type === REQUEST_TYPE && Number.isInteger(wrappedMessage.id) && typeof wrappedMessage.hasListeners === "boolean";
-
-// node_modules/execa/lib/ipc/outgoing.js
-var startSendMessage = (anyProcess, wrappedMessage, strict) => {
-  if (!OUTGOING_MESSAGES.has(anyProcess)) {
-    OUTGOING_MESSAGES.set(anyProcess, /* @__PURE__ */ new Set());
-  }
-  const outgoingMessages = OUTGOING_MESSAGES.get(anyProcess);
-  const onMessageSent = createDeferred();
-  const id = strict ? wrappedMessage.id : void 0;
-  const outgoingMessage = { onMessageSent, id };
-  outgoingMessages.add(outgoingMessage);
-  return { outgoingMessages, outgoingMessage };
-};
-var endSendMessage = ({ outgoingMessages, outgoingMessage }) => {
-  outgoingMessages.delete(outgoingMessage);
-  outgoingMessage.onMessageSent.resolve();
-};
-var waitForOutgoingMessages = async (anyProcess, ipcEmitter, wrappedMessage) => {
-  while (!hasMessageListeners(anyProcess, ipcEmitter) && OUTGOING_MESSAGES.get(anyProcess)?.size > 0) {
-    const outgoingMessages = [...OUTGOING_MESSAGES.get(anyProcess)];
-    validateStrictDeadlock(outgoingMessages, wrappedMessage);
-    await Promise.all(outgoingMessages.map(({ onMessageSent }) => onMessageSent));
-  }
-};
-var OUTGOING_MESSAGES = /* @__PURE__ */ new WeakMap();
-var IPC_SUBPROCESS_OPTIONS = /* @__PURE__ */ new WeakMap();
-var setIpcSubprocessOptions = (subprocess, options) => {
-  IPC_SUBPROCESS_OPTIONS.set(subprocess, options);
-};
-var hasMessageListeners = (anyProcess, ipcEmitter) => ipcEmitter.listenerCount("message") > getMinListenerCount(anyProcess);
-var getMinListenerCount = (anyProcess) => getOptions(anyProcess) !== void 0 && !getFdSpecificValue(getOptions(anyProcess).buffer, "ipc") ? 1 : 0;
-var getOptions = (anyProcess) => IPC_SUBPROCESS_OPTIONS.get(anyProcess);
-
-// node_modules/execa/lib/ipc/send.js
-var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options) => {
-  const { strict = false } = copyOptions(options);
-  checkBooleanOption(strict, "strict");
-  const methodName = "sendMessage";
-  validateIpcMethod({
-    methodName,
-    isSubprocess,
-    ipc,
-    isConnected: anyProcess.connected
-  });
-  return sendMessageAsync({
-    anyProcess,
-    channel,
-    methodName,
-    isSubprocess,
-    message,
-    strict
-  });
-};
-var sendMessageAsync = async ({ anyProcess, channel, methodName, isSubprocess, message, strict }) => {
-  const wrappedMessage = handleSendStrict({
-    anyProcess,
-    channel,
-    isSubprocess,
-    message,
-    strict
-  });
-  const outgoingMessagesState = startSendMessage(anyProcess, wrappedMessage, strict);
-  try {
-    await sendOneMessage({
-      anyProcess,
-      methodName,
-      isSubprocess,
-      wrappedMessage,
-      message,
-      strict
-    });
-  } catch (error63) {
-    disconnect(anyProcess);
-    throw error63;
-  } finally {
-    endSendMessage(outgoingMessagesState);
-  }
-};
-var sendOneMessage = async ({ anyProcess, methodName, isSubprocess, wrappedMessage, message, strict = false }) => {
-  const sendMethod = getSendMethod(anyProcess);
-  try {
-    await Promise.all([
-      // Only messages sent with the `strict` option wait for an acknowledgment response
-      strict ? waitForStrictResponse(wrappedMessage, anyProcess, isSubprocess) : void 0,
-      sendMethod(wrappedMessage)
-    ]);
-  } catch (error63) {
-    handleEpipeError({ error: error63, methodName, isSubprocess });
-    handleSerializationError({
-      error: error63,
-      methodName,
-      isSubprocess,
-      message
-    });
-    throw error63;
-  }
-};
-var getSendMethod = (anyProcess) => {
-  if (PROCESS_SEND_METHODS.has(anyProcess)) {
-    return PROCESS_SEND_METHODS.get(anyProcess);
-  }
-  const sendMethod = promisify2(anyProcess.send.bind(anyProcess));
-  PROCESS_SEND_METHODS.set(anyProcess, sendMethod);
-  return sendMethod;
-};
-var PROCESS_SEND_METHODS = /* @__PURE__ */ new WeakMap();
-
-// node_modules/execa/lib/ipc/graceful.js
-var sendAbort = (subprocess, message) => {
-  const methodName = "cancelSignal";
-  validateConnection(methodName, false, subprocess.connected);
-  return sendOneMessage({
-    anyProcess: subprocess,
-    methodName,
-    isSubprocess: false,
-    wrappedMessage: { type: GRACEFUL_CANCEL_TYPE, message },
-    message
-  });
-};
-var getCancelSignal = async ({ anyProcess, channel, isSubprocess, ipc }) => {
-  await startIpc({
-    anyProcess,
-    channel,
-    isSubprocess,
-    ipc
-  });
-  return cancelController.signal;
-};
-var startIpc = async ({ anyProcess, channel, isSubprocess, ipc }) => {
-  if (isCancelListening) {
-    return;
-  }
-  if (!ipc) {
-    throwOnMissingParent();
-    return;
-  }
-  isCancelListening = true;
-  if (!anyProcess.connected) {
-    abortOnDisconnect();
-    return;
-  }
-  getIpcEmitter(anyProcess, channel, isSubprocess);
-  await scheduler2.yield();
-};
-var isCancelListening = false;
-var handleAbort = (wrappedMessage) => {
-  if (wrappedMessage?.type !== GRACEFUL_CANCEL_TYPE) {
-    return false;
-  }
-  cancelController.abort(wrappedMessage.message);
-  return true;
-};
-var GRACEFUL_CANCEL_TYPE = "execa:ipc:cancel";
-var abortOnDisconnect = () => {
-  cancelController.abort(getAbortDisconnectError());
-};
-var cancelController = new AbortController();
-
-// node_modules/execa/lib/terminate/graceful.js
-var validateGracefulCancel = ({ gracefulCancel, cancelSignal, ipc, serialization }) => {
-  if (!gracefulCancel) {
-    return;
-  }
-  if (cancelSignal === void 0) {
-    throw new Error("The `cancelSignal` option must be defined when setting the `gracefulCancel` option.");
-  }
-  if (!ipc) {
-    throw new Error("The `ipc` option cannot be false when setting the `gracefulCancel` option.");
-  }
-  if (serialization === "json") {
-    throw new Error("The `serialization` option cannot be 'json' when setting the `gracefulCancel` option.");
-  }
-};
-var throwOnGracefulCancel = ({
-  subprocess,
-  kill,
-  cancelSignal,
-  gracefulCancel,
-  forceKillAfterDelay,
-  context,
-  controller
-}) => gracefulCancel ? [sendOnAbort({
-  subprocess,
-  kill,
-  cancelSignal,
-  forceKillAfterDelay,
-  context,
-  controller
-})] : [];
-var sendOnAbort = async ({ subprocess, kill, cancelSignal, forceKillAfterDelay, context, controller: { signal } }) => {
-  await onAbortedSignal(cancelSignal, signal);
-  const reason = getReason(cancelSignal);
-  await sendAbort(subprocess, reason);
-  killOnTimeout({
-    kill,
-    forceKillAfterDelay,
-    context,
-    controllerSignal: signal
-  });
-  context.terminationReason ??= "gracefulCancel";
-  throw cancelSignal.reason;
-};
-var getReason = ({ reason }) => {
-  if (!(reason instanceof DOMException)) {
-    return reason;
-  }
-  const error63 = new Error(reason.message);
-  Object.defineProperty(error63, "stack", {
-    value: reason.stack,
-    enumerable: false,
-    configurable: true,
-    writable: true
-  });
-  return error63;
-};
-
-// node_modules/execa/lib/methods/node.js
-import { execPath, execArgv } from "node:process";
-import path3 from "node:path";
-var mapNode = ({ options }) => {
-  if (options.node === false) {
-    throw new TypeError('The "node" option cannot be false with `execaNode()`.');
-  }
-  return { options: { __proto__: null, ...options, node: true } };
-};
-var getDefaultNodeOptions = () => {
-  const nodeOptions = [];
-  for (let index = 0; index < execArgv.length; index += 1) {
-    const nodeOption = execArgv[index];
-    if (REMOVED_OPTIONS_WITH_VALUE.has(nodeOption)) {
-      if (!execArgv[index + 1]?.startsWith("-")) {
-        index += 1;
-      }
-    } else if (!IGNORED_OPTIONS_REGEXP.test(nodeOption)) {
-      nodeOptions.push(nodeOption);
-    }
-  }
-  return nodeOptions;
-};
-var REMOVED_OPTIONS_WITH_VALUE = /* @__PURE__ */ new Set(["-e", "--eval", "-p", "--print", "-pe", "--input-type", "--inspect-port"]);
-var IGNORED_OPTIONS_REGEXP = /^--(?:inspect|eval=|print=|input-type=)/;
-var handleNodeOption = (file2, commandArguments, {
-  node: shouldHandleNode = false,
-  nodePath = execPath,
-  nodeOptions = getDefaultNodeOptions(),
-  cwd,
-  execPath: formerNodePath,
-  ...options
-}) => {
-  if (formerNodePath !== void 0) {
-    throw new TypeError('The "execPath" option has been removed. Please use the "nodePath" option instead.');
-  }
-  if (!Array.isArray(nodeOptions) || nodeOptions.some((nodeOption) => typeof nodeOption !== "string")) {
-    throw new TypeError('The "nodeOptions" option must be an array of strings.');
-  }
-  const normalizedNodePath = safeNormalizeFileUrl(nodePath, 'The "nodePath" option');
-  const resolvedNodePath = path3.resolve(cwd, normalizedNodePath);
-  const newOptions = {
-    __proto__: null,
-    shell: false,
-    ...options,
-    nodePath: resolvedNodePath,
-    node: shouldHandleNode,
-    cwd
-  };
-  if (!shouldHandleNode) {
-    return [file2, commandArguments, newOptions];
-  }
-  if (path3.basename(file2, ".exe") === "node") {
-    throw new TypeError('When the "node" option is true, the first argument does not need to be "node".');
-  }
-  return [
-    resolvedNodePath,
-    [
-      ...nodeOptions,
-      file2,
-      ...commandArguments
-    ],
-    {
-      __proto__: null,
-      ...newOptions,
-      // Like other options, `undefined` uses the default value
-      ipc: newOptions.ipc === void 0 ? true : newOptions.ipc,
-      shell: false
-    }
-  ];
-};
-
-// node_modules/execa/lib/ipc/ipc-input.js
-import { serialize as serialize2 } from "node:v8";
-var validateIpcInputOption = ({ ipcInput, ipc, serialization }) => {
-  if (ipcInput === void 0) {
-    return;
-  }
-  if (!ipc) {
-    throw new Error("The `ipcInput` option cannot be set unless the `ipc` option is `true`.");
-  }
-  validateIpcInput[serialization]?.(ipcInput);
-};
-var validateAdvancedInput = (ipcInput) => {
-  try {
-    serialize2(ipcInput);
-  } catch (error63) {
-    throw new Error("The `ipcInput` option is not serializable with a structured clone.", { cause: error63 });
-  }
-};
-var validateJsonInput = (ipcInput) => {
-  try {
-    if (JSON.stringify(ipcInput) === void 0) {
-      throw new TypeError("The value cannot be represented as JSON.");
-    }
-  } catch (error63) {
-    throw new Error("The `ipcInput` option is not serializable with JSON.", { cause: error63 });
-  }
-};
-var validateIpcInput = {
-  __proto__: null,
-  advanced: validateAdvancedInput,
-  json: validateJsonInput
-};
-var sendIpcInput = async (subprocess, ipcInput, ipc) => {
-  if (ipcInput === void 0) {
-    return;
-  }
-  await sendMessage({
-    anyProcess: subprocess,
-    channel: subprocess.channel,
-    isSubprocess: false,
-    ipc
-  }, ipcInput);
-};
-
-// node_modules/execa/lib/arguments/encoding-option.js
-var validateEncoding = ({ encoding }) => {
-  if (ENCODINGS.has(encoding)) {
-    return;
-  }
-  const correctEncoding = getCorrectEncoding(encoding);
-  if (correctEncoding !== void 0) {
-    throw new TypeError(`Invalid option \`encoding: ${serializeEncoding(encoding)}\`.
-Please rename it to ${serializeEncoding(correctEncoding)}.`);
-  }
-  const correctEncodings = [...ENCODINGS].map((correctEncoding2) => serializeEncoding(correctEncoding2)).join(", ");
-  throw new TypeError(`Invalid option \`encoding: ${serializeEncoding(encoding)}\`.
-Please rename it to one of: ${correctEncodings}.`);
-};
-var TEXT_ENCODINGS = /* @__PURE__ */ new Set(["utf8", "utf16le"]);
-var BINARY_ENCODINGS = /* @__PURE__ */ new Set(["buffer", "hex", "base64", "base64url", "latin1", "ascii"]);
-var ENCODINGS = TEXT_ENCODINGS.union(BINARY_ENCODINGS);
-var getStringEncoding = (binary, encoding) => binary || !TEXT_ENCODINGS.has(encoding) ? "utf8" : encoding;
-var getInputEncoding = (encoding) => TEXT_ENCODINGS.has(encoding) ? "utf8" : encoding;
-var getCorrectEncoding = (encoding) => {
-  if (encoding === null) {
-    return "buffer";
-  }
-  if (typeof encoding !== "string") {
-    return;
-  }
-  const lowerEncoding = encoding.toLowerCase();
-  if (lowerEncoding in ENCODING_ALIASES) {
-    return ENCODING_ALIASES[lowerEncoding];
-  }
-  if (ENCODINGS.has(lowerEncoding)) {
-    return lowerEncoding;
-  }
-};
-var ENCODING_ALIASES = {
-  __proto__: null,
-  // eslint-disable-next-line unicorn/text-encoding-identifier-case
-  "utf-8": "utf8",
-  "utf-16le": "utf16le",
-  "ucs-2": "utf16le",
-  ucs2: "utf16le",
-  binary: "latin1"
-};
-var serializeEncoding = (encoding) => typeof encoding === "string" ? `"${encoding}"` : String(encoding);
-
-// node_modules/execa/lib/arguments/command-file.js
-import { openSync, readSync, closeSync } from "node:fs";
-import { Buffer as Buffer2 } from "node:buffer";
-import path5 from "node:path";
-import process7 from "node:process";
-
-// node_modules/which-command/index.js
-import fs from "node:fs";
-import path4 from "node:path";
-import process6 from "node:process";
-var isWindows = process6.platform === "win32";
-var separatorPattern = isWindows ? new RegExp("[\\/\\\\]", "v") : new RegExp("\\/", "v");
-var defaultPathExt = ".COM;.EXE;.BAT;.CMD;.VBS;.VBE;.JS;.JSE;.WSF;.WSH;.MSC";
-function resolveOptions(command, options) {
-  if (typeof command !== "string" || command.length === 0) {
-    throw new TypeError("Expected a non-empty string.");
-  }
-  const {
-    cwd = process6.cwd(),
-    // On Windows, `process.env.PATH` can be undefined in some contexts (for example, worker threads), where it's only exposed as `Path`.
-    path: searchPath = process6.env.PATH ?? (isWindows ? process6.env.Path : void 0) ?? "",
-    // `||` (not `??`) so an empty `PATHEXT` falls back to the default instead of disabling all lookup on Windows.
-    pathExt = process6.env.PATHEXT || defaultPathExt
-  } = options;
-  return { cwd, searchPath, pathExt };
-}
-function windowsExtensions(command, pathExt) {
-  const extensions = pathExt.split(path4.delimiter).filter(Boolean);
-  const commandExtension = path4.extname(command).toLowerCase();
-  if (commandExtension !== "" && extensions.some((extension) => extension.toLowerCase() === commandExtension)) {
-    return ["", ...extensions];
-  }
-  return extensions;
-}
-function* candidatePaths(command, { cwd, searchPath, pathExt }) {
-  const extensions = isWindows ? windowsExtensions(command, pathExt) : [""];
-  if (separatorPattern.test(command)) {
-    const base = path4.resolve(cwd, command);
-    for (const extension of extensions) {
-      yield base + extension;
-    }
-    return;
-  }
-  const directories = [
-    // Windows searches the current directory before `PATH`.
-    ...isWindows ? [cwd] : [],
-    ...searchPath.split(path4.delimiter)
-  ];
-  for (const directory of directories) {
-    const unquoted = isWindows && directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
-    if (unquoted === "") {
-      continue;
-    }
-    const base = path4.resolve(cwd, unquoted, command);
-    for (const extension of extensions) {
-      yield base + extension;
-    }
-  }
-}
-function isExecutableSync(filePath) {
-  let stats;
-  try {
-    stats = fs.statSync(filePath);
-  } catch (error63) {
-    return isWindows && error63.code === "EACCES";
-  }
-  if (!stats.isFile()) {
-    return false;
-  }
-  if (isWindows) {
-    return true;
-  }
-  try {
-    fs.accessSync(filePath, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-function whichCommandSync(command, options = {}) {
-  const resolved = resolveOptions(command, options);
-  for (const candidate of candidatePaths(command, resolved)) {
-    if (isExecutableSync(candidate)) {
-      return candidate;
-    }
-  }
-  return void 0;
-}
-
-// node_modules/execa/lib/arguments/command-file.js
-var parseCommandFile = (file2, commandArguments, options) => {
-  const parsed = { file: file2, commandArguments: [...commandArguments], options };
-  return options.shell || process7.platform !== "win32" ? parsed : escapeWindowsCommand(parsed);
-};
-var directlyExecutableRegExp = /\.(?:com|exe)$/i;
-var escapeWindowsCommand = (parsed) => {
-  const resolvedFile = resolveWithShebang(parsed);
-  if (resolvedFile !== void 0 && directlyExecutableRegExp.test(resolvedFile)) {
-    if (parsed.options.argv0 === void 0) {
-      parsed.options.argv0 = parsed.file;
-    }
-    parsed.file = resolvedFile;
-    return parsed;
-  }
-  for (const value of [parsed.file, ...parsed.commandArguments]) {
-    assertNoLineBreak(value);
-  }
-  const escapedFile = escapeMetaChars(path5.normalize(resolvedFile ?? parsed.file));
-  const escapedArguments = parsed.commandArguments.map((argument) => escapeArgument(argument));
-  const commandLine = `"${[escapedFile, ...escapedArguments].join(" ")}"`;
-  parsed.options.windowsVerbatimArguments = true;
-  return {
-    file: process7.env.comspec || "cmd.exe",
-    // `/e:on` enables the command extensions the `%` escaping relies on, and `/v:off` disables delayed expansion so `!` is literal, even when the registry changes either default
-    commandArguments: ["/d", "/e:on", "/v:off", "/s", "/c", commandLine],
-    options: parsed.options
-  };
-};
-var resolveWithShebang = (parsed) => {
-  const resolvedFile = resolvePath(parsed);
-  const interpreter = resolvedFile !== void 0 && readShebang(resolvedFile);
-  if (!interpreter) {
-    return resolvedFile;
-  }
-  parsed.commandArguments.unshift(resolvedFile);
-  parsed.file = interpreter;
-  return resolvePath(parsed);
-};
-var resolvePath = (parsed) => {
-  const environment = parsed.options.env || process7.env;
-  const cwd = parsed.options.cwd ?? process7.cwd();
-  const environmentPathExt = getWindowsEnvironmentValue(environment, "PATHEXT");
-  const commandExtension = path5.extname(parsed.file);
-  const pathExt = commandExtension === "" ? environmentPathExt : `${commandExtension}${path5.delimiter}${environmentPathExt ?? ""}`;
-  if (hasWindowsPathSeparator(parsed.file)) {
-    return whichCommandSync(path5.resolve(cwd, parsed.file), { cwd, pathExt });
-  }
-  const searchPath = getWindowsEnvironmentValue(environment, "PATH") ?? getWindowsEnvironmentValue(process7.env, "PATH") ?? "";
-  const resolveOptions2 = {
-    cwd,
-    path: searchPath,
-    pathExt
-  };
-  return shouldSearchCurrentDirectory(environment) ? whichCommandSync(parsed.file, resolveOptions2) : resolvePathDirectories(parsed.file, resolveOptions2);
-};
-var hasWindowsPathSeparator = (file2) => file2.includes("/") || file2.includes("\\") || file2.includes(":");
-var shouldSearchCurrentDirectory = (environment) => getWindowsEnvironmentValue(process7.env, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0 && getWindowsEnvironmentValue(environment, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0;
-var resolvePathDirectories = (file2, { cwd, path: searchPath, pathExt }) => {
-  for (const directory of searchPath.split(path5.delimiter)) {
-    const unquotedDirectory = directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
-    if (unquotedDirectory === "") {
-      continue;
-    }
-    const resolvedFile = whichCommandSync(path5.resolve(cwd, unquotedDirectory, file2), { cwd, pathExt });
-    if (resolvedFile !== void 0) {
-      return resolvedFile;
-    }
-  }
-};
-var getWindowsEnvironmentValue = (environment, name) => {
-  const environmentKey = Object.keys(environment).sort().find((key) => key.toUpperCase() === name);
-  return environmentKey === void 0 ? void 0 : environment[environmentKey];
-};
-var SHEBANG_BYTE_LENGTH = 150;
-var readShebang = (file2) => {
-  const buffer = Buffer2.alloc(SHEBANG_BYTE_LENGTH);
-  let bytesRead = 0;
-  try {
-    const fileDescriptor = openSync(file2, "r");
-    try {
-      bytesRead = readSync(fileDescriptor, buffer, 0, SHEBANG_BYTE_LENGTH, 0);
-    } finally {
-      closeSync(fileDescriptor);
-    }
-  } catch {
-    return void 0;
-  }
-  return parseShebang(buffer.toString("utf8", 0, bytesRead));
-};
-var shebangRegExp = /^#!(?<line>.*)/;
-var parseShebang = (contents) => {
-  const shebangLine = contents.match(shebangRegExp)?.groups.line.trim();
-  if (!shebangLine) {
-    return void 0;
-  }
-  const [interpreterPath, argument] = shebangLine.split(" ", 2);
-  const interpreter = interpreterPath.split("/").at(-1);
-  if (interpreter === "env") {
-    return argument;
-  }
-  return argument ? `${interpreter} ${argument}` : interpreter;
-};
-var lineBreakRegExp = /[\n\r]/;
-var assertNoLineBreak = (value) => {
-  if (lineBreakRegExp.test(value)) {
-    throw new TypeError(`The command and its arguments cannot contain a line break on Windows without a shell.
-This would allow a command injection with \`cmd.exe\`.
-Invalid value: ${JSON.stringify(`${value}`)}`);
-  }
-};
-var metaCharsRegExp = /[()\][%!^"`<>&|;, *?]/g;
-var escapeMetaChars = (value) => value.replaceAll(metaCharsRegExp, "^$&");
-var backslashRunRegExp = /\\+/g;
-var quotedCharacterRegExp = new RegExp("[^\\w#$*+\\-./:?@\\\\\\u{80}-\\u{10FFFF}]|\\p{Control}", "u");
-var escapeArgument = (rawArgument) => {
-  const argument = `${rawArgument}`;
-  if (!shouldQuoteArgument(argument)) {
-    return argument;
-  }
-  const escapedArgument = argument.replaceAll(backslashRunRegExp, (backslashes, offset, string4) => {
-    const nextCharacter = string4[offset + backslashes.length];
-    const isPrecedesDoubleQuote = nextCharacter === '"' || nextCharacter === void 0;
-    return isPrecedesDoubleQuote ? backslashes.repeat(2) : backslashes;
-  }).replaceAll('"', '""').replaceAll("%", "%%cd:~,%");
-  return `"${escapedArgument}"`;
-};
-var shouldQuoteArgument = (argument) => argument === "" || argument.endsWith("\\") || quotedCharacterRegExp.test(argument);
-
-// node_modules/execa/lib/arguments/cwd.js
-import { statSync as statSync2 } from "node:fs";
-import path6 from "node:path";
-import process8 from "node:process";
-var normalizeCwd = (cwd = getDefaultCwd()) => {
-  const cwdString = safeNormalizeFileUrl(cwd, 'The "cwd" option');
-  return path6.resolve(cwdString);
-};
-var getDefaultCwd = () => {
-  try {
-    return process8.cwd();
-  } catch (error63) {
-    error63.message = `The current directory does not exist.
-${error63.message}`;
-    throw error63;
-  }
-};
-var getCurrentCwd = () => {
-  try {
-    return process8.cwd();
-  } catch {
-  }
-};
-var fixCwdError = (originalMessage, cwd) => {
-  if (cwd === getCurrentCwd()) {
-    return originalMessage;
-  }
-  let cwdStat;
-  try {
-    cwdStat = statSync2(cwd);
-  } catch (error63) {
-    return `The "cwd" option is invalid: ${cwd}.
-${error63.message}
-${originalMessage}`;
-  }
-  return cwdStat.isDirectory() ? originalMessage : `The "cwd" option is not a directory: ${cwd}.
-${originalMessage}`;
-};
-
-// node_modules/execa/lib/arguments/options.js
-var cmdExeRegExp = /^cmd(?:\.exe)?$/i;
-var normalizeOptions = (filePath, rawArguments, rawOptions) => {
-  const sanitizedOptions = { __proto__: null, ...rawOptions };
-  sanitizedOptions.cwd = normalizeCwd(sanitizedOptions.cwd);
-  const [processedFile, processedArguments, processedOptions] = handleNodeOption(filePath, rawArguments, sanitizedOptions);
-  const fdOptions = normalizeFdSpecificOptions(processedOptions);
-  const options = addDefaultOptions(fdOptions);
-  validateBooleanOptions(options);
-  validateEnv(options);
-  options.env = getEnv(options);
-  const { file: file2, commandArguments } = parseCommandFile(processedFile, processedArguments, options);
-  validateTimeout(options);
-  validateEncoding(options);
-  validateIpcInputOption(options);
-  validateCancelSignal(options);
-  validateRenamedSignalOption(options);
-  validateGracefulCancel(options);
-  options.shell = normalizeFileUrl(options.shell);
-  options.killSignal = normalizeKillSignal(options.killSignal);
-  options.forceKillAfterDelay = normalizeForceKillAfterDelay(options.forceKillAfterDelay);
-  options.lines = options.lines.map((lines, fdNumber) => lines && !BINARY_ENCODINGS.has(options.encoding) && options.buffer[fdNumber]);
-  if (process9.platform === "win32" && cmdExeRegExp.test(path7.basename(file2))) {
-    commandArguments.unshift("/q");
-  }
-  return { file: file2, commandArguments, options };
-};
-var BOOLEAN_OPTIONS = [
-  "extendEnv",
-  "preferLocal",
-  "reject",
-  "cleanup",
-  "killDescendants",
-  "all",
-  "gracefulCancel",
-  "ipc",
-  "node"
-];
-var validateBooleanOptions = (options) => {
-  for (const optionName of BOOLEAN_OPTIONS) {
-    checkBooleanOption(options[optionName], optionName);
-  }
-};
-var validateEnv = ({ env }) => {
-  if (env !== void 0 && (typeof env !== "object" || env === null || Array.isArray(env))) {
-    throw new TypeError(`The \`env\` option must be an object: ${String(env)}.`);
-  }
-};
-var addDefaultOptions = ({
-  extendEnv = true,
-  preferLocal = false,
-  cwd,
-  localDir: localDirectory = cwd,
-  encoding = "utf8",
-  reject = true,
-  cleanup = true,
-  killDescendants = false,
-  all = false,
-  windowsHide = true,
-  killSignal = "SIGTERM",
-  forceKillAfterDelay = true,
-  gracefulCancel = false,
-  ipcInput,
-  ipc = ipcInput !== void 0 || gracefulCancel,
-  serialization = "advanced",
-  ...options
-}) => ({
-  __proto__: null,
-  ...options,
-  extendEnv,
-  preferLocal,
-  cwd,
-  localDirectory,
-  encoding,
-  reject,
-  cleanup,
-  killDescendants,
-  all,
-  windowsHide,
-  killSignal,
-  forceKillAfterDelay,
-  gracefulCancel,
-  ipcInput,
-  ipc,
-  serialization
-});
-var getEnv = (options) => ({ __proto__: null, ...computeEnv(options) });
-var computeEnv = ({ env: envOption, extendEnv, preferLocal, node: node2, localDirectory, nodePath }) => {
-  const env = { __proto__: null, ...extendEnv && process9.env, ...envOption };
-  if (preferLocal || node2) {
-    return npmRunPathEnv({
-      env,
-      cwd: localDirectory,
-      execPath: nodePath,
-      preferLocal,
-      addExecPath: node2
-    });
-  }
-  return env;
-};
-
-// node_modules/execa/lib/arguments/shell.js
-var concatenateShell = (file2, commandArguments, options) => options.shell && commandArguments.length > 0 ? [[file2, ...commandArguments].join(" "), [], options] : [file2, commandArguments, options];
-
-// node_modules/execa/lib/resolve/all-sync.js
-import { Buffer as Buffer3 } from "node:buffer";
-
-// node_modules/execa/lib/transform/split.js
-var getSplitLinesGenerator = (binary, preserveNewlines, skipped, state) => binary || skipped ? void 0 : initializeSplitLines(preserveNewlines, state);
-var splitLinesSync = (chunk, preserveNewlines, objectMode) => objectMode ? chunk.flatMap((item) => splitLinesItemSync(item, preserveNewlines)) : splitLinesItemSync(chunk, preserveNewlines);
-var splitLinesItemSync = (chunk, preserveNewlines) => {
-  const { transform: transform2, final } = initializeSplitLines(preserveNewlines, {});
-  return [...transform2(chunk), ...final()];
-};
-var initializeSplitLines = (preserveNewlines, state) => {
-  state.previousChunks = "";
-  return {
-    transform: splitGenerator.bind(void 0, state, preserveNewlines),
-    final: linesFinal.bind(void 0, state)
-  };
-};
-var splitGenerator = function* (state, preserveNewlines, chunk) {
-  if (typeof chunk !== "string") {
-    yield chunk;
-    return;
-  }
-  let { previousChunks } = state;
-  let start = -1;
-  for (let end = 0; end < chunk.length; end += 1) {
-    if (chunk[end] !== "\n") {
-      continue;
-    }
-    let line = chunk.slice(start + 1, preserveNewlines ? end + 1 : end);
-    if (previousChunks.length > 0) {
-      line = concatString(previousChunks, line);
-      previousChunks = "";
-    }
-    yield preserveNewlines ? line : stripCarriageReturn(line, state);
-    start = end;
-  }
-  if (start !== chunk.length - 1) {
-    previousChunks = concatString(previousChunks, chunk.slice(start + 1));
-  }
-  state.previousChunks = previousChunks;
-};
-var stripCarriageReturn = (line, state) => {
-  state.isWindowsNewline = line.endsWith("\r");
-  return state.isWindowsNewline ? line.slice(0, -1) : line;
-};
-var linesFinal = function* ({ previousChunks }) {
-  if (previousChunks.length > 0) {
-    yield previousChunks;
-  }
-};
-var getAppendNewlineGenerator = ({ binary, preserveNewlines, readableObjectMode, state, encoding }) => binary || preserveNewlines || readableObjectMode ? void 0 : { transform: appendNewlineGenerator.bind(void 0, state, getStringEncoding(binary, encoding)) };
-var appendNewlineGenerator = function* ({ isWindowsNewline = false }, stringEncoding, chunk) {
-  const { unixNewline, windowsNewline, concat } = typeof chunk === "string" ? linesStringInfo : LINES_BYTES_INFO[stringEncoding];
-  if (endsWithNewline(chunk, unixNewline)) {
-    yield chunk;
-    return;
-  }
-  const newline = isWindowsNewline ? windowsNewline : unixNewline;
-  yield concat(chunk, newline);
-};
-var endsWithNewline = (chunk, unixNewline) => typeof chunk === "string" ? chunk.endsWith(unixNewline) : chunk.length >= unixNewline.length && chunk.subarray(-unixNewline.length).every((byte, index) => byte === unixNewline[index]);
-var concatString = (firstChunk, secondChunk) => `${firstChunk}${secondChunk}`;
-var linesStringInfo = {
-  windowsNewline: "\r\n",
-  unixNewline: "\n",
-  concat: concatString
-};
-var concatUint8Array = (firstChunk, secondChunk) => {
-  const chunk = new Uint8Array(firstChunk.length + secondChunk.length);
-  chunk.set(firstChunk, 0);
-  chunk.set(secondChunk, firstChunk.length);
-  return chunk;
-};
-var LINES_BYTES_INFO = {
-  __proto__: null,
-  utf8: {
-    windowsNewline: new Uint8Array([13, 10]),
-    unixNewline: new Uint8Array([10]),
-    concat: concatUint8Array
-  },
-  utf16le: {
-    windowsNewline: new Uint8Array([13, 0, 10, 0]),
-    unixNewline: new Uint8Array([10, 0]),
-    concat: concatUint8Array
-  }
-};
-
-// node_modules/strip-final-newline/index.js
-function stripFinalNewline(input2) {
-  if (typeof input2 === "string") {
-    return stripFinalNewlineString(input2);
-  }
-  if (!(ArrayBuffer.isView(input2) && input2.BYTES_PER_ELEMENT === 1)) {
-    throw new Error("Input must be a string or a Uint8Array");
-  }
-  return stripFinalNewlineBinary(input2);
-}
-var stripFinalNewlineString = (input2) => input2.at(-1) === LF ? input2.slice(0, input2.at(-2) === CR ? -2 : -1) : input2;
-var stripFinalNewlineBinary = (input2) => input2.at(-1) === LF_BINARY ? input2.subarray(0, input2.at(-2) === CR_BINARY ? -2 : -1) : input2;
-var LF = "\n";
-var LF_BINARY = LF.codePointAt(0);
-var CR = "\r";
-var CR_BINARY = CR.codePointAt(0);
-
-// node_modules/execa/lib/io/strip-newline.js
-var stripNewline = (value, { stripFinalNewline: stripFinalNewline2 }, fdNumber, allFds) => value !== void 0 && !Array.isArray(value) && getStripFinalNewline(stripFinalNewline2, fdNumber, allFds) ? stripFinalNewline(value) : value;
-var getStripFinalNewline = (stripFinalNewline2, fdNumber, allFds) => fdNumber === "all" ? allFds.some((allFd) => stripFinalNewline2[allFd]) : stripFinalNewline2[fdNumber];
-
-// node_modules/execa/lib/resolve/all-sync.js
-var getAllSyncFds = ([, stdout, stderr]) => [
-  ...stdout === void 0 ? [] : [1],
-  ...stderr === void 0 ? [] : [2]
-];
-var getAllSync = ([, stdout, stderr], allFds, options) => {
-  if (!options.all) {
-    return;
-  }
-  if (stdout === void 0) {
-    return splitAllLines(stderr, allFds, options);
-  }
-  if (stderr === void 0) {
-    return splitAllLines(stdout, allFds, options);
-  }
-  if (hasLines(options)) {
-    return [splitAllLines(stdout, allFds, options), splitAllLines(stderr, allFds, options)].flat();
-  }
-  if (Array.isArray(stdout) || Array.isArray(stderr)) {
-    return [stdout, stderr].filter((value) => value.length > 0).flat();
-  }
-  if (isUint8Array(stdout) && isUint8Array(stderr)) {
-    return concatUint8Arrays([stdout, stderr]);
-  }
-  return BASE64_ENCODINGS.has(options.encoding) ? concatBase64(stdout, stderr, options.encoding) : `${stdout}${stderr}`;
-};
-var concatBase64 = (stdout, stderr, encoding) => Buffer3.concat([Buffer3.from(stdout, encoding), Buffer3.from(stderr, encoding)]).toString(encoding);
-var BASE64_ENCODINGS = /* @__PURE__ */ new Set(["base64", "base64url"]);
-var hasLines = ({ lines }) => Boolean(lines[1] || lines[2]);
-var splitAllLines = (value, allFds, options) => value === void 0 || Array.isArray(value) || !hasLines(options) ? value : splitLinesSync(value, !getStripFinalNewline(options.stripFinalNewline, "all", allFds), false);
-
-// node_modules/execa/lib/return/message.js
-import { inspect as inspect3 } from "node:util";
-
-// node_modules/get-stream/source/index.js
-import { on } from "node:events";
-import { finished } from "node:stream/promises";
-
-// node_modules/is-stream/index.js
-function isStream(stream, { checkOpen = true } = {}) {
-  return stream !== null && typeof stream === "object" && (stream.writable || stream.readable || !checkOpen || stream.writable === void 0 && stream.readable === void 0) && typeof stream.pipe === "function";
-}
-function isWritableStream(stream, { checkOpen = true } = {}) {
-  return isStream(stream, { checkOpen }) && (stream.writable || !checkOpen) && typeof stream.write === "function" && typeof stream.end === "function" && typeof stream.writable === "boolean" && typeof stream.writableObjectMode === "boolean" && typeof stream.destroy === "function" && typeof stream.destroyed === "boolean";
-}
-function isReadableStream(stream, { checkOpen = true } = {}) {
-  return isStream(stream, { checkOpen }) && (stream.readable || !checkOpen) && typeof stream.read === "function" && typeof stream.readable === "boolean" && typeof stream.readableObjectMode === "boolean" && typeof stream.destroy === "function" && typeof stream.destroyed === "boolean";
-}
-function isDuplexStream(stream, options) {
-  return isWritableStream(stream, options) && isReadableStream(stream, options);
-}
-
-// node_modules/@sec-ant/readable-stream/dist/ponyfill/asyncIterator.js
-var a = Object.getPrototypeOf(
-  Object.getPrototypeOf(
-    /* istanbul ignore next */
-    async function* () {
-    }
-  ).prototype
-);
-var c = class {
-  #t;
-  #n;
-  #r = false;
-  #e = void 0;
-  constructor(e, t) {
-    this.#t = e, this.#n = t;
-  }
-  next() {
-    const e = () => this.#s();
-    return this.#e = this.#e ? this.#e.then(e, e) : e(), this.#e;
-  }
-  return(e) {
-    const t = () => this.#i(e);
-    return this.#e ? this.#e.then(t, t) : t();
-  }
-  async #s() {
-    if (this.#r)
-      return {
-        done: true,
-        value: void 0
-      };
-    let e;
-    try {
-      e = await this.#t.read();
-    } catch (t) {
-      throw this.#e = void 0, this.#r = true, this.#t.releaseLock(), t;
-    }
-    return e.done && (this.#e = void 0, this.#r = true, this.#t.releaseLock()), e;
-  }
-  async #i(e) {
-    if (this.#r)
-      return {
-        done: true,
-        value: e
-      };
-    if (this.#r = true, !this.#n) {
-      const t = this.#t.cancel(e);
-      return this.#t.releaseLock(), await t, {
-        done: true,
-        value: e
-      };
-    }
-    return this.#t.releaseLock(), {
-      done: true,
-      value: e
-    };
-  }
-};
-var n = /* @__PURE__ */ Symbol();
-function i() {
-  return this[n].next();
-}
-Object.defineProperty(i, "name", { value: "next" });
-function o(r) {
-  return this[n].return(r);
-}
-Object.defineProperty(o, "name", { value: "return" });
-var u = Object.create(a, {
-  next: {
-    enumerable: true,
-    configurable: true,
-    writable: true,
-    value: i
-  },
-  return: {
-    enumerable: true,
-    configurable: true,
-    writable: true,
-    value: o
-  }
-});
-function h({ preventCancel: r = false } = {}) {
-  const e = this.getReader(), t = new c(
-    e,
-    r
-  ), s = Object.create(u);
-  return s[n] = t, s;
-}
-
-// node_modules/get-stream/source/stream.js
-var getAsyncIterable = (stream) => {
-  if (isReadableStream(stream, { checkOpen: false }) && nodeImports.on !== void 0) {
-    return getStreamIterable(stream);
-  }
-  if (typeof stream?.[Symbol.asyncIterator] === "function") {
-    return stream;
-  }
-  if (toString.call(stream) === "[object ReadableStream]") {
-    return h.call(stream);
-  }
-  throw new TypeError("The first argument must be a Readable, a ReadableStream, or an async iterable.");
-};
-var { toString } = Object.prototype;
-var getStreamIterable = async function* (stream) {
-  const controller = new AbortController();
-  const state = {};
-  handleStreamEnd(stream, controller, state);
-  try {
-    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller.signal })) {
-      yield chunk;
-    }
-  } catch (error63) {
-    if (state.error !== void 0) {
-      throw state.error;
-    } else if (!controller.signal.aborted) {
-      throw error63;
-    }
-  } finally {
-    stream.destroy();
-  }
-};
-var handleStreamEnd = async (stream, controller, state) => {
-  try {
-    await nodeImports.finished(stream, {
-      cleanup: true,
-      readable: true,
-      writable: false,
-      error: false
-    });
-  } catch (error63) {
-    state.error = error63;
-  } finally {
-    controller.abort();
-  }
-};
-var nodeImports = {};
-
-// node_modules/get-stream/source/contents.js
-var getStreamContents = async (stream, { init, convertChunk, getSize, truncateChunk, addChunk, getFinalChunk, finalize: finalize2 }, { maxBuffer = Number.POSITIVE_INFINITY } = {}) => {
-  const asyncIterable = getAsyncIterable(stream);
-  const state = init();
-  state.length = 0;
-  try {
-    for await (const chunk of asyncIterable) {
-      const chunkType = getChunkType(chunk);
-      const convertedChunk = convertChunk[chunkType](chunk, state);
-      appendChunk({
-        convertedChunk,
-        state,
-        getSize,
-        truncateChunk,
-        addChunk,
-        maxBuffer
-      });
-    }
-    appendFinalChunk({
-      state,
-      convertChunk,
-      getSize,
-      truncateChunk,
-      addChunk,
-      getFinalChunk,
-      maxBuffer
-    });
-    return finalize2(state);
-  } catch (error63) {
-    const normalizedError = typeof error63 === "object" && error63 !== null ? error63 : new Error(error63);
-    normalizedError.bufferedData = finalize2(state);
-    throw normalizedError;
-  }
-};
-var appendFinalChunk = ({ state, getSize, truncateChunk, addChunk, getFinalChunk, maxBuffer }) => {
-  const convertedChunk = getFinalChunk(state);
-  if (convertedChunk !== void 0) {
-    appendChunk({
-      convertedChunk,
-      state,
-      getSize,
-      truncateChunk,
-      addChunk,
-      maxBuffer
-    });
-  }
-};
-var appendChunk = ({ convertedChunk, state, getSize, truncateChunk, addChunk, maxBuffer }) => {
-  const chunkSize = getSize(convertedChunk);
-  const newLength = state.length + chunkSize;
-  if (newLength <= maxBuffer) {
-    addNewChunk(convertedChunk, state, addChunk, newLength);
-    return;
-  }
-  const truncatedChunk = truncateChunk(convertedChunk, maxBuffer - state.length);
-  if (truncatedChunk !== void 0) {
-    addNewChunk(truncatedChunk, state, addChunk, maxBuffer);
-  }
-  throw new MaxBufferError();
-};
-var addNewChunk = (convertedChunk, state, addChunk, newLength) => {
-  state.contents = addChunk(convertedChunk, state, newLength);
-  state.length = newLength;
-};
-var getChunkType = (chunk) => {
-  const typeOfChunk = typeof chunk;
-  if (typeOfChunk === "string") {
-    return "string";
-  }
-  if (typeOfChunk !== "object" || chunk === null) {
-    return "others";
-  }
-  if (globalThis.Buffer?.isBuffer(chunk)) {
-    return "buffer";
-  }
-  const prototypeName = objectToString2.call(chunk);
-  if (prototypeName === "[object ArrayBuffer]") {
-    return "arrayBuffer";
-  }
-  if (prototypeName === "[object DataView]") {
-    return "dataView";
-  }
-  if (Number.isInteger(chunk.byteLength) && Number.isInteger(chunk.byteOffset) && objectToString2.call(chunk.buffer) === "[object ArrayBuffer]") {
-    return "typedArray";
-  }
-  return "others";
-};
-var { toString: objectToString2 } = Object.prototype;
-var MaxBufferError = class extends Error {
-  name = "MaxBufferError";
-  constructor() {
-    super("maxBuffer exceeded");
-  }
-};
-
-// node_modules/get-stream/source/utils.js
-var identity3 = (value) => value;
-var noop = () => void 0;
-var getContentsProperty = ({ contents }) => contents;
-var throwObjectStream = (chunk) => {
-  throw new Error(`Streams in object mode are not supported: ${String(chunk)}`);
-};
-var getLengthProperty = (convertedChunk) => convertedChunk.length;
-
-// node_modules/get-stream/source/array.js
-async function getStreamAsArray(stream, options) {
-  return getStreamContents(stream, arrayMethods, options);
-}
-var initArray = () => ({ contents: [] });
-var increment = () => 1;
-var addArrayChunk = (convertedChunk, { contents }) => {
-  contents.push(convertedChunk);
-  return contents;
-};
-var arrayMethods = {
-  init: initArray,
-  convertChunk: {
-    string: identity3,
-    buffer: identity3,
-    arrayBuffer: identity3,
-    dataView: identity3,
-    typedArray: identity3,
-    others: identity3
-  },
-  getSize: increment,
-  truncateChunk: noop,
-  addChunk: addArrayChunk,
-  getFinalChunk: noop,
-  finalize: getContentsProperty
-};
-
-// node_modules/get-stream/source/array-buffer.js
-async function getStreamAsArrayBuffer(stream, options) {
-  return getStreamContents(stream, arrayBufferMethods, options);
-}
-var initArrayBuffer = () => ({ contents: new ArrayBuffer(0) });
-var useTextEncoder = (chunk) => textEncoder2.encode(chunk);
-var textEncoder2 = new TextEncoder();
-var useUint8Array = (chunk) => new Uint8Array(chunk);
-var useUint8ArrayWithOffset = (chunk) => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-var truncateArrayBufferChunk = (convertedChunk, chunkSize) => convertedChunk.slice(0, chunkSize);
-var addArrayBufferChunk = (convertedChunk, { contents, length: previousLength }, length) => {
-  const newContents = hasArrayBufferResize() ? resizeArrayBuffer(contents, length) : resizeArrayBufferSlow(contents, length);
-  new Uint8Array(newContents).set(convertedChunk, previousLength);
-  return newContents;
-};
-var resizeArrayBufferSlow = (contents, length) => {
-  if (length <= contents.byteLength) {
-    return contents;
-  }
-  const arrayBuffer = new ArrayBuffer(getNewContentsLength(length));
-  new Uint8Array(arrayBuffer).set(new Uint8Array(contents), 0);
-  return arrayBuffer;
-};
-var resizeArrayBuffer = (contents, length) => {
-  if (length <= contents.maxByteLength) {
-    contents.resize(length);
-    return contents;
-  }
-  const arrayBuffer = new ArrayBuffer(length, { maxByteLength: getNewContentsLength(length) });
-  new Uint8Array(arrayBuffer).set(new Uint8Array(contents), 0);
-  return arrayBuffer;
-};
-var getNewContentsLength = (length) => SCALE_FACTOR ** Math.ceil(Math.log(length) / Math.log(SCALE_FACTOR));
-var SCALE_FACTOR = 2;
-var finalizeArrayBuffer = ({ contents, length }) => hasArrayBufferResize() ? contents : contents.slice(0, length);
-var hasArrayBufferResize = () => "resize" in ArrayBuffer.prototype;
-var arrayBufferMethods = {
-  init: initArrayBuffer,
-  convertChunk: {
-    string: useTextEncoder,
-    buffer: useUint8Array,
-    arrayBuffer: useUint8Array,
-    dataView: useUint8ArrayWithOffset,
-    typedArray: useUint8ArrayWithOffset,
-    others: throwObjectStream
-  },
-  getSize: getLengthProperty,
-  truncateChunk: truncateArrayBufferChunk,
-  addChunk: addArrayBufferChunk,
-  getFinalChunk: noop,
-  finalize: finalizeArrayBuffer
-};
-
-// node_modules/get-stream/source/string.js
-async function getStreamAsString(stream, options) {
-  return getStreamContents(stream, stringMethods, options);
-}
-var initString = () => ({ contents: "", textDecoder: new TextDecoder() });
-var useTextDecoder = (chunk, { textDecoder: textDecoder2 }) => textDecoder2.decode(chunk, { stream: true });
-var addStringChunk = (convertedChunk, { contents }) => contents + convertedChunk;
-var truncateStringChunk = (convertedChunk, chunkSize) => convertedChunk.slice(0, chunkSize);
-var getFinalStringChunk = ({ textDecoder: textDecoder2 }) => {
-  const finalChunk = textDecoder2.decode();
-  return finalChunk === "" ? void 0 : finalChunk;
-};
-var stringMethods = {
-  init: initString,
-  convertChunk: {
-    string: identity3,
-    buffer: useTextDecoder,
-    arrayBuffer: useTextDecoder,
-    dataView: useTextDecoder,
-    typedArray: useTextDecoder,
-    others: throwObjectStream
-  },
-  getSize: getLengthProperty,
-  truncateChunk: truncateStringChunk,
-  addChunk: addStringChunk,
-  getFinalChunk: getFinalStringChunk,
-  finalize: getContentsProperty
-};
-
-// node_modules/get-stream/source/index.js
-Object.assign(nodeImports, { on, finished });
-
-// node_modules/execa/lib/io/max-buffer.js
-var handleMaxBuffer = ({ error: error63, stream, readableObjectMode, lines, encoding, fdNumber }) => {
-  if (!(error63 instanceof MaxBufferError)) {
-    throw error63;
-  }
-  if (fdNumber === "all") {
-    return error63;
-  }
-  const unit = getMaxBufferUnit(readableObjectMode, lines, encoding);
-  error63.maxBufferInfo = { fdNumber, unit };
-  stream.destroy();
-  throw error63;
-};
-var getMaxBufferUnit = (readableObjectMode, lines, encoding) => {
-  if (readableObjectMode) {
-    return "objects";
-  }
-  if (lines) {
-    return "lines";
-  }
-  return encoding === "buffer" ? "bytes" : "characters";
-};
-var checkIpcMaxBuffer = (ipcOutput, maxBuffer) => {
-  if (ipcOutput.length + 1 <= maxBuffer) {
-    return;
-  }
-  const error63 = new MaxBufferError();
-  error63.maxBufferInfo = { fdNumber: "ipc" };
-  throw error63;
-};
-var getMaxBufferMessage = (error63, maxBuffer) => {
-  const { streamName, threshold, unit } = getMaxBufferInfo(error63, maxBuffer);
-  return `Command's ${streamName} was larger than ${threshold} ${unit}`;
-};
-var getMaxBufferInfo = (error63, maxBuffer) => {
-  if (error63?.maxBufferInfo === void 0) {
-    return { streamName: "output", threshold: maxBuffer[1], unit: "bytes" };
-  }
-  const { maxBufferInfo: { fdNumber, unit, threshold = getFdSpecificValue(maxBuffer, fdNumber) } } = error63;
-  delete error63.maxBufferInfo;
-  return fdNumber === "ipc" ? { streamName: "IPC output", threshold, unit: "messages" } : { streamName: getStreamName(fdNumber), threshold, unit };
-};
-var getMaxBufferSync = ([, stdoutMaxBuffer]) => stdoutMaxBuffer === 0 ? Number.MIN_VALUE : stdoutMaxBuffer;
-var handleMaxBufferSync = ({ resultError, output: output2, maxBuffer, buffer }) => {
-  const fdNumber = findMaxBufferSync(output2, maxBuffer, buffer);
-  if (fdNumber === void 0) {
-    return { resultError, isMaxBuffer: resultError?.code === "ENOBUFS" };
-  }
-  const threshold = getMaxBufferValueSync(maxBuffer, fdNumber);
-  const error63 = resultError ?? Object.assign(new MaxBufferError(), { code: "ENOBUFS" });
-  error63.maxBufferInfo = { fdNumber, unit: "bytes", threshold };
-  return { resultError: error63, isMaxBuffer: true };
-};
-var findMaxBufferSync = (output2, maxBuffer, buffer) => {
-  if (output2 === null) {
-    return;
-  }
-  const fdNumber = output2.findIndex((result, index) => result !== null && buffer[index] && result.length > getMaxBufferValueSync(maxBuffer, index));
-  return fdNumber === -1 ? void 0 : fdNumber;
-};
-var getMaxBufferValueSync = (maxBuffer, fdNumber) => Math.min(maxBuffer[1], maxBuffer[fdNumber]);
-var truncateMaxBufferSync = (result, fdNumber, { maxBuffer, buffer }) => {
-  const maxBufferValue = getMaxBufferValueSync(maxBuffer, fdNumber);
-  return buffer[fdNumber] && result.length > maxBufferValue ? result.slice(0, maxBufferValue) : result;
-};
-
-// node_modules/execa/lib/return/message.js
-var createMessages = ({
-  stdio,
-  all,
-  ipcOutput,
-  originalError,
-  signal,
-  signalDescription,
-  exitCode,
-  escapedCommand,
-  timedOut,
-  isCanceled,
-  isGracefullyCanceled,
-  isMaxBuffer,
-  isForcefullyTerminated,
-  forceKillAfterDelay,
-  killSignal,
-  maxBuffer,
-  timeout,
-  cwd
-}) => {
-  const errorCode = getErrorCode(originalError);
-  const prefix = getErrorPrefix({
-    originalError,
-    timedOut,
-    timeout,
-    isMaxBuffer,
-    maxBuffer,
-    errorCode,
-    signal,
-    signalDescription,
-    exitCode,
-    isCanceled,
-    isGracefullyCanceled,
-    isForcefullyTerminated,
-    forceKillAfterDelay,
-    killSignal
-  });
-  const originalMessage = getOriginalMessage(originalError, cwd);
-  const suffix = originalMessage === void 0 ? "" : `
-${originalMessage}`;
-  const shortMessage = `${prefix}: ${escapedCommand}${suffix}`;
-  const messageStdio = all === void 0 ? [stdio[2], stdio[1]] : [all];
-  const message = [
-    shortMessage,
-    ...messageStdio,
-    ...stdio.slice(3),
-    ipcOutput.map((ipcMessage) => serializeIpcMessage(ipcMessage)).join("\n")
-  ].map((messagePart) => escapeLines(stripFinalNewline(serializeMessagePart(messagePart)))).filter(Boolean).join("\n\n");
-  return { originalMessage, shortMessage, message };
-};
-var getErrorCode = (error63) => typeof error63?.code === "string" ? error63.code : void 0;
-var getErrorPrefix = ({
-  originalError,
-  timedOut,
-  timeout,
-  isMaxBuffer,
-  maxBuffer,
-  errorCode,
-  signal,
-  signalDescription,
-  exitCode,
-  isCanceled,
-  isGracefullyCanceled,
-  isForcefullyTerminated,
-  forceKillAfterDelay,
-  killSignal
-}) => {
-  const forcefulSuffix = getForcefulSuffix(isForcefullyTerminated, forceKillAfterDelay);
-  if (timedOut) {
-    return `Command timed out after ${timeout} milliseconds${forcefulSuffix}`;
-  }
-  if (isGracefullyCanceled) {
-    if (signal === void 0) {
-      return `Command was gracefully canceled with exit code ${exitCode}`;
-    }
-    return isForcefullyTerminated ? `Command was gracefully canceled${forcefulSuffix}` : `Command was gracefully canceled with ${signal} (${signalDescription})`;
-  }
-  if (isCanceled) {
-    return `Command was canceled${forcefulSuffix}`;
-  }
-  if (isMaxBuffer) {
-    return `${getMaxBufferMessage(originalError, maxBuffer)}${forcefulSuffix}`;
-  }
-  if (errorCode !== void 0) {
-    return `Command failed with ${errorCode}${forcefulSuffix}`;
-  }
-  if (isForcefullyTerminated) {
-    return `Command was killed with ${killSignal} (${getSignalDescription(killSignal)})${forcefulSuffix}`;
-  }
-  if (signal !== void 0) {
-    return `Command was killed with ${signal} (${signalDescription})`;
-  }
-  return exitCode === void 0 ? "Command failed" : `Command failed with exit code ${exitCode}`;
-};
-var getForcefulSuffix = (isForcefullyTerminated, forceKillAfterDelay) => isForcefullyTerminated ? ` and was forcefully terminated after ${forceKillAfterDelay} milliseconds` : "";
-var getOriginalMessage = (originalError, cwd) => {
-  if (originalError instanceof DiscardedError) {
-    return;
-  }
-  const originalMessage = isExecaError(originalError) ? originalError.originalMessage ?? "" : String(originalError?.message ?? originalError);
-  const escapedOriginalMessage = escapeLines(fixCwdError(originalMessage, cwd));
-  return escapedOriginalMessage === "" ? void 0 : escapedOriginalMessage;
-};
-var serializeIpcMessage = (ipcMessage) => typeof ipcMessage === "string" ? ipcMessage : inspect3(ipcMessage);
-var serializeMessagePart = (messagePart) => Array.isArray(messagePart) ? messagePart.filter((messageItem) => isTextItem(messageItem)).map((messageItem) => stripFinalNewline(serializeMessageItem(messageItem))).join("\n") : serializeMessageItem(messagePart);
-var isTextItem = (messageItem) => typeof messageItem === "string" || isUint8Array(messageItem);
-var serializeMessageItem = (messageItem) => {
-  if (typeof messageItem === "string") {
-    return messageItem;
-  }
-  return isUint8Array(messageItem) ? uint8ArrayToString(messageItem) : "";
-};
-
-// node_modules/execa/lib/return/result.js
-var makeSuccessResult = ({
-  command,
-  escapedCommand,
-  stdio,
-  all,
-  ipcOutput,
-  options: { cwd },
-  startTime
-}) => omitUndefinedProperties({
-  command,
-  escapedCommand,
-  cwd,
-  durationMs: getDurationMs(startTime),
-  failed: false,
-  timedOut: false,
-  isCanceled: false,
-  isGracefullyCanceled: false,
-  isTerminated: false,
-  isMaxBuffer: false,
-  isForcefullyTerminated: false,
-  exitCode: 0,
-  stdout: stdio[1],
-  stderr: stdio[2],
-  all,
-  stdio,
-  ipcOutput,
-  pipedFrom: []
-});
-var makeEarlyError = ({
-  error: error63,
-  command,
-  escapedCommand,
-  fileDescriptors,
-  options,
-  startTime,
-  isSync,
-  stdio = Array.from({ length: fileDescriptors.length }),
-  all
-}) => makeError({
-  error: error63,
-  command,
-  escapedCommand,
-  startTime,
-  timedOut: false,
-  isCanceled: false,
-  isGracefullyCanceled: false,
-  isMaxBuffer: false,
-  isForcefullyTerminated: false,
-  stdio,
-  all,
-  ipcOutput: [],
-  options,
-  isSync
-});
-var getEarlyErrorOutput = (fileDescriptors, options) => {
-  const stdio = fileDescriptors.map((fileDescriptor, fdNumber) => getEmptyOutput(fileDescriptor, fdNumber, options));
-  return { stdio, all: getAllSync(stdio, getAllSyncFds(stdio), options) };
-};
-var getEmptyOutput = ({ direction, objectMode }, fdNumber, { stdio, buffer, lines, encoding }) => {
-  if (direction === "input" || !PIPED_STDIO.has(stdio[fdNumber]) || !buffer[fdNumber]) {
-    return;
-  }
-  if (objectMode || lines[fdNumber]) {
-    return [];
-  }
-  return encoding === "buffer" ? new Uint8Array() : "";
-};
-var PIPED_STDIO = /* @__PURE__ */ new Set(["pipe", "overlapped"]);
-var makeError = ({
-  error: originalError,
-  command,
-  escapedCommand,
-  startTime,
-  timedOut,
-  isCanceled,
-  isGracefullyCanceled,
-  isMaxBuffer,
-  isForcefullyTerminated,
-  exitCode: rawExitCode,
-  signal: rawSignal,
-  stdio,
-  all,
-  ipcOutput,
-  options: {
-    timeoutDuration,
-    timeout = timeoutDuration,
-    forceKillAfterDelay,
-    killSignal,
-    cwd,
-    maxBuffer
-  },
-  isSync
-}) => {
-  const { exitCode, signal, signalDescription } = normalizeExitPayload(rawExitCode, rawSignal);
-  const { originalMessage, shortMessage, message } = createMessages({
-    stdio,
-    all,
-    ipcOutput,
-    originalError,
-    signal,
-    signalDescription,
-    exitCode,
-    escapedCommand,
-    timedOut,
-    isCanceled,
-    isGracefullyCanceled,
-    isMaxBuffer,
-    isForcefullyTerminated,
-    forceKillAfterDelay,
-    killSignal,
-    maxBuffer,
-    timeout,
-    cwd
-  });
-  const error63 = getFinalError(originalError, message, isSync);
-  Object.assign(error63, getErrorProperties({
-    error: error63,
-    command,
-    escapedCommand,
-    startTime,
-    timedOut,
-    isCanceled,
-    isGracefullyCanceled,
-    isMaxBuffer,
-    isForcefullyTerminated,
-    exitCode,
-    signal,
-    signalDescription,
-    stdio,
-    all,
-    ipcOutput,
-    cwd,
-    originalMessage,
-    shortMessage
-  }));
-  return error63;
-};
-var getErrorProperties = ({
-  error: error63,
-  command,
-  escapedCommand,
-  startTime,
-  timedOut,
-  isCanceled,
-  isGracefullyCanceled,
-  isMaxBuffer,
-  isForcefullyTerminated,
-  exitCode,
-  signal,
-  signalDescription,
-  stdio,
-  all,
-  ipcOutput,
-  cwd,
-  originalMessage,
-  shortMessage
-}) => omitUndefinedProperties({
-  shortMessage,
-  originalMessage,
-  command,
-  escapedCommand,
-  cwd,
-  durationMs: getDurationMs(startTime),
-  failed: true,
-  timedOut,
-  isCanceled,
-  isGracefullyCanceled,
-  isTerminated: signal !== void 0,
-  isMaxBuffer,
-  isForcefullyTerminated,
-  exitCode,
-  signal,
-  signalDescription,
-  code: getErrorCode(error63.cause),
-  stdout: stdio[1],
-  stderr: stdio[2],
-  all,
-  stdio,
-  ipcOutput,
-  pipedFrom: []
-});
-var omitUndefinedProperties = (result) => Object.fromEntries(Object.entries(result).filter(([, value]) => value !== void 0));
-var normalizeExitPayload = (rawExitCode, rawSignal) => {
-  const exitCode = rawExitCode === null ? void 0 : rawExitCode;
-  const signal = rawSignal === null ? void 0 : rawSignal;
-  const signalDescription = signal === void 0 ? void 0 : getSignalDescription(rawSignal);
-  return { exitCode, signal, signalDescription };
-};
-
-// node_modules/parse-ms/index.js
-var toZeroIfInfinity = (value) => Number.isFinite(value) ? value : 0;
-function parseNumber(milliseconds) {
-  return {
-    days: Math.trunc(milliseconds / 864e5),
-    hours: Math.trunc(milliseconds / 36e5 % 24),
-    minutes: Math.trunc(milliseconds / 6e4 % 60),
-    seconds: Math.trunc(milliseconds / 1e3 % 60),
-    milliseconds: Math.trunc(milliseconds % 1e3),
-    microseconds: Math.trunc(toZeroIfInfinity(milliseconds * 1e3) % 1e3),
-    nanoseconds: Math.trunc(toZeroIfInfinity(milliseconds * 1e6) % 1e3)
-  };
-}
-function parseBigint(milliseconds) {
-  return {
-    days: milliseconds / 86400000n,
-    hours: milliseconds / 3600000n % 24n,
-    minutes: milliseconds / 60000n % 60n,
-    seconds: milliseconds / 1000n % 60n,
-    milliseconds: milliseconds % 1000n,
-    microseconds: 0n,
-    nanoseconds: 0n
-  };
-}
-function parseMilliseconds(milliseconds) {
-  switch (typeof milliseconds) {
-    case "number": {
-      if (Number.isFinite(milliseconds)) {
-        return parseNumber(milliseconds);
-      }
-      break;
-    }
-    case "bigint": {
-      return parseBigint(milliseconds);
-    }
-  }
-  throw new TypeError("Expected a finite number or bigint");
-}
-
-// node_modules/pretty-ms/index.js
-var isZero = (value) => value === 0 || value === 0n;
-var pluralize = (word, count3) => count3 === 1 || count3 === 1n ? word : `${word}s`;
-var SECOND_ROUNDING_EPSILON = 1e-7;
-var ONE_DAY_IN_MILLISECONDS = 24n * 60n * 60n * 1000n;
-function prettyMilliseconds(milliseconds, options) {
-  const isBigInt = typeof milliseconds === "bigint";
-  if (!isBigInt && !Number.isFinite(milliseconds)) {
-    throw new TypeError("Expected a finite number or bigint");
-  }
-  options = { ...options };
-  const sign = milliseconds < 0 ? "-" : "";
-  milliseconds = milliseconds < 0 ? -milliseconds : milliseconds;
-  if (options.colonNotation) {
-    options.compact = false;
-    options.formatSubMilliseconds = false;
-    options.separateMilliseconds = false;
-    options.verbose = false;
-  }
-  if (options.compact) {
-    options.unitCount = 1;
-    options.secondsDecimalDigits = 0;
-    options.millisecondsDecimalDigits = 0;
-  }
-  let result = [];
-  const floorDecimals = (value, decimalDigits) => {
-    const flooredInterimValue = Math.floor(value * 10 ** decimalDigits + SECOND_ROUNDING_EPSILON);
-    const flooredValue = Math.round(flooredInterimValue) / 10 ** decimalDigits;
-    return flooredValue.toFixed(decimalDigits);
-  };
-  const add = (value, long, short, valueString) => {
-    if ((result.length === 0 || !options.colonNotation) && isZero(value) && !(options.colonNotation && short === "m")) {
-      return;
-    }
-    valueString ??= String(value);
-    if (options.colonNotation) {
-      const wholeDigits = valueString.includes(".") ? valueString.split(".")[0].length : valueString.length;
-      const minLength = result.length > 0 ? 2 : 1;
-      valueString = "0".repeat(Math.max(0, minLength - wholeDigits)) + valueString;
-    } else {
-      valueString += options.verbose ? " " + pluralize(long, value) : short;
-    }
-    result.push(valueString);
-  };
-  const parsed = parseMilliseconds(milliseconds);
-  const days = BigInt(parsed.days);
-  if (options.hideYearAndDays) {
-    add(BigInt(days) * 24n + BigInt(parsed.hours), "hour", "h");
-  } else {
-    if (options.hideYear) {
-      add(days, "day", "d");
-    } else {
-      add(days / 365n, "year", "y");
-      add(days % 365n, "day", "d");
-    }
-    add(Number(parsed.hours), "hour", "h");
-  }
-  add(Number(parsed.minutes), "minute", "m");
-  if (!options.hideSeconds) {
-    if (options.separateMilliseconds || options.formatSubMilliseconds || !options.colonNotation && milliseconds < 1e3 && !options.subSecondsAsDecimals) {
-      const seconds = Number(parsed.seconds);
-      const milliseconds2 = Number(parsed.milliseconds);
-      const microseconds = Number(parsed.microseconds);
-      const nanoseconds = Number(parsed.nanoseconds);
-      add(seconds, "second", "s");
-      if (options.formatSubMilliseconds) {
-        add(milliseconds2, "millisecond", "ms");
-        add(microseconds, "microsecond", "\xB5s");
-        add(nanoseconds, "nanosecond", "ns");
-      } else {
-        const millisecondsAndBelow = milliseconds2 + microseconds / 1e3 + nanoseconds / 1e6;
-        const millisecondsDecimalDigits = typeof options.millisecondsDecimalDigits === "number" ? options.millisecondsDecimalDigits : 0;
-        const roundedMilliseconds = millisecondsAndBelow >= 1 ? Math.round(millisecondsAndBelow) : Math.ceil(millisecondsAndBelow);
-        const maximumMilliseconds = 1e3 - 10 ** -millisecondsDecimalDigits;
-        const millisecondsString = millisecondsDecimalDigits ? Math.min(millisecondsAndBelow, maximumMilliseconds).toFixed(millisecondsDecimalDigits) : Math.min(roundedMilliseconds, maximumMilliseconds);
-        add(
-          Number.parseFloat(millisecondsString),
-          "millisecond",
-          "ms",
-          millisecondsString
-        );
-      }
-    } else {
-      const seconds = (isBigInt ? Number(milliseconds % ONE_DAY_IN_MILLISECONDS) : milliseconds) / 1e3 % 60;
-      const secondsDecimalDigits = typeof options.secondsDecimalDigits === "number" ? options.secondsDecimalDigits : 1;
-      const secondsFixed = floorDecimals(seconds, secondsDecimalDigits);
-      const secondsString = options.keepDecimalsOnWholeSeconds ? secondsFixed : secondsFixed.replace(/\.0+$/, "");
-      add(Number.parseFloat(secondsString), "second", "s", secondsString);
-    }
-  }
-  if (result.length === 0) {
-    return sign + "0" + (options.verbose ? " milliseconds" : "ms");
-  }
-  const separator = options.colonNotation ? ":" : " ";
-  if (typeof options.unitCount === "number") {
-    result = result.slice(0, Math.max(options.unitCount, 1));
-  }
-  return sign + result.join(separator);
-}
-
-// node_modules/execa/lib/verbose/error.js
-var logError = (result, verboseInfo) => {
-  if (result.failed) {
-    verboseLog({
-      type: "error",
-      verboseMessage: result.shortMessage,
-      verboseInfo,
-      result
-    });
-  }
-};
-
-// node_modules/execa/lib/verbose/complete.js
-var logResult = (result, verboseInfo) => {
-  if (!isVerbose(verboseInfo)) {
-    return;
-  }
-  logError(result, verboseInfo);
-  logDuration(result, verboseInfo);
-};
-var logDuration = (result, verboseInfo) => {
-  const verboseMessage = `(done in ${prettyMilliseconds(result.durationMs)})`;
-  verboseLog({
-    type: "duration",
-    verboseMessage,
-    verboseInfo,
-    result
-  });
-};
-
-// node_modules/execa/lib/return/reject.js
-var handleResult = (result, verboseInfo, { reject }) => {
-  logResult(result, verboseInfo);
-  if (reject && result.failed) {
-    throw result;
-  }
-  return result;
-};
-
-// node_modules/execa/lib/stdio/handle-sync.js
-import { readFileSync as readFileSync2 } from "node:fs";
-
-// node_modules/execa/lib/stdio/type.js
-var getStdioItemType = (value, optionName) => {
-  if (isAsyncGenerator(value)) {
-    return "asyncGenerator";
-  }
-  if (isSyncGenerator(value)) {
-    return "generator";
-  }
-  if (isUrl(value)) {
-    return "fileUrl";
-  }
-  if (isFilePathObject(value)) {
-    return "filePath";
-  }
-  if (isWebStream(value)) {
-    return "webStream";
-  }
-  if (isStream(value, { checkOpen: false })) {
-    return "native";
-  }
-  if (isUint8Array(value)) {
-    return "uint8Array";
-  }
-  if (isAsyncIterableObject(value)) {
-    return "asyncIterable";
-  }
-  if (isIterableObject(value)) {
-    return "iterable";
-  }
-  if (isTransformStream(value)) {
-    return getTransformStreamType({ transform: value }, optionName);
-  }
-  return isTransformOptions(value) ? getTransformObjectType(value, optionName) : "native";
-};
-var getTransformObjectType = (value, optionName) => {
-  if (isDuplexStream(value.transform, { checkOpen: false })) {
-    return getDuplexType(value, optionName);
-  }
-  return isTransformStream(value.transform) ? getTransformStreamType(value, optionName) : getGeneratorObjectType(value, optionName);
-};
-var getDuplexType = (value, optionName) => {
-  validateNonGeneratorType(value, optionName, "Duplex stream");
-  return "duplex";
-};
-var getTransformStreamType = (value, optionName) => {
-  validateNonGeneratorType(value, optionName, "web TransformStream");
-  return "webTransform";
-};
-var validateNonGeneratorType = ({ final, binary, objectMode }, optionName, typeName) => {
-  checkUndefinedOption(final, `${optionName}.final`, typeName);
-  checkUndefinedOption(binary, `${optionName}.binary`, typeName);
-  checkBooleanOption(objectMode, `${optionName}.objectMode`);
-};
-var checkUndefinedOption = (value, optionName, typeName) => {
-  if (value !== void 0) {
-    throw new TypeError(`The \`${optionName}\` option can only be defined when using a generator, not a ${typeName}.`);
-  }
-};
-var getGeneratorObjectType = ({ transform: transform2, final, binary, objectMode }, optionName) => {
-  if (transform2 !== void 0 && !isGenerator(transform2)) {
-    throw new TypeError(`The \`${optionName}.transform\` option must be a generator, a Duplex stream or a web TransformStream.`);
-  }
-  if (isDuplexStream(final, { checkOpen: false })) {
-    throw new TypeError(`The \`${optionName}.final\` option must not be a Duplex stream.`);
-  }
-  if (isTransformStream(final)) {
-    throw new TypeError(`The \`${optionName}.final\` option must not be a web TransformStream.`);
-  }
-  if (final !== void 0 && !isGenerator(final)) {
-    throw new TypeError(`The \`${optionName}.final\` option must be a generator.`);
-  }
-  checkBooleanOption(binary, `${optionName}.binary`);
-  checkBooleanOption(objectMode, `${optionName}.objectMode`);
-  return isAsyncGenerator(transform2) || isAsyncGenerator(final) ? "asyncGenerator" : "generator";
-};
-var isGenerator = (value) => isAsyncGenerator(value) || isSyncGenerator(value);
-var isAsyncGenerator = (value) => Object.prototype.toString.call(value) === "[object AsyncGeneratorFunction]";
-var isSyncGenerator = (value) => Object.prototype.toString.call(value) === "[object GeneratorFunction]";
-var isTransformOptions = (value) => isPlainObject2(value) && (value.transform !== void 0 || value.final !== void 0);
-var isUrl = (value) => Object.prototype.toString.call(value) === "[object URL]";
-var isRegularUrl = (value) => isUrl(value) && value.protocol !== "file:";
-var isFilePathObject = (value) => isPlainObject2(value) && Object.keys(value).length > 0 && Object.keys(value).every((key) => FILE_PATH_KEYS.has(key)) && isFilePathString(value.file);
-var FILE_PATH_KEYS = /* @__PURE__ */ new Set(["file", "append"]);
-var isFilePathString = (file2) => typeof file2 === "string";
-var isStdioValueObject = (value) => isPlainObject2(value) && Object.keys(value).length > 0 && Object.keys(value).every((key) => STDIO_VALUE_KEYS.has(key)) && "value" in value;
-var STDIO_VALUE_KEYS = /* @__PURE__ */ new Set(["value", "input"]);
-var isUnknownStdioString = (type, value) => type === "native" && typeof value === "string" && !KNOWN_STDIO_STRINGS.has(value);
-var KNOWN_STDIO_STRINGS = /* @__PURE__ */ new Set(["ipc", "ignore", "inherit", "overlapped", "pipe"]);
-var isReadableStream2 = (value) => Object.prototype.toString.call(value) === "[object ReadableStream]";
-var isWritableStream2 = (value) => Object.prototype.toString.call(value) === "[object WritableStream]";
-var isWebStream = (value) => isReadableStream2(value) || isWritableStream2(value);
-var isTransformStream = (value) => isReadableStream2(value?.readable) && isWritableStream2(value?.writable);
-var isAsyncIterableObject = (value) => isObject2(value) && typeof value[Symbol.asyncIterator] === "function";
-var isIterableObject = (value) => isObject2(value) && typeof value[Symbol.iterator] === "function";
-var isObject2 = (value) => typeof value === "object" && value !== null;
-var TRANSFORM_TYPES = /* @__PURE__ */ new Set(["generator", "asyncGenerator", "duplex", "webTransform"]);
-var FILE_TYPES = /* @__PURE__ */ new Set(["fileUrl", "filePath", "fileNumber"]);
-var SPECIAL_DUPLICATE_TYPES_SYNC = /* @__PURE__ */ new Set(["fileUrl", "filePath"]);
-var SPECIAL_DUPLICATE_TYPES = /* @__PURE__ */ new Set([...SPECIAL_DUPLICATE_TYPES_SYNC, "webStream", "nodeStream"]);
-var FORBID_DUPLICATE_TYPES = /* @__PURE__ */ new Set(["webTransform", "duplex"]);
-var TYPE_TO_MESSAGE = {
-  generator: "a generator",
-  asyncGenerator: "an async generator",
-  fileUrl: "a file URL",
-  filePath: "a file path string",
-  fileNumber: "a file descriptor number",
-  webStream: "a web stream",
-  nodeStream: "a Node.js stream",
-  webTransform: "a web TransformStream",
-  duplex: "a Duplex stream",
-  native: "any value",
-  iterable: "an iterable",
-  asyncIterable: "an async iterable",
-  string: "a string",
-  uint8Array: "a Uint8Array"
-};
-
-// node_modules/execa/lib/transform/object-mode.js
-var getTransformObjectModes = (objectMode, index, newTransforms, direction) => direction === "output" ? getOutputObjectModes(objectMode, index, newTransforms) : getInputObjectModes(objectMode, index, newTransforms);
-var getOutputObjectModes = (objectMode, index, newTransforms) => {
-  const writableObjectMode = index !== 0 && newTransforms[index - 1].value.readableObjectMode;
-  const readableObjectMode = objectMode ?? writableObjectMode;
-  return { writableObjectMode, readableObjectMode };
-};
-var getInputObjectModes = (objectMode, index, newTransforms) => {
-  const writableObjectMode = index === 0 ? objectMode === true : newTransforms[index - 1].value.readableObjectMode;
-  const readableObjectMode = index !== newTransforms.length - 1 && (objectMode ?? writableObjectMode);
-  return { writableObjectMode, readableObjectMode };
-};
-var getFdObjectMode = (stdioItems, direction) => {
-  const lastTransform = stdioItems.findLast(({ type }) => TRANSFORM_TYPES.has(type));
-  if (lastTransform === void 0) {
-    return false;
-  }
-  return direction === "input" ? lastTransform.value.writableObjectMode : lastTransform.value.readableObjectMode;
-};
-
-// node_modules/execa/lib/transform/normalize.js
-var normalizeTransforms = (stdioItems, optionName, direction, options) => [
-  ...stdioItems.filter(({ type }) => !TRANSFORM_TYPES.has(type)),
-  ...getTransforms(stdioItems, optionName, direction, options)
-];
-var getTransforms = (stdioItems, optionName, direction, { encoding }) => {
-  const transforms = stdioItems.filter(({ type }) => TRANSFORM_TYPES.has(type));
-  const newTransforms = Array.from({ length: transforms.length });
-  for (const [index, stdioItem] of Object.entries(transforms)) {
-    newTransforms[index] = normalizeTransform({
-      stdioItem,
-      index: Number(index),
-      newTransforms,
-      optionName,
-      direction,
-      encoding
-    });
-  }
-  return sortTransforms(newTransforms, direction);
-};
-var normalizeTransform = ({ stdioItem, stdioItem: { type }, index, newTransforms, optionName, direction, encoding }) => {
-  if (type === "duplex") {
-    return normalizeDuplex({ stdioItem, optionName });
-  }
-  if (type === "webTransform") {
-    return normalizeTransformStream({
-      stdioItem,
-      index,
-      newTransforms,
-      direction
-    });
-  }
-  return normalizeGenerator({
-    stdioItem,
-    index,
-    newTransforms,
-    direction,
-    encoding
-  });
-};
-var normalizeDuplex = ({ stdioItem, optionName }) => {
-  const { value } = stdioItem;
-  const { transform: transform2 } = value;
-  const { writableObjectMode, readableObjectMode } = transform2;
-  const { objectMode = readableObjectMode } = value;
-  if (objectMode && !readableObjectMode) {
-    throw new TypeError(`The \`${optionName}.objectMode\` option can only be \`true\` if \`new Duplex({objectMode: true})\` is used.`);
-  }
-  if (!objectMode && readableObjectMode) {
-    throw new TypeError(`The \`${optionName}.objectMode\` option cannot be \`false\` if \`new Duplex({objectMode: true})\` is used.`);
-  }
-  return {
-    ...stdioItem,
-    value: { transform: transform2, writableObjectMode, readableObjectMode }
-  };
-};
-var normalizeTransformStream = ({ stdioItem, stdioItem: { value }, index, newTransforms, direction }) => {
-  const { transform: transform2, objectMode } = isPlainObject2(value) ? value : { transform: value };
-  const { writableObjectMode, readableObjectMode } = getTransformObjectModes(objectMode, index, newTransforms, direction);
-  return {
-    ...stdioItem,
-    value: { transform: transform2, writableObjectMode, readableObjectMode }
-  };
-};
-var normalizeGenerator = ({ stdioItem, stdioItem: { value }, index, newTransforms, direction, encoding }) => {
-  const {
-    transform: transform2,
-    final,
-    binary: binaryOption = false,
-    preserveNewlines = false,
-    objectMode
-  } = isPlainObject2(value) ? value : { transform: value };
-  const binary = binaryOption || BINARY_ENCODINGS.has(encoding);
-  const { writableObjectMode, readableObjectMode } = getTransformObjectModes(objectMode, index, newTransforms, direction);
-  return {
-    ...stdioItem,
-    value: {
-      transform: transform2,
-      final,
-      binary,
-      preserveNewlines,
-      writableObjectMode,
-      readableObjectMode
-    }
-  };
-};
-var sortTransforms = (newTransforms, direction) => direction === "input" ? newTransforms.reverse() : newTransforms;
-
-// node_modules/execa/lib/stdio/direction.js
-import process10 from "node:process";
-var getStreamDirection = ({ stdioItems, isStdioArray, fdNumber, optionName }) => {
-  const directions = stdioItems.map((stdioItem) => getStdioItemDirection(stdioItem, fdNumber, isStdioArray));
-  if (directions.includes("input") && directions.includes("output")) {
-    throw new TypeError(`The \`${optionName}\` option must not be an array of both readable and writable values.`);
-  }
-  return directions.find(Boolean) ?? DEFAULT_DIRECTION;
-};
-var getStdioItemDirection = (stdioItem, fdNumber, isStdioArray) => {
-  const knownDirection = KNOWN_DIRECTIONS[fdNumber];
-  const direction = getRequestedDirection(stdioItem);
-  if (knownDirection === void 0) {
-    return direction;
-  }
-  validateKnownDirection(stdioItem, knownDirection, isStdioArray);
-  return knownDirection;
-};
-var getRequestedDirection = ({ type, value, direction, optionName }) => {
-  const guessedDirection = guessStreamDirection[type](value);
-  if (direction === "input" && guessedDirection === "output") {
-    throw new TypeError(`The \`${optionName}\` option is invalid: \`input: true\` cannot be used with a writable value, which is always an output.`);
-  }
-  return direction ?? guessedDirection;
-};
-var validateKnownDirection = ({ type, value, optionName }, knownDirection, isStdioArray) => {
-  if (!STREAM_TYPES.has(type) || !isStdioArray && getStandardStreamDirection(value) !== void 0) {
-    return;
-  }
-  const guessedDirection = guessStreamDirection[type](value);
-  if (guessedDirection === void 0 || guessedDirection === knownDirection) {
-    return;
-  }
-  const valueName = guessedDirection === "input" ? "readable" : "writable";
-  throw new TypeError(`The \`${optionName}\` option is invalid: a ${valueName} value is always an ${guessedDirection}, but \`${optionName}\` is an ${knownDirection}.`);
-};
-var STREAM_TYPES = /* @__PURE__ */ new Set(["native", "nodeStream", "webStream"]);
-var KNOWN_DIRECTIONS = ["input", "output", "output"];
-var anyDirection = () => void 0;
-var alwaysInput = () => "input";
-var guessStreamDirection = {
-  generator: anyDirection,
-  asyncGenerator: anyDirection,
-  fileUrl: anyDirection,
-  filePath: anyDirection,
-  iterable: alwaysInput,
-  asyncIterable: alwaysInput,
-  uint8Array: alwaysInput,
-  string: alwaysInput,
-  webStream: (value) => isWritableStream2(value) ? "output" : "input",
-  nodeStream(value) {
-    if (!isReadableStream(value, { checkOpen: false })) {
-      return "output";
-    }
-    return isWritableStream(value, { checkOpen: false }) ? void 0 : "input";
-  },
-  webTransform: anyDirection,
-  duplex: anyDirection,
-  native(value) {
-    const standardStreamDirection = getStandardStreamDirection(value);
-    if (standardStreamDirection !== void 0) {
-      return standardStreamDirection;
-    }
-    if (isStream(value, { checkOpen: false })) {
-      return guessStreamDirection.nodeStream(value);
-    }
-  }
-};
-var getStandardStreamDirection = (value) => {
-  if ([0, process10.stdin].includes(value)) {
-    return "input";
-  }
-  if ([1, 2, process10.stdout, process10.stderr].includes(value)) {
-    return "output";
-  }
-};
-var DEFAULT_DIRECTION = "output";
-
-// node_modules/execa/lib/ipc/array.js
-var normalizeIpcStdioArray = (stdioArray, ipc) => ipc ? [...stdioArray, "ipc"] : stdioArray;
-
-// node_modules/execa/lib/stdio/stdio-option.js
-var normalizeStdioOption = (options, verboseInfo, isSync) => {
-  const { stdio, ipc, buffer } = options;
-  const stdioArray = getStdioArray(stdio, options).map((stdioOption, fdNumber) => addDefaultValue2(stdioOption, fdNumber));
-  validateIpcStdioOption(stdioArray);
-  return isSync ? normalizeStdioSync(stdioArray, buffer, verboseInfo) : normalizeIpcStdioArray(stdioArray, ipc);
-};
-var validateIpcStdioOption = (stdioArray) => {
-  if (stdioArray.some((stdioOption) => hasIpcStdioOption(stdioOption))) {
-    throw new Error("The `ipc: true` option must be used instead of `stdio: 'ipc'`.");
-  }
-};
-var hasIpcStdioOption = (stdioOption) => Array.isArray(stdioOption) ? stdioOption.some((item) => hasIpcStdioItem(item)) : hasIpcStdioItem(stdioOption);
-var hasIpcStdioItem = (stdioOption) => isStdioValueObject(stdioOption) ? stdioOption.value === "ipc" : stdioOption === "ipc";
-var getStdioArray = (stdio, options) => {
-  if (stdio === void 0) {
-    return STANDARD_STREAMS_ALIASES.map((alias) => options[alias]);
-  }
-  if (hasAlias(options)) {
-    throw new Error(`It's not possible to provide \`stdio\` in combination with one of ${STANDARD_STREAMS_ALIASES.map((alias) => `\`${alias}\``).join(", ")}`);
-  }
-  if (typeof stdio === "string") {
-    return [stdio, stdio, stdio];
-  }
-  if (!Array.isArray(stdio)) {
-    throw new TypeError(`Expected \`stdio\` to be of type \`string\` or \`Array\`, got \`${getTypeName(stdio)}\``);
-  }
-  const length = Math.max(stdio.length, STANDARD_STREAMS_ALIASES.length);
-  return Array.from({ length }, (_, fdNumber) => stdio[fdNumber]);
-};
-var hasAlias = (options) => STANDARD_STREAMS_ALIASES.some((alias) => options[alias] !== void 0);
-var addDefaultValue2 = (stdioOption, fdNumber) => {
-  if (Array.isArray(stdioOption)) {
-    return stdioOption.map((item) => addDefaultValue2(item, fdNumber));
-  }
-  if (stdioOption === null || stdioOption === void 0) {
-    return fdNumber >= STANDARD_STREAMS_ALIASES.length ? "ignore" : "pipe";
-  }
-  return stdioOption;
-};
-var normalizeStdioSync = (stdioArray, buffer, verboseInfo) => stdioArray.map((stdioOption, fdNumber) => !buffer[fdNumber] && isStandardOutputFd(fdNumber) && !isFullVerbose(verboseInfo, fdNumber) && isOutputPipeOnly(stdioOption, fdNumber) ? "ignore" : stdioOption);
-var isOutputPipeOnly = (stdioOption, fdNumber) => isOutputPipe(stdioOption, fdNumber) || Array.isArray(stdioOption) && stdioOption.length > 0 && stdioOption.every((item) => isOutputPipe(item, fdNumber));
-var isOutputPipe = (stdioOption, fdNumber) => stdioOption === "pipe" || isOutputPipeObject(stdioOption, fdNumber);
-var isOutputPipeObject = (stdioOption, fdNumber) => isStdioValueObject(stdioOption) && stdioOption.value === "pipe" && (stdioOption.input === void 0 || stdioOption.input === false || isFixedOutputPipe(fdNumber, stdioOption.input));
-var isFixedOutputPipe = (fdNumber, input2) => input2 === true && isStandardOutputFd(fdNumber);
-var isStandardOutputFd = (fdNumber) => fdNumber === 1 || fdNumber === 2;
-
-// node_modules/execa/lib/stdio/native.js
-import { readFileSync } from "node:fs";
-import tty2 from "node:tty";
-
-// node_modules/execa/lib/arguments/fd-options.js
-var getToStream = (destination, to = "stdin") => {
-  const isWritable = true;
-  const { options, fileDescriptors } = SUBPROCESS_OPTIONS.get(destination);
-  const fdNumber = getFdNumber(fileDescriptors, to, isWritable);
-  const destinationStream = destination.stdio[fdNumber];
-  if (destinationStream === null) {
-    throw new TypeError(getInvalidStdioOptionMessage(fdNumber, to, options, isWritable));
-  }
-  return destinationStream;
-};
-var getFromStream = (source, from = "stdout") => {
-  const isWritable = false;
-  const { options, fileDescriptors } = SUBPROCESS_OPTIONS.get(source);
-  const fdNumber = getFdNumber(fileDescriptors, from, isWritable);
-  const sourceStream = fdNumber === "all" ? source.all : source.stdio[fdNumber];
-  if (sourceStream === null || sourceStream === void 0) {
-    throw new TypeError(getInvalidStdioOptionMessage(fdNumber, from, options, isWritable));
-  }
-  return sourceStream;
-};
-var SUBPROCESS_OPTIONS = /* @__PURE__ */ new WeakMap();
-var getFdNumber = (fileDescriptors, fdName, isWritable) => {
-  const fdNumber = parseFdNumber(fdName, isWritable);
-  validateFdNumber(fdNumber, fdName, isWritable, fileDescriptors);
-  return fdNumber;
-};
-var parseFdNumber = (fdName, isWritable) => {
-  const fdNumber = parseFd(fdName);
-  if (fdNumber !== void 0) {
-    return fdNumber;
-  }
-  const { validOptions, defaultValue } = isWritable ? { validOptions: '"stdin"', defaultValue: "stdin" } : { validOptions: '"stdout", "stderr", "all"', defaultValue: "stdout" };
-  throw new TypeError(`"${getOptionName(isWritable)}" must not be "${fdName}".
-It must be ${validOptions} or "fd3", "fd4" (and so on).
-It is optional and defaults to "${defaultValue}".`);
-};
-var validateFdNumber = (fdNumber, fdName, isWritable, fileDescriptors) => {
-  const fileDescriptor = fileDescriptors[getUsedDescriptor(fdNumber)];
-  if (fileDescriptor === void 0) {
-    throw new TypeError(`"${getOptionName(isWritable)}" must not be ${fdName}. That file descriptor does not exist.
-Please set the "stdio" option to ensure that file descriptor exists.`);
-  }
-  if (!isWritable && fileDescriptor.direction === "input") {
-    throw new TypeError(`"${getOptionName(isWritable)}" must not be ${fdName}. It must be a readable stream, not writable.`);
-  }
-  if (isWritable && fileDescriptor.direction !== "input") {
-    throw new TypeError(`"${getOptionName(isWritable)}" must not be ${fdName}. It must be a writable stream, not readable.
-If you meant to use it as input, please set its "stdio" option to \`{value: 'pipe', input: true}\`.`);
-  }
-};
-var getInvalidStdioOptionMessage = (fdNumber, fdName, options, isWritable) => {
-  if (fdNumber === "all" && !options.all) {
-    return `The "all" option must be true to use "from: 'all'".`;
-  }
-  const { optionName, optionValue } = getInvalidStdioOption(fdNumber, options);
-  return `The "${optionName}: ${serializeOptionValue(optionValue)}" option is incompatible with using "${getOptionName(isWritable)}: ${serializeOptionValue(fdName)}".
-Please set this option with "pipe" instead.`;
-};
-var getInvalidStdioOption = (fdNumber, { stdin, stdout, stderr, stdio }) => {
-  const usedDescriptor = getUsedDescriptor(fdNumber);
-  if (usedDescriptor === 0 && stdin !== void 0) {
-    return { optionName: "stdin", optionValue: stdin };
-  }
-  if (usedDescriptor === 1 && stdout !== void 0) {
-    return { optionName: "stdout", optionValue: stdout };
-  }
-  return usedDescriptor === 2 && stderr !== void 0 ? { optionName: "stderr", optionValue: stderr } : { optionName: `stdio[${usedDescriptor}]`, optionValue: stdio[usedDescriptor] };
-};
-var getUsedDescriptor = (fdNumber) => fdNumber === "all" ? 1 : fdNumber;
-var getOptionName = (isWritable) => isWritable ? "to" : "from";
-var serializeOptionValue = (value) => {
-  if (typeof value === "string") {
-    return `'${value}'`;
-  }
-  return typeof value === "number" ? `${value}` : "Stream";
-};
-
-// node_modules/execa/lib/stdio/native.js
-var handleNativeStream = ({ stdioItem, stdioItem: { type }, isStdioArray, fdNumber, direction, isSync }) => {
-  if (!isStdioArray || type !== "native") {
-    return stdioItem;
-  }
-  return isSync ? handleNativeStreamSync({ stdioItem, fdNumber, direction }) : handleNativeStreamAsync({ stdioItem, fdNumber });
-};
-var handleNativeStreamSync = ({ stdioItem, stdioItem: { value, optionName }, fdNumber, direction }) => {
-  const targetFd = getTargetFd({
-    value,
-    optionName,
-    fdNumber,
-    direction
-  });
-  if (targetFd !== void 0) {
-    return targetFd;
-  }
-  if (isStream(value, { checkOpen: false })) {
-    throw new TypeError(`The \`${optionName}: Stream\` option cannot both be an array and include a stream with synchronous methods.`);
-  }
-  return stdioItem;
-};
-var getTargetFd = ({ value, optionName, fdNumber, direction }) => {
-  const targetFdNumber = getTargetFdNumber(value, fdNumber);
-  if (targetFdNumber === void 0) {
-    return;
-  }
-  if (direction === "output") {
-    return { type: "fileNumber", value: targetFdNumber, optionName };
-  }
-  if (tty2.isatty(targetFdNumber)) {
-    throw new TypeError(`The \`${optionName}: ${serializeOptionValue(value)}\` option is invalid: it cannot be a TTY with synchronous methods.`);
-  }
-  return { type: "uint8Array", contents: () => [bufferToUint8Array(readFileSync(targetFdNumber))], optionName };
-};
-var getTargetFdNumber = (value, fdNumber) => {
-  if (value === "inherit") {
-    return fdNumber;
-  }
-  if (typeof value === "number") {
-    return value;
-  }
-  const standardStreamIndex = STANDARD_STREAMS.indexOf(value);
-  if (standardStreamIndex !== -1) {
-    return standardStreamIndex;
-  }
-};
-var handleNativeStreamAsync = ({ stdioItem, stdioItem: { value, optionName }, fdNumber }) => {
-  if (value === "inherit") {
-    return { type: "nodeStream", value: getStandardStream(fdNumber, value, optionName), optionName };
-  }
-  if (typeof value === "number") {
-    return { type: "nodeStream", value: getStandardStream(value, value, optionName), optionName };
-  }
-  return isStream(value, { checkOpen: false }) ? { type: "nodeStream", value, optionName } : stdioItem;
-};
-var getStandardStream = (fdNumber, value, optionName) => {
-  const standardStream = STANDARD_STREAMS[fdNumber];
-  if (standardStream === void 0) {
-    throw new TypeError(`The \`${optionName}: ${value}\` option is invalid: no such standard stream.`);
-  }
-  return standardStream;
-};
-
-// node_modules/execa/lib/stdio/input-option.js
-var handleInputOptions = ({ input: input2, inputFile }, fdNumber) => fdNumber === 0 ? [
-  ...handleInputOption(input2),
-  ...handleInputFileOption(inputFile)
-] : [];
-var handleInputOption = (input2) => input2 === void 0 ? [] : [{
-  type: getInputType(input2),
-  value: input2,
-  optionName: "input"
-}];
-var getInputType = (input2) => {
-  if (isReadableStream(input2, { checkOpen: false })) {
-    return "nodeStream";
-  }
-  if (typeof input2 === "string") {
-    return "string";
-  }
-  if (isUint8Array(input2)) {
-    return "uint8Array";
-  }
-  throw new Error("The `input` option must be a string, a Uint8Array or a Node.js Readable stream.");
-};
-var handleInputFileOption = (inputFile) => inputFile === void 0 ? [] : [{
-  ...getInputFileType(inputFile),
-  optionName: "inputFile"
-}];
-var getInputFileType = (inputFile) => {
-  if (isUrl(inputFile)) {
-    return { type: "fileUrl", value: inputFile };
-  }
-  if (isFilePathString(inputFile)) {
-    return { type: "filePath", value: { file: inputFile } };
-  }
-  throw new Error("The `inputFile` option must be a file path string or a file URL.");
-};
-
-// node_modules/execa/lib/stdio/duplicate.js
-import path8 from "node:path";
-import { fileURLToPath as fileURLToPath3 } from "node:url";
-var isFileType = (type) => SPECIAL_DUPLICATE_TYPES_SYNC.has(type);
-var getFileTarget = ({ type, value }) => type === "filePath" ? path8.resolve(value.file) : fileURLToPath3(value);
-var filterDuplicates = (stdioItems) => stdioItems.filter((stdioItemOne, indexOne) => stdioItems.every((stdioItemTwo, indexTwo) => !hasSameValueAndDirection(stdioItemOne, stdioItemTwo) || indexOne >= indexTwo || stdioItemOne.type === "generator" || stdioItemOne.type === "asyncGenerator"));
-var hasSameValueAndDirection = (stdioItemOne, stdioItemTwo) => stdioItemOne.value === stdioItemTwo.value && stdioItemOne.direction === stdioItemTwo.direction;
-var getDuplicateStream = ({ stdioItem: { type, value, optionName }, direction, fileDescriptors, isSync }) => {
-  const otherStdioItems = getOtherStdioItems(fileDescriptors, type);
-  if (otherStdioItems.length === 0) {
-    return;
-  }
-  if (isSync) {
-    validateDuplicateStreamSync({
-      otherStdioItems,
-      type,
-      value,
-      optionName,
-      direction
-    });
-    return;
-  }
-  if (SPECIAL_DUPLICATE_TYPES.has(type)) {
-    return getDuplicateStreamInstance({
-      otherStdioItems,
-      type,
-      value,
-      optionName,
-      direction
-    });
-  }
-  if (FORBID_DUPLICATE_TYPES.has(type)) {
-    validateDuplicateTransform({
-      otherStdioItems,
-      type,
-      value,
-      optionName
-    });
-  }
-};
-var getOtherStdioItems = (fileDescriptors, type) => fileDescriptors.flatMap(
-  ({ direction, stdioItems }) => stdioItems.map((stdioItem) => ({ ...stdioItem, direction }))
-).filter((stdioItem) => isSameDuplicateType(stdioItem.type, type));
-var isSameDuplicateType = (otherType, type) => otherType === type || isFileType(otherType) && isFileType(type);
-var validateDuplicateStreamSync = ({ otherStdioItems, type, value, optionName, direction }) => {
-  if (SPECIAL_DUPLICATE_TYPES_SYNC.has(type)) {
-    getDuplicateStreamInstance({
-      otherStdioItems,
-      type,
-      value,
-      optionName,
-      direction
-    });
-  }
-};
-var getDuplicateStreamInstance = ({ otherStdioItems, type, value, optionName, direction }) => {
-  const duplicateStdioItems = otherStdioItems.filter((stdioItem) => hasSameValue(stdioItem, type, value));
-  if (duplicateStdioItems.length === 0) {
-    return;
-  }
-  const differentStdioItem = duplicateStdioItems.find((stdioItem) => stdioItem.direction !== direction);
-  throwOnDuplicateStream(differentStdioItem, optionName, type);
-  return direction === "output" || type === "webStream" ? duplicateStdioItems[0].stream : void 0;
-};
-var hasSameValue = (otherStdioItem, type, value) => isFileType(otherStdioItem.type) ? getFileTarget(otherStdioItem) === getFileTarget({ type, value }) : otherStdioItem.value === value;
-var validateDuplicateTransform = ({ otherStdioItems, type, value, optionName }) => {
-  const duplicateStdioItem = otherStdioItems.find(({ value: { transform: transform2 } }) => transform2 === value.transform);
-  throwOnDuplicateStream(duplicateStdioItem, optionName, type);
-};
-var throwOnDuplicateStream = (stdioItem, optionName, type) => {
-  if (stdioItem !== void 0) {
-    throw new TypeError(`The \`${stdioItem.optionName}\` and \`${optionName}\` options must not target ${TYPE_TO_MESSAGE[type]} that is the same.`);
-  }
-};
-
-// node_modules/execa/lib/stdio/handle.js
-var handleStdio = (addProperties3, options, verboseInfo, isSync) => {
-  const stdio = normalizeStdioOption(options, verboseInfo, isSync);
-  const initialFileDescriptors = stdio.map((stdioOption, fdNumber) => getFileDescriptor({
-    stdioOption,
-    fdNumber,
-    options,
-    isSync
-  }));
-  const fileDescriptors = getFinalFileDescriptors({
-    initialFileDescriptors,
-    addProperties: addProperties3,
-    options,
-    isSync
-  });
-  options.stdio = fileDescriptors.map(({ stdioItems }) => forwardStdio(stdioItems));
-  return fileDescriptors;
-};
-var getFileDescriptor = ({ stdioOption, fdNumber, options, isSync }) => {
-  const optionName = getStreamName(fdNumber);
-  const { stdioItems: initialStdioItems, isStdioArray } = initializeStdioItems({
-    stdioOption,
-    fdNumber,
-    options,
-    optionName
-  });
-  const direction = getStreamDirection({
-    stdioItems: initialStdioItems,
-    isStdioArray,
-    fdNumber,
-    optionName
-  });
-  const stdioItems = initialStdioItems.map((stdioItem) => handleNativeStream({
-    stdioItem,
-    isStdioArray,
-    fdNumber,
-    direction,
-    isSync
-  }));
-  const normalizedStdioItems = normalizeTransforms(stdioItems, optionName, direction, options);
-  const objectMode = getFdObjectMode(normalizedStdioItems, direction);
-  validateFileObjectMode(normalizedStdioItems, objectMode);
-  return { direction, objectMode, stdioItems: normalizedStdioItems };
-};
-var initializeStdioItems = ({ stdioOption, fdNumber, options, optionName }) => {
-  const values = Array.isArray(stdioOption) ? stdioOption : [stdioOption];
-  const inputStdioItems = handleInputOptions(options, fdNumber);
-  const initialStdioItems = [
-    ...omitInheritedStdin(values.map((value) => initializeStdioItem(value, optionName)), inputStdioItems),
-    ...inputStdioItems
-  ];
-  const stdioItems = filterDuplicates(initialStdioItems);
-  const isStdioArray = stdioItems.length > 1;
-  validateStdioArray(stdioItems, isStdioArray, optionName);
-  validateStreams(stdioItems, isStdioArray);
-  return { stdioItems, isStdioArray };
-};
-var omitInheritedStdin = (stdioItems, inputStdioItems) => inputStdioItems.length > 0 && isInheritedStdinOnly(stdioItems) ? [] : stdioItems;
-var isInheritedStdinOnly = (stdioItems) => stdioItems.length === 1 && stdioItems[0].type === "native" && stdioItems[0].value === "inherit";
-var initializeStdioItem = (value, optionName) => {
-  if (isStdioValueObject(value)) {
-    return initializeStdioValueObject(value, optionName);
-  }
-  return {
-    type: getStdioItemType(value, optionName),
-    value,
-    optionName
-  };
-};
-var initializeStdioValueObject = ({ value, input: input2 }, optionName) => {
-  checkBooleanOption(input2, `${optionName}.input`);
-  return {
-    type: getStdioItemType(value, optionName),
-    value,
-    direction: input2 ? "input" : void 0,
-    optionName
-  };
-};
-var validateStdioArray = (stdioItems, isStdioArray, optionName) => {
-  if (stdioItems.length === 0) {
-    throw new TypeError(`The \`${optionName}\` option must not be an empty array.`);
-  }
-  if (!isStdioArray) {
-    return;
-  }
-  for (const { value, optionName: optionName2 } of stdioItems) {
-    if (INVALID_STDIO_ARRAY_OPTIONS.has(value)) {
-      throw new Error(`The \`${optionName2}\` option must not include \`${value}\`.`);
-    }
-  }
-};
-var INVALID_STDIO_ARRAY_OPTIONS = /* @__PURE__ */ new Set(["ignore"]);
-var validateStreams = (stdioItems, isStdioArray) => {
-  for (const stdioItem of stdioItems) {
-    validateFileStdio(stdioItem);
-    validateFileDescriptorStdio(stdioItem);
-    validateNativeStdio(stdioItem, isStdioArray);
-  }
-};
-var validateFileDescriptorStdio = ({ type, value, optionName }) => {
-  if (type !== "native") {
-    return;
-  }
-  const fileDescriptor = typeof value === "number" ? value : value?.fd;
-  if (typeof fileDescriptor === "number" && (!Number.isInteger(fileDescriptor) || fileDescriptor < 0 || fileDescriptor > MAX_FILE_DESCRIPTOR)) {
-    throw new TypeError(`The \`${optionName}\` option must be a non-negative 32-bit integer: got ${fileDescriptor}.`);
-  }
-};
-var MAX_FILE_DESCRIPTOR = 2 ** 31 - 1;
-var validateNativeStdio = ({ type, value, optionName }, isStdioArray) => {
-  if (type !== "native") {
-    return;
-  }
-  if (isFileHandle(value)) {
-    if (isStdioArray) {
-      throw new TypeError(`The \`${optionName}\` option cannot combine file handles with other values.`);
-    }
-    return;
-  }
-  if (typeof value !== "string" && typeof value !== "number" && !isStream(value, { checkOpen: false })) {
-    throw new TypeError(`The \`${optionName}\` option is invalid: ${String(value)} (${typeof value}).`);
-  }
-};
-var isFileHandle = (value) => typeof value?.fd === "number" && !isStream(value, { checkOpen: false });
-var validateFileStdio = ({ type, value, optionName }) => {
-  if (isRegularUrl(value)) {
-    throw new TypeError(`The \`${optionName}: URL\` option must use the \`file:\` scheme.
-For example, you can use the \`pathToFileURL()\` method of the \`url\` core module.`);
-  }
-  if (isUnknownStdioString(type, value)) {
-    throw new TypeError(`The \`${optionName}: { file: '...' }\` option must be used instead of \`${optionName}: '...'\`.`);
-  }
-};
-var validateFileObjectMode = (stdioItems, objectMode) => {
-  if (!objectMode) {
-    return;
-  }
-  const fileStdioItem = stdioItems.find(({ type }) => FILE_TYPES.has(type));
-  if (fileStdioItem !== void 0) {
-    throw new TypeError(`The \`${fileStdioItem.optionName}\` option cannot use both files and transforms in objectMode.`);
-  }
-};
-var getFinalFileDescriptors = ({ initialFileDescriptors, addProperties: addProperties3, options, isSync }) => {
-  const fileDescriptors = [];
-  try {
-    for (const fileDescriptor of initialFileDescriptors) {
-      addFinalFileDescriptor({
-        fileDescriptor,
-        fileDescriptors,
-        addProperties: addProperties3,
-        options,
-        isSync
-      });
-    }
-    return fileDescriptors;
-  } catch (error63) {
-    cleanupCustomStreams(fileDescriptors);
-    throw error63;
-  }
-};
-var addFinalFileDescriptor = ({ fileDescriptor, fileDescriptors, addProperties: addProperties3, options, isSync }) => {
-  const { direction, objectMode, stdioItems } = fileDescriptor;
-  const finalFileDescriptor = { direction, objectMode, stdioItems: [] };
-  fileDescriptors.push(finalFileDescriptor);
-  for (const stdioItem of stdioItems) {
-    finalFileDescriptor.stdioItems.push(addStreamProperties({
-      stdioItem,
-      addProperties: addProperties3,
-      direction,
-      objectMode,
-      options,
-      fileDescriptors,
-      isSync
-    }));
-  }
-};
-var addStreamProperties = ({ stdioItem, addProperties: addProperties3, direction, objectMode, options, fileDescriptors, isSync }) => {
-  const duplicateStream = getDuplicateStream({
-    stdioItem,
-    direction,
-    fileDescriptors,
-    isSync
-  });
-  if (duplicateStream !== void 0) {
-    return { ...stdioItem, stream: duplicateStream };
-  }
-  return {
-    ...stdioItem,
-    ...addProperties3[direction][stdioItem.type](stdioItem, options, objectMode)
-  };
-};
-var cleanupCustomStreams = (fileDescriptors) => {
-  for (const { stream } of fileDescriptors.flatMap(({ stdioItems }) => stdioItems)) {
-    if (stream === void 0 || isStandardStream(stream)) {
-      continue;
-    }
-    stream.on("error", () => {
-    });
-    stream.destroy();
-  }
-};
-var forwardStdio = (stdioItems) => {
-  if (stdioItems.length > 1) {
-    return stdioItems.some(({ value: value2 }) => value2 === "overlapped") ? "overlapped" : "pipe";
-  }
-  const [{ type, value }] = stdioItems;
-  return type === "native" ? value : "pipe";
-};
-
-// node_modules/execa/lib/stdio/handle-sync.js
-var handleStdioSync = (options, verboseInfo) => handleStdio(addPropertiesSync, options, verboseInfo, true);
-var forbiddenIfSync = ({ type, optionName }) => {
-  throwInvalidSyncValue(optionName, TYPE_TO_MESSAGE[type]);
-};
-var forbiddenNativeIfSync = ({ optionName, value }) => {
-  if (value === "overlapped") {
-    throwInvalidSyncValue(optionName, `"${value}"`);
-  }
-  return {};
-};
-var forbiddenNativeInputIfSync = (stdioItem) => {
-  const { optionName, value } = stdioItem;
-  if (value === "pipe" && optionName !== "stdin") {
-    throw new TypeError(`Only the \`stdin\` option, not \`${optionName}\`, can be an input pipe with synchronous methods.`);
-  }
-  return forbiddenNativeIfSync(stdioItem);
-};
-var forbiddenInputTransformIfSync = ({ optionName }) => {
-  if (optionName !== "stdin") {
-    throw new TypeError(`Only the \`stdin\` option, not \`${optionName}\`, can be an input transform with synchronous methods.`);
-  }
-};
-var throwInvalidSyncValue = (optionName, value) => {
-  throw new TypeError(`The \`${optionName}\` option cannot be ${value} with synchronous methods.`);
-};
-var addProperties = {
-  generator() {
-  },
-  asyncGenerator: forbiddenIfSync,
-  webStream: forbiddenIfSync,
-  nodeStream: forbiddenIfSync,
-  webTransform: forbiddenIfSync,
-  duplex: forbiddenIfSync,
-  asyncIterable: forbiddenIfSync,
-  native: forbiddenNativeIfSync
-};
-var addPropertiesSync = {
-  input: {
-    ...addProperties,
-    generator: forbiddenInputTransformIfSync,
-    native: forbiddenNativeInputIfSync,
-    // Files and iterables are read lazily, so that a file which cannot be read, or an iterable which throws, is reported like any other early error, instead of being thrown as a raw error
-    fileUrl: ({ value }) => ({ contents: () => [bufferToUint8Array(readFileSync2(value))] }),
-    filePath: ({ value: { file: file2 } }) => ({ contents: () => [bufferToUint8Array(readFileSync2(file2))] }),
-    fileNumber: forbiddenIfSync,
-    iterable: ({ value }) => ({ contents: () => [...value] }),
-    string: ({ value }) => ({ contents: [value] }),
-    // `contents` is already set when reading from a file descriptor
-    uint8Array: ({ value, contents = [value] }) => ({ contents })
-  },
-  output: {
-    ...addProperties,
-    fileUrl: ({ value }) => ({ path: value }),
-    filePath: ({ value: { file: file2, append } }) => ({ path: file2, append }),
-    fileNumber: ({ value }) => ({ path: value }),
-    iterable: forbiddenIfSync,
-    string: forbiddenIfSync,
-    uint8Array: forbiddenIfSync
-  }
-};
-
-// node_modules/execa/lib/transform/generator.js
-import { Transform, getDefaultHighWaterMark } from "node:stream";
-import { Buffer as Buffer6 } from "node:buffer";
-
-// node_modules/execa/lib/transform/validate.js
-import { Buffer as Buffer4 } from "node:buffer";
-var getValidateTransformInput = (writableObjectMode, optionName) => writableObjectMode ? void 0 : validateStringTransformInput.bind(void 0, optionName);
-var validateStringTransformInput = function* (optionName, chunk) {
-  if (typeof chunk !== "string" && !isUint8Array(chunk) && !Buffer4.isBuffer(chunk)) {
-    throw new TypeError(`The \`${optionName}\` option's transform must use "objectMode: true" to receive as input: ${typeof chunk}.`);
-  }
-  yield chunk;
-};
-var getValidateTransformReturn = (readableObjectMode, optionName) => readableObjectMode ? validateObjectTransformReturn.bind(void 0, optionName) : validateStringTransformReturn.bind(void 0, optionName);
-var validateObjectTransformReturn = function* (optionName, chunk) {
-  validateEmptyReturn(optionName, chunk);
-  yield chunk;
-};
-var validateStringTransformReturn = function* (optionName, chunk) {
-  validateEmptyReturn(optionName, chunk);
-  if (typeof chunk !== "string" && !isUint8Array(chunk)) {
-    throw new TypeError(`The \`${optionName}\` option's function must yield a string or an Uint8Array, not ${typeof chunk}.`);
-  }
-  yield chunk;
-};
-var validateEmptyReturn = (optionName, chunk) => {
-  if (chunk === null || chunk === void 0) {
-    throw new TypeError(`The \`${optionName}\` option's function must not call \`yield ${chunk}\`.
-Instead, \`yield\` should either be called with a value, or not be called at all. For example:
-  if (condition) { yield value; }`);
-  }
-};
-
-// node_modules/execa/lib/transform/encoding-transform.js
-import { Buffer as Buffer5 } from "node:buffer";
-import { StringDecoder as StringDecoder2 } from "node:string_decoder";
-var getEncodingTransformGenerator = (binary, encoding, skipped) => {
-  if (skipped) {
-    return;
-  }
-  if (binary) {
-    return { transform: encodingUint8ArrayGenerator.bind(void 0, new TextEncoder()) };
-  }
-  const stringDecoder = new StringDecoder2(encoding);
-  return {
-    transform: encodingStringGenerator.bind(void 0, stringDecoder),
-    final: encodingStringFinal.bind(void 0, stringDecoder)
-  };
-};
-var encodingUint8ArrayGenerator = function* (textEncoder3, chunk) {
-  if (Buffer5.isBuffer(chunk)) {
-    yield bufferToUint8Array(chunk);
-  } else if (typeof chunk === "string") {
-    yield textEncoder3.encode(chunk);
-  } else {
-    yield chunk;
-  }
-};
-var encodingStringGenerator = function* (stringDecoder, chunk) {
-  yield isUint8Array(chunk) ? stringDecoder.write(chunk) : chunk;
-};
-var encodingStringFinal = function* (stringDecoder) {
-  const lastChunk = stringDecoder.end();
-  if (lastChunk !== "") {
-    yield lastChunk;
-  }
-};
-var getStringToBytesGenerator = (binary, encoding, skipped) => skipped || encoding === "utf8" ? void 0 : { transform: stringToBytesGenerator.bind(void 0, getStringEncoding(binary, encoding)) };
-var stringToBytesGenerator = function* (stringEncoding, chunk) {
-  yield typeof chunk === "string" ? bufferToUint8Array(Buffer5.from(chunk, stringEncoding)) : chunk;
-};
-
-// node_modules/execa/lib/transform/run-async.js
-import { callbackify } from "node:util";
-var pushChunks = callbackify(async (getChunks2, state, getChunksArguments, transformStream) => {
-  state.currentIterable = getChunks2(...getChunksArguments);
-  try {
-    for await (const chunk of state.currentIterable) {
-      transformStream.push(chunk);
-    }
-  } finally {
-    delete state.currentIterable;
-  }
-});
-var transformChunk = async function* (chunk, generators, index) {
-  if (index === generators.length) {
-    yield chunk;
-    return;
-  }
-  const { transform: transform2 = identityGenerator } = generators[index];
-  for await (const transformedChunk of transform2(chunk)) {
-    yield* transformChunk(transformedChunk, generators, index + 1);
-  }
-};
-var finalChunks = async function* (generators) {
-  for (const [index, { final }] of Object.entries(generators)) {
-    yield* generatorFinalChunks(final, Number(index), generators);
-  }
-};
-var generatorFinalChunks = async function* (final, index, generators) {
-  if (final === void 0) {
-    return;
-  }
-  for await (const finalChunk of final()) {
-    yield* transformChunk(finalChunk, generators, index + 1);
-  }
-};
-var destroyTransform = callbackify(async ({ currentIterable }, error63) => {
-  if (currentIterable !== void 0) {
-    await (error63 ? currentIterable.throw(error63) : currentIterable.return());
-    return;
-  }
-  if (error63) {
-    throw error63;
-  }
-});
-var identityGenerator = function* (chunk) {
-  yield chunk;
-};
-
-// node_modules/execa/lib/transform/run-sync.js
-var pushChunksSync = (getChunksSync, getChunksArguments, transformStream, done) => {
-  try {
-    for (const chunk of getChunksSync(...getChunksArguments)) {
-      transformStream.push(chunk);
-    }
-    done();
-  } catch (error63) {
-    done(normalizeTransformError(error63));
-  }
-};
-var normalizeTransformError = (error63) => error63 || Object.assign(new Error("Promise was rejected with falsy value"), {
-  code: "ERR_FALSY_VALUE_REJECTION",
-  reason: error63
-});
-var runTransformSync = (generators, chunks) => {
-  try {
-    return [
-      ...chunks.flatMap((chunk) => [...transformChunkSync(chunk, generators, 0)]),
-      ...finalChunksSync(generators)
-    ];
-  } catch (error63) {
-    throw normalizeTransformError(error63);
-  }
-};
-var transformChunkSync = function* (chunk, generators, index) {
-  if (index === generators.length) {
-    yield chunk;
-    return;
-  }
-  const { transform: transform2 = identityGenerator2 } = generators[index];
-  for (const transformedChunk of transform2(chunk)) {
-    yield* transformChunkSync(transformedChunk, generators, index + 1);
-  }
-};
-var finalChunksSync = function* (generators) {
-  for (const [index, { final }] of Object.entries(generators)) {
-    yield* generatorFinalChunksSync(final, Number(index), generators);
-  }
-};
-var generatorFinalChunksSync = function* (final, index, generators) {
-  if (final === void 0) {
-    return;
-  }
-  for (const finalChunk of final()) {
-    yield* transformChunkSync(finalChunk, generators, index + 1);
-  }
-};
-var identityGenerator2 = function* (chunk) {
-  yield chunk;
-};
-
-// node_modules/execa/lib/transform/generator.js
-var generatorToStream = ({
-  value,
-  value: {
-    transform: transform2,
-    final,
-    binary,
-    writableObjectMode,
-    readableObjectMode
-  },
-  optionName
-}, { encoding }) => {
-  const state = {};
-  const generators = addInternalGenerators(value, encoding, optionName);
-  const transformAsync = isAsyncGenerator(transform2);
-  const finalAsync = isAsyncGenerator(final);
-  const transformMethod = transformAsync ? pushChunks.bind(void 0, transformChunk, state) : pushChunksSync.bind(void 0, transformChunkSync);
-  const finalMethod = transformAsync || finalAsync ? pushChunks.bind(void 0, finalChunks, state) : pushChunksSync.bind(void 0, finalChunksSync);
-  const destroyMethod = transformAsync || finalAsync ? destroyTransform.bind(void 0, state) : void 0;
-  const stream = new Transform({
-    writableObjectMode,
-    writableHighWaterMark: getDefaultHighWaterMark(writableObjectMode),
-    readableObjectMode,
-    readableHighWaterMark: getDefaultHighWaterMark(readableObjectMode),
-    // A string written to the stream is converted to bytes with this encoding, which `getEncodingTransformGenerator()` then decodes with the `encoding` option
-    defaultEncoding: getStringEncoding(binary, encoding),
-    transform(chunk, encoding2, done) {
-      transformMethod([chunk, generators, 0], this, done);
-    },
-    flush(done) {
-      finalMethod([generators], this, done);
-    },
-    destroy: destroyMethod
-  });
-  return { stream };
-};
-var runGeneratorsSync = (chunks, stdioItems, encoding, isInput) => {
-  const generators = stdioItems.filter(({ type }) => type === "generator");
-  const reversedGenerators = isInput ? generators.reverse() : generators;
-  for (const { value, optionName } of reversedGenerators) {
-    if (!value.writableObjectMode) {
-      const stringEncoding = getStringEncoding(value.binary, encoding);
-      chunks = chunks.map((chunk) => typeof chunk === "string" ? Buffer6.from(chunk, stringEncoding) : chunk);
-    }
-    const generators2 = addInternalGenerators(value, encoding, optionName);
-    chunks = runTransformSync(generators2, chunks);
-  }
-  return chunks;
-};
-var addInternalGenerators = ({ transform: transform2, final, binary, writableObjectMode, readableObjectMode, preserveNewlines }, encoding, optionName) => {
-  const state = {};
-  return [
-    { transform: getValidateTransformInput(writableObjectMode, optionName) },
-    getEncodingTransformGenerator(binary, encoding, writableObjectMode),
-    getSplitLinesGenerator(binary, preserveNewlines, writableObjectMode, state),
-    { transform: transform2, final },
-    { transform: getValidateTransformReturn(readableObjectMode, optionName) },
-    getAppendNewlineGenerator({
-      binary,
-      preserveNewlines,
-      readableObjectMode,
-      state,
-      encoding
-    }),
-    getStringToBytesGenerator(binary, encoding, readableObjectMode)
-  ].filter(Boolean);
-};
-
-// node_modules/execa/lib/io/input-sync.js
-var addInputOptionsSync = (fileDescriptors, options) => {
-  for (const fdNumber of getInputFdNumbers(fileDescriptors)) {
-    addInputOptionSync(fileDescriptors, fdNumber, options);
-  }
-};
-var getInputFdNumbers = (fileDescriptors) => new Set(Object.entries(fileDescriptors).filter(([, { direction }]) => direction === "input").map(([fdNumber]) => Number(fdNumber)));
-var addInputOptionSync = (fileDescriptors, fdNumber, options) => {
-  const { stdioItems } = fileDescriptors[fdNumber];
-  const allStdioItems = stdioItems.filter(({ contents }) => contents !== void 0);
-  if (allStdioItems.length === 0 && stdioItems.every(({ type }) => type !== "generator")) {
-    return;
-  }
-  if (fdNumber !== 0) {
-    const [{ type, optionName }] = allStdioItems;
-    throw new TypeError(`Only the \`stdin\` option, not \`${optionName}\`, can be ${TYPE_TO_MESSAGE[type]} with synchronous methods.`);
-  }
-  const chunks = allStdioItems.flatMap(({ type, contents }) => getChunks(type, typeof contents === "function" ? contents() : contents));
-  options.input = applyInputGeneratorsSync(chunks, stdioItems, options.encoding);
-};
-var getChunks = (type, chunks) => type === "iterable" ? chunks : chunks.filter((chunk) => chunk.length > 0);
-var applyInputGeneratorsSync = (chunks, stdioItems, encoding) => {
-  const newContents = runGeneratorsSync(chunks, stdioItems, getInputEncoding(encoding), true);
-  validateSerializable(newContents);
-  return joinToUint8Array(newContents);
-};
-var validateSerializable = (newContents) => {
-  const invalidItem = newContents.find((item) => !isSerializableInput(item));
-  if (invalidItem !== void 0) {
-    throwOnSerializableInput("stdin", invalidItem);
-  }
-};
-var isSerializableInput = (item) => typeof item === "string" || isUint8Array(item);
-var throwOnSerializableInput = (optionName, invalidItem) => {
-  throw new TypeError(`The \`${optionName}\` option is invalid: when passing objects as input, a transform must be used to serialize them to strings or Uint8Arrays: ${invalidItem}.`);
-};
-
-// node_modules/execa/lib/io/output-sync.js
-import { writeFileSync, appendFileSync } from "node:fs";
-
-// node_modules/execa/lib/verbose/output.js
-var shouldLogOutput = ({ stdioItems, encoding, verboseInfo, fdNumber }) => fdNumber !== "all" && isFullVerbose(verboseInfo, fdNumber) && !BINARY_ENCODINGS.has(encoding) && isFdVerbose(fdNumber) && (stdioItems.some(({ type, value }) => type === "native" && PIPED_STDIO_VALUES.has(value)) || stdioItems.every(({ type }) => TRANSFORM_TYPES.has(type)));
-var isFdVerbose = (fdNumber) => fdNumber === 1 || fdNumber === 2;
-var PIPED_STDIO_VALUES = /* @__PURE__ */ new Set(["pipe", "overlapped"]);
-var logLines = async (linesIterable, stream, fdNumber, verboseInfo) => {
-  for await (const line of linesIterable) {
-    if (!isPipingStream(stream)) {
-      logLine(line, fdNumber, verboseInfo);
-    }
-  }
-};
-var logLinesSync = (linesArray, fdNumber, verboseInfo) => {
-  for (const line of linesArray) {
-    logLine(line, fdNumber, verboseInfo);
-  }
-};
-var isPipingStream = (stream) => stream._readableState.pipes.some((pipe2) => !isAllStream(pipe2) || isPipingStream(pipe2));
-var logLine = (line, fdNumber, verboseInfo) => {
-  const verboseMessage = serializeVerboseMessage(line);
-  verboseLog({
-    type: "output",
-    verboseMessage,
-    fdNumber,
-    verboseInfo
-  });
-};
-
-// node_modules/execa/lib/io/output-sync.js
-var transformOutputSync = ({ fileDescriptors, syncResult, options, verboseInfo }) => {
-  const output2 = syncResult.output ?? getSpawnFailureOutput(options);
-  const outputFiles = /* @__PURE__ */ new Set();
-  const errors = [];
-  const transformedOutput = output2.map((result, fdNumber) => transformOutputResultSync({
-    result,
-    fileDescriptors,
-    fdNumber,
-    errors,
-    outputFiles,
-    verboseInfo
-  }, options));
-  return { output: transformedOutput, error: errors.find((error63) => error63 !== void 0) };
-};
-var getSpawnFailureOutput = ({ stdio }) => stdio.map((stdioOption, fdNumber) => fdNumber !== 0 && stdioOption === "pipe" ? new Uint8Array() : null);
-var transformOutputResultSync = ({ result, fileDescriptors, fdNumber, errors, outputFiles, verboseInfo }, { buffer, encoding, lines, stripFinalNewline: stripFinalNewline2, maxBuffer }) => {
-  if (result === null) {
-    return;
-  }
-  const truncatedResult = truncateMaxBufferSync(result, fdNumber, { maxBuffer, buffer });
-  const uint8ArrayResult = bufferToUint8Array(truncatedResult);
-  const { stdioItems, objectMode } = fileDescriptors[fdNumber];
-  const { chunks, error: transformError } = runOutputGeneratorsSync(uint8ArrayResult.length === 0 ? [] : [uint8ArrayResult], stdioItems, encoding);
-  const { serializedResult, finalResult } = serializeChunks({
-    chunks,
-    objectMode,
-    encoding,
-    lines,
-    stripFinalNewline: stripFinalNewline2,
-    fdNumber
-  });
-  const logError2 = logOutputSync({
-    serializedResult,
-    fdNumber,
-    verboseInfo,
-    encoding,
-    stdioItems,
-    objectMode
-  });
-  const error63 = transformError ?? logError2;
-  errors.push(error63);
-  const returnedResult = buffer[fdNumber] ? finalResult : void 0;
-  try {
-    if (error63 === void 0) {
-      writeToFiles(chunks, stdioItems, outputFiles);
-    }
-    return returnedResult;
-  } catch (writeError2) {
-    errors.push(writeError2);
-    return returnedResult;
-  }
-};
-var runOutputGeneratorsSync = (chunks, stdioItems, encoding) => {
-  try {
-    return { chunks: runGeneratorsSync(chunks, stdioItems, encoding, false), error: void 0 };
-  } catch (error63) {
-    return { chunks: [], error: error63 };
-  }
-};
-var serializeChunks = ({ chunks, objectMode, encoding, lines, stripFinalNewline: stripFinalNewline2, fdNumber }) => {
-  if (objectMode) {
-    return { serializedResult: chunks, finalResult: chunks };
-  }
-  if (encoding === "buffer") {
-    const serializedResult2 = joinToUint8Array(chunks);
-    return { serializedResult: serializedResult2, finalResult: serializedResult2 };
-  }
-  const serializedResult = joinToString(chunks, encoding);
-  const finalResult = lines[fdNumber] ? splitLinesSync(serializedResult, !stripFinalNewline2[fdNumber], objectMode) : serializedResult;
-  return { serializedResult, finalResult };
-};
-var logOutputSync = ({ serializedResult, fdNumber, verboseInfo, encoding, stdioItems, objectMode }) => {
-  if (!shouldLogOutput({
-    stdioItems,
-    encoding,
-    verboseInfo,
-    fdNumber
-  })) {
-    return;
-  }
-  const linesArray = splitLinesSync(serializedResult, false, objectMode);
-  try {
-    logLinesSync(linesArray, fdNumber, verboseInfo);
-  } catch (error63) {
-    return error63;
-  }
-};
-var writeToFiles = (chunks, stdioItems, outputFiles) => {
-  const fileItems = stdioItems.filter(({ type }) => FILE_TYPES.has(type));
-  if (fileItems.length === 0) {
-    return;
-  }
-  const contents = joinToUint8Array(chunks);
-  const writtenPaths = /* @__PURE__ */ new Set();
-  for (const stdioItem of fileItems) {
-    const { type, append } = stdioItem;
-    const path10 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
-    if (writtenPaths.has(path10)) {
-      continue;
-    }
-    writtenPaths.add(path10);
-    if (append || outputFiles.has(path10)) {
-      appendFileSync(path10, contents);
-    } else {
-      writeFileSync(path10, contents);
-    }
-    outputFiles.add(path10);
-  }
-};
-
-// node_modules/execa/lib/resolve/exit-async.js
-import { once as once4 } from "node:events";
-var waitForExit = async (subprocess, context) => {
-  const [exitCode, signal] = await waitForExitOrError(subprocess);
-  context.isForcefullyTerminated ??= false;
-  return [exitCode, signal];
-};
-var waitForExitOrError = async (subprocess) => {
-  const [spawnPayload, exitPayload] = await Promise.allSettled([
-    once4(subprocess, "spawn"),
-    once4(subprocess, "exit")
-  ]);
-  if (spawnPayload.status === "rejected") {
-    return [];
-  }
-  return exitPayload.status === "rejected" ? waitForSubprocessExit(subprocess) : exitPayload.value;
-};
-var waitForSubprocessExit = async (subprocess) => {
-  try {
-    return await once4(subprocess, "exit");
-  } catch {
-    return waitForSubprocessExit(subprocess);
-  }
-};
-var waitForSuccessfulExit = async (exitPromise) => {
-  const [exitCode, signal] = await exitPromise;
-  if (!isSubprocessErrorExit(exitCode, signal) && isFailedExit(exitCode, signal)) {
-    throw new DiscardedError();
-  }
-  return [exitCode, signal];
-};
-var isSubprocessErrorExit = (exitCode, signal) => exitCode === void 0 && signal === void 0;
-var isFailedExit = (exitCode, signal) => exitCode !== 0 || signal !== null;
-
-// node_modules/execa/lib/resolve/exit-sync.js
-var getExitResultSync = ({ error: error63, status: exitCode, signal, output: output2 }, { maxBuffer, buffer }) => {
-  const initialError = getResultError(error63, exitCode, signal);
-  const isTimedOut = initialError?.code === "ETIMEDOUT";
-  const { resultError, isMaxBuffer } = isTimedOut ? { resultError: initialError, isMaxBuffer: false } : handleMaxBufferSync({
-    resultError: initialError,
-    output: output2,
-    maxBuffer,
-    buffer
-  });
-  return {
-    resultError,
-    exitCode,
-    signal,
-    timedOut: isTimedOut,
-    isMaxBuffer
-  };
-};
-var getResultError = (error63, exitCode, signal) => {
-  if (error63 !== void 0) {
-    return error63;
-  }
-  return isFailedExit(exitCode, signal) ? new DiscardedError() : void 0;
-};
-
-// node_modules/execa/lib/methods/main-sync.js
-var execaCoreSync = (rawFile, rawArguments, rawOptions) => {
-  const { file: file2, commandArguments, command, escapedCommand, startTime, verboseInfo, options, fileDescriptors } = handleSyncArguments(rawFile, rawArguments, rawOptions);
-  const result = spawnSubprocessSync({
-    file: file2,
-    commandArguments,
-    options,
-    command,
-    escapedCommand,
-    verboseInfo,
-    fileDescriptors,
-    startTime
-  });
-  return handleResult(result, verboseInfo, options);
-};
-var handleSyncArguments = (rawFile, rawArguments, rawOptions) => {
-  const { command, escapedCommand, startTime, verboseInfo } = handleCommand(rawFile, rawArguments, rawOptions);
-  const syncOptions = normalizeSyncOptions(rawOptions);
-  const { file: file2, commandArguments, options } = normalizeOptions(rawFile, rawArguments, syncOptions);
-  validateSyncOptions(options);
-  const fileDescriptors = handleStdioSync(options, verboseInfo);
-  return {
-    file: file2,
-    commandArguments,
-    command,
-    escapedCommand,
-    startTime,
-    verboseInfo,
-    options,
-    fileDescriptors
-  };
-};
-var normalizeSyncOptions = (options) => options.node && !options.ipc ? { ...options, ipc: false } : options;
-var validateSyncOptions = ({ ipc, ipcInput, detached, cancelSignal, killDescendants }) => {
-  if (ipcInput !== void 0) {
-    throwInvalidSyncOption("ipcInput");
-  }
-  if (ipc) {
-    throwInvalidSyncOption("ipc: true");
-  }
-  if (detached) {
-    throwInvalidSyncOption("detached: true");
-  }
-  if (killDescendants) {
-    throwInvalidSyncOption("killDescendants: true");
-  }
-  if (cancelSignal) {
-    throwInvalidSyncOption("cancelSignal");
-  }
-};
-var throwInvalidSyncOption = (value) => {
-  throw new TypeError(`The "${value}" option cannot be used with synchronous methods.`);
-};
-var spawnSubprocessSync = ({ file: file2, commandArguments, options, command, escapedCommand, verboseInfo, fileDescriptors, startTime }) => {
-  const syncResult = runSubprocessSync({
-    file: file2,
-    commandArguments,
-    options,
-    command,
-    escapedCommand,
-    fileDescriptors,
-    startTime
-  });
-  if (syncResult.failed) {
-    return syncResult;
-  }
-  const { resultError, exitCode, signal, timedOut, isMaxBuffer } = getExitResultSync(syncResult, options);
-  const { output: output2, error: error63 = resultError } = transformOutputSync({
-    fileDescriptors,
-    syncResult,
-    options,
-    verboseInfo
-  });
-  const stdio = output2.map((stdioOutput, fdNumber) => stripNewline(stdioOutput, options, fdNumber));
-  const allFds = getAllSyncFds(output2);
-  const all = stripNewline(getAllSync(output2, allFds, options), options, "all", allFds);
-  return getSyncResult({
-    error: error63,
-    exitCode,
-    signal,
-    timedOut,
-    isMaxBuffer,
-    stdio,
-    all,
-    options,
-    command,
-    escapedCommand,
-    startTime
-  });
-};
-var runSubprocessSync = ({ file: file2, commandArguments, options, command, escapedCommand, fileDescriptors, startTime }) => {
-  try {
-    addInputOptionsSync(fileDescriptors, options);
-    const normalizedOptions = normalizeSpawnSyncOptions(options);
-    return { __proto__: null, ...spawnSync(...concatenateShell(file2, commandArguments, normalizedOptions)) };
-  } catch (error63) {
-    return makeEarlyError({
-      error: error63,
-      command,
-      escapedCommand,
-      fileDescriptors,
-      options,
-      startTime,
-      isSync: true,
-      ...getEarlyErrorOutput(fileDescriptors, options)
-    });
-  }
-};
-var normalizeSpawnSyncOptions = ({ encoding, maxBuffer, ...options }) => ({ ...options, encoding: "buffer", maxBuffer: getMaxBufferSync(maxBuffer) });
-var getSyncResult = ({ error: error63, exitCode, signal, timedOut, isMaxBuffer, stdio, all, options, command, escapedCommand, startTime }) => error63 === void 0 ? makeSuccessResult({
-  command,
-  escapedCommand,
-  stdio,
-  all,
-  ipcOutput: [],
-  options,
-  startTime
-}) : makeError({
-  error: error63,
-  command,
-  escapedCommand,
-  timedOut,
-  isCanceled: false,
-  isGracefullyCanceled: false,
-  isMaxBuffer,
-  isForcefullyTerminated: false,
-  exitCode,
-  signal,
-  stdio,
-  all,
-  ipcOutput: [],
-  options,
-  startTime,
-  isSync: true
-});
-
-// node_modules/execa/lib/methods/main-async.js
-import { setMaxListeners, once as once9 } from "node:events";
-import { spawn } from "node:child_process";
-
-// node_modules/execa/lib/ipc/methods.js
-import process11 from "node:process";
-
-// node_modules/execa/lib/ipc/get-one.js
-import { once as once5, on as on2 } from "node:events";
-var internalGetOneMessageOptions = /* @__PURE__ */ Symbol("internalGetOneMessageOptions");
-var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => {
-  const options = copyOptions(rawOptions);
-  const { reference = true, filter } = options;
-  const { signal } = options[internalGetOneMessageOptions] ?? {};
-  validateIpcMethod({
-    methodName: "getOneMessage",
-    isSubprocess,
-    ipc,
-    isConnected: isConnected(anyProcess)
-  });
-  return getOneMessageAsync({
-    anyProcess,
-    channel,
-    isSubprocess,
-    filter,
-    reference,
-    signal
-  });
-};
-var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
-  addReference(channel, reference);
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
-  stopOnAbort(signal, controller);
-  try {
-    return await Promise.race([
-      getMessage(ipcEmitter, filter, controller),
-      throwOnDisconnect2(ipcEmitter, isSubprocess, controller),
-      throwOnStrictError(ipcEmitter, isSubprocess, controller)
-    ]);
-  } catch (error63) {
-    if (!signal?.aborted) {
-      disconnect(anyProcess);
-    }
-    throw error63;
-  } finally {
-    controller.abort();
-    removeReference(channel, reference);
-  }
-};
-var stopOnAbort = (signal, controller) => {
-  if (signal === void 0) {
-    return;
-  }
-  if (signal.aborted) {
-    controller.abort();
-    return;
-  }
-  signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
-};
-var getMessage = async (ipcEmitter, filter, { signal }) => {
-  if (filter === void 0) {
-    const [message] = await once5(ipcEmitter, "message", { signal });
-    return message;
-  }
-  for await (const [message] of on2(ipcEmitter, "message", { signal })) {
-    if (filter(message)) {
-      return message;
-    }
-  }
-};
-var throwOnDisconnect2 = async (ipcEmitter, isSubprocess, { signal }) => {
-  await once5(ipcEmitter, "disconnect", { signal });
-  throwOnEarlyDisconnect(isSubprocess);
-};
-var throwOnStrictError = async (ipcEmitter, isSubprocess, { signal }) => {
-  const [error63] = await once5(ipcEmitter, "strict:error", { signal });
-  throw getStrictResponseError(error63, isSubprocess);
-};
-
-// node_modules/execa/lib/ipc/get-each.js
-import { once as once6, on as on3 } from "node:events";
-var internalGetEachMessageOptions = /* @__PURE__ */ Symbol("internalGetEachMessageOptions");
-var getEachMessage = (subprocessInfo, rawOptions) => {
-  const options = copyOptions(rawOptions);
-  const { reference = true } = options;
-  const { signal, shouldAwait = !subprocessInfo.isSubprocess } = options[internalGetEachMessageOptions] ?? {};
-  return loopOnMessages({
-    ...subprocessInfo,
-    shouldAwait,
-    reference,
-    signal
-  });
-};
-var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubprocess, ipc, shouldAwait, reference, signal }) => {
-  validateIpcMethod({
-    methodName: "getEachMessage",
-    isSubprocess,
-    ipc,
-    isConnected: isConnected(anyProcess)
-  });
-  addReference(channel, reference);
-  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
-  const controller = new AbortController();
-  const state = {};
-  stopOnAbort2(signal, controller);
-  stopOnDisconnect(anyProcess, ipcEmitter, controller);
-  abortOnStrictError({
-    ipcEmitter,
-    isSubprocess,
-    controller,
-    state
-  });
-  return iterateOnMessages({
-    anyProcess,
-    waitProcess,
-    channel,
-    ipcEmitter,
-    isSubprocess,
-    shouldAwait,
-    controller,
-    state,
-    reference,
-    signal
-  });
-};
-var stopOnAbort2 = (signal, controller) => {
-  if (signal === void 0) {
-    return;
-  }
-  if (signal.aborted) {
-    controller.abort();
-    return;
-  }
-  signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
-};
-var stopOnDisconnect = async (anyProcess, ipcEmitter, controller) => {
-  try {
-    await once6(ipcEmitter, "disconnect", { signal: controller.signal });
-    controller.abort();
-  } catch {
-  }
-};
-var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller, state }) => {
-  try {
-    const [error63] = await once6(ipcEmitter, "strict:error", { signal: controller.signal });
-    state.error = getStrictResponseError(error63, isSubprocess);
-    controller.abort();
-  } catch {
-  }
-};
-var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller, state, reference, signal }) {
-  try {
-    for await (const [message] of on3(ipcEmitter, "message", { signal: controller.signal })) {
-      throwIfStrictError(state);
-      yield message;
-    }
-  } catch {
-    throwIfStrictError(state);
-  } finally {
-    controller.abort();
-    removeReference(channel, reference);
-    if (!isSubprocess && !signal?.aborted) {
-      disconnect(anyProcess);
-    }
-    if (shouldAwait) {
-      await waitProcess;
-    }
-  }
-};
-var throwIfStrictError = ({ error: error63 }) => {
-  if (error63) {
-    throw error63;
-  }
-};
-
-// node_modules/execa/lib/ipc/methods.js
-var addIpcMethods = (target, subprocess, { ipc }) => {
-  Object.assign(target, getIpcMethods(subprocess, false, ipc, target));
-};
-var getIpcExport = () => {
-  const anyProcess = process11;
-  const isSubprocess = true;
-  const isIpc = process11.channel !== void 0;
-  return {
-    ...getIpcMethods(anyProcess, isSubprocess, isIpc),
-    getCancelSignal: getCancelSignal.bind(void 0, {
-      anyProcess,
-      channel: anyProcess.channel,
-      isSubprocess,
-      ipc: isIpc
-    })
-  };
-};
-var getIpcMethods = (anyProcess, isSubprocess, ipc, waitProcess = anyProcess) => ({
-  sendMessage: sendMessage.bind(void 0, {
-    anyProcess,
-    channel: anyProcess.channel,
-    isSubprocess,
-    ipc
-  }),
-  getOneMessage: getOneMessage.bind(void 0, {
-    anyProcess,
-    channel: anyProcess.channel,
-    isSubprocess,
-    ipc
-  }),
-  getEachMessage: getEachMessage.bind(void 0, {
-    anyProcess,
-    channel: anyProcess.channel,
-    isSubprocess,
-    ipc,
-    waitProcess
-  })
-});
-
-// node_modules/execa/lib/return/early-error.js
-import { ChildProcess as ChildProcess2 } from "node:child_process";
-import { callbackify as callbackify2 } from "node:util";
-import {
-  PassThrough,
-  Readable,
-  Writable,
-  Duplex
-} from "node:stream";
-var handleEarlyError = ({ error: error63, command, escapedCommand, fileDescriptors, options, startTime, verboseInfo }) => {
-  cleanupCustomStreams(fileDescriptors);
-  const subprocess = new ChildProcess2();
-  subprocess.kill = () => false;
-  const all = createDummyStreams(subprocess, fileDescriptors);
-  const promise2 = handleDummyPromise({
-    error: error63,
-    command,
-    escapedCommand,
-    fileDescriptors,
-    options,
-    startTime,
-    verboseInfo
-  });
-  return {
-    subprocess,
-    promise: promise2,
-    all: options.all ? all : void 0,
-    convertedStreams: getConvertedStreams(promise2)
-  };
-};
-var createDummyStreams = (subprocess, fileDescriptors) => {
-  const stdin = createDummyStream();
-  const stdout = createDummyStream();
-  const stderr = createDummyStream();
-  const extraStdio = Array.from({ length: fileDescriptors.length - 3 }, createDummyStream);
-  const all = createDummyStream();
-  const stdio = [stdin, stdout, stderr, ...extraStdio];
-  Object.assign(subprocess, {
-    stdin,
-    stdout,
-    stderr,
-    stdio
-  });
-  return all;
-};
-var createDummyStream = () => {
-  const stream = new PassThrough();
-  stream.on("error", () => {
-  });
-  stream.end();
-  return stream;
-};
-var getConvertedStreams = (promise2) => {
-  const waitForPromise = async () => {
-    await promise2;
-  };
-  const endReadable = function() {
-    callbackify2(waitForPromise)((error63) => {
-      if (error63) {
-        this.destroy(error63);
-      } else {
-        this.push(null);
-      }
-    });
-  };
-  const endWritable = callbackify2(waitForPromise);
-  const writeWritable = (chunk, encoding, done) => {
-    endWritable(done);
-  };
-  const readable = () => new Readable({ read: endReadable });
-  const writable = () => new Writable({ write: writeWritable, final: endWritable });
-  const duplex = () => new Duplex({ read: endReadable, write: writeWritable, final: endWritable });
-  const iterable = () => readable()[Symbol.asyncIterator]();
-  return {
-    readable,
-    writable,
-    duplex,
-    readableStream: () => Readable.toWeb(readable()),
-    writableStream: () => Writable.toWeb(writable()),
-    transformStream: () => Duplex.toWeb(duplex()),
-    iterable,
-    [Symbol.asyncIterator]: iterable
-  };
-};
-var handleDummyPromise = async ({ error: error63, command, escapedCommand, fileDescriptors, options, startTime, verboseInfo }) => {
-  const earlyError = makeEarlyError({
-    error: await error63,
-    command,
-    escapedCommand,
-    fileDescriptors,
-    options,
-    startTime,
-    isSync: false,
-    ...getEarlyErrorOutput(fileDescriptors, options)
-  });
-  return handleResult(earlyError, verboseInfo, options);
-};
-
-// node_modules/execa/lib/stdio/handle-async.js
-import { createReadStream, createWriteStream } from "node:fs";
-import { Buffer as Buffer7 } from "node:buffer";
-import { Readable as Readable2, Writable as Writable2, Duplex as Duplex2 } from "node:stream";
-var handleStdioAsync = (options, verboseInfo) => handleStdio(addPropertiesAsync, options, verboseInfo, false);
-var forbiddenIfAsync = ({ type, optionName }) => {
-  throw new TypeError(`The \`${optionName}\` option cannot be ${TYPE_TO_MESSAGE[type]}.`);
-};
-var addProperties2 = {
-  fileNumber: forbiddenIfAsync,
-  generator: generatorToStream,
-  asyncGenerator: generatorToStream,
-  nodeStream: ({ value }) => ({ stream: value }),
-  // `Duplex.fromWeb()` uses the same `objectMode` for both sides
-  webTransform: ({ value: { transform: transform2, writableObjectMode, readableObjectMode } }) => ({
-    stream: Duplex2.from({
-      writable: Writable2.fromWeb(transform2.writable, { objectMode: writableObjectMode }),
-      readable: Readable2.fromWeb(transform2.readable, { objectMode: readableObjectMode })
-    })
-  }),
-  duplex: ({ value: { transform: transform2 } }) => ({ stream: transform2 }),
-  native() {
-  }
-};
-var validateIterable = function* (iterable, optionName) {
-  for (const value of iterable) {
-    validateIterableValue(value, optionName);
-    yield value;
-  }
-};
-var validateAsyncIterable = async function* (iterable, optionName) {
-  for await (const value of iterable) {
-    validateIterableValue(value, optionName);
-    yield value;
-  }
-};
-var validateIterableValue = (value, optionName) => {
-  if (!isSerializableInput(value)) {
-    throwOnSerializableInput(optionName, value);
-  }
-};
-var readableFromChunk = (chunk) => Readable2.from(chunk.length === 0 ? [] : [chunk]);
-var generatorToInputStream = (stdioItem, { encoding }) => generatorToStream(stdioItem, { encoding: getInputEncoding(encoding) });
-var addPropertiesAsync = {
-  input: {
-    ...addProperties2,
-    generator: generatorToInputStream,
-    asyncGenerator: generatorToInputStream,
-    fileUrl: ({ value }) => ({ stream: createReadStream(value) }),
-    filePath: ({ value: { file: file2 } }) => ({ stream: createReadStream(file2) }),
-    webStream: ({ value }, options, objectMode) => ({ stream: Readable2.fromWeb(value, { objectMode }) }),
-    iterable: ({ value, optionName }, options, objectMode) => ({ stream: Readable2.from(objectMode ? value : validateIterable(value, optionName)) }),
-    asyncIterable: ({ value, optionName }, options, objectMode) => ({ stream: Readable2.from(objectMode ? value : validateAsyncIterable(value, optionName)) }),
-    string: ({ value }) => ({ stream: readableFromChunk(value) }),
-    uint8Array: ({ value }) => ({ stream: readableFromChunk(Buffer7.from(value)) })
-  },
-  output: {
-    ...addProperties2,
-    fileUrl: ({ value }) => ({ stream: createWriteStream(value) }),
-    filePath: ({ value: { file: file2, append } }) => ({ stream: createWriteStream(file2, append ? { flags: "a" } : {}) }),
-    // Web writers accept arbitrary chunks, including when a shared writer receives both bytes and objects.
-    webStream: ({ value }) => ({ stream: Writable2.fromWeb(value, { objectMode: true }) }),
-    iterable: forbiddenIfAsync,
-    asyncIterable: forbiddenIfAsync,
-    string: forbiddenIfAsync,
-    uint8Array: forbiddenIfAsync
-  }
-};
-
-// node_modules/@sindresorhus/merge-streams/index.js
-import { on as on4, once as once7 } from "node:events";
-import { PassThrough as PassThroughStream, getDefaultHighWaterMark as getDefaultHighWaterMark2 } from "node:stream";
-import { finished as finished2 } from "node:stream/promises";
-function mergeStreams(streams) {
-  if (!Array.isArray(streams)) {
-    throw new TypeError(`Expected an array, got \`${typeof streams}\`.`);
-  }
-  for (const stream of streams) {
-    validateStream(stream);
-  }
-  const objectMode = streams.some(({ readableObjectMode }) => readableObjectMode);
-  const highWaterMark = getHighWaterMark(streams, objectMode);
-  const passThroughStream = new MergedStream({
-    objectMode,
-    writableHighWaterMark: highWaterMark,
-    readableHighWaterMark: highWaterMark
-  });
-  for (const stream of streams) {
-    passThroughStream.add(stream);
-  }
-  return passThroughStream;
-}
-var getHighWaterMark = (streams, objectMode) => {
-  if (streams.length === 0) {
-    return getDefaultHighWaterMark2(objectMode);
-  }
-  const highWaterMarks = streams.filter(({ readableObjectMode }) => readableObjectMode === objectMode).map(({ readableHighWaterMark }) => readableHighWaterMark);
-  return Math.max(...highWaterMarks);
-};
-var MergedStream = class extends PassThroughStream {
-  #streams = /* @__PURE__ */ new Set([]);
-  #ended = /* @__PURE__ */ new Set([]);
-  #aborted = /* @__PURE__ */ new Set([]);
-  #onFinished;
-  #unpipeEvent = /* @__PURE__ */ Symbol("unpipe");
-  #streamPromises = /* @__PURE__ */ new WeakMap();
-  add(stream) {
-    validateStream(stream);
-    if (this.#streams.has(stream)) {
-      return;
-    }
-    this.#streams.add(stream);
-    this.#onFinished ??= onMergedStreamFinished(this, this.#streams, this.#unpipeEvent);
-    const streamPromise = endWhenStreamsDone({
-      passThroughStream: this,
-      stream,
-      streams: this.#streams,
-      ended: this.#ended,
-      aborted: this.#aborted,
-      onFinished: this.#onFinished,
-      unpipeEvent: this.#unpipeEvent
-    });
-    this.#streamPromises.set(stream, streamPromise);
-    stream.pipe(this, { end: false });
-  }
-  async remove(stream) {
-    validateStream(stream);
-    if (!this.#streams.has(stream)) {
-      return false;
-    }
-    const streamPromise = this.#streamPromises.get(stream);
-    if (streamPromise === void 0) {
-      return false;
-    }
-    this.#streamPromises.delete(stream);
-    stream.unpipe(this);
-    await streamPromise;
-    return true;
-  }
-};
-var onMergedStreamFinished = async (passThroughStream, streams, unpipeEvent) => {
-  updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_COUNT);
-  const controller = new AbortController();
-  try {
-    await Promise.race([
-      onMergedStreamEnd(passThroughStream, controller),
-      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller)
-    ]);
-  } finally {
-    controller.abort();
-    updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_COUNT);
-  }
-};
-var onMergedStreamEnd = async (passThroughStream, { signal }) => {
-  try {
-    await finished2(passThroughStream, { signal, cleanup: true });
-  } catch (error63) {
-    errorOrAbortStream(passThroughStream, error63);
-    throw error63;
-  }
-};
-var onInputStreamsUnpipe = async (passThroughStream, streams, unpipeEvent, { signal }) => {
-  for await (const [unpipedStream] of on4(passThroughStream, "unpipe", { signal })) {
-    if (streams.has(unpipedStream)) {
-      unpipedStream.emit(unpipeEvent);
-    }
-  }
-};
-var validateStream = (stream) => {
-  if (typeof stream?.pipe !== "function") {
-    throw new TypeError(`Expected a readable stream, got: \`${typeof stream}\`.`);
-  }
-};
-var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, aborted: aborted3, onFinished, unpipeEvent }) => {
-  updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_PER_STREAM);
-  const controller = new AbortController();
-  try {
-    await Promise.race([
-      afterMergedStreamFinished(onFinished, stream, controller),
-      onInputStreamEnd({
-        passThroughStream,
-        stream,
-        streams,
-        ended,
-        aborted: aborted3,
-        controller
-      }),
-      onInputStreamUnpipe({
-        stream,
-        streams,
-        ended,
-        aborted: aborted3,
-        unpipeEvent,
-        controller
-      })
-    ]);
-  } finally {
-    controller.abort();
-    updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_PER_STREAM);
-  }
-  if (streams.size > 0 && streams.size === ended.size + aborted3.size) {
-    if (ended.size === 0 && aborted3.size > 0) {
-      abortStream(passThroughStream);
-    } else {
-      endStream(passThroughStream);
-    }
-  }
-};
-var afterMergedStreamFinished = async (onFinished, stream, { signal }) => {
-  try {
-    await onFinished;
-    if (!signal.aborted) {
-      abortStream(stream);
-    }
-  } catch (error63) {
-    if (!signal.aborted) {
-      errorOrAbortStream(stream, error63);
-    }
-  }
-};
-var onInputStreamEnd = async ({ passThroughStream, stream, streams, ended, aborted: aborted3, controller: { signal } }) => {
-  try {
-    await finished2(stream, {
-      signal,
-      cleanup: true,
-      readable: true,
-      writable: false
-    });
-    if (streams.has(stream)) {
-      ended.add(stream);
-    }
-  } catch (error63) {
-    if (signal.aborted || !streams.has(stream)) {
-      return;
-    }
-    if (isAbortError(error63)) {
-      aborted3.add(stream);
-    } else {
-      errorStream(passThroughStream, error63);
-    }
-  }
-};
-var onInputStreamUnpipe = async ({ stream, streams, ended, aborted: aborted3, unpipeEvent, controller: { signal } }) => {
-  await once7(stream, unpipeEvent, { signal });
-  if (!stream.readable) {
-    return once7(signal, "abort", { signal });
-  }
-  streams.delete(stream);
-  ended.delete(stream);
-  aborted3.delete(stream);
-};
-var endStream = (stream) => {
-  if (stream.writable) {
-    stream.end();
-  }
-};
-var errorOrAbortStream = (stream, error63) => {
-  if (isAbortError(error63)) {
-    abortStream(stream);
-  } else {
-    errorStream(stream, error63);
-  }
-};
-var isAbortError = (error63) => error63?.code === "ERR_STREAM_PREMATURE_CLOSE";
-var abortStream = (stream) => {
-  if (stream.readable || stream.writable) {
-    stream.destroy();
-  }
-};
-var errorStream = (stream, error63) => {
-  if (!stream.destroyed) {
-    stream.once("error", noop2);
-    stream.destroy(error63);
-  }
-};
-var noop2 = () => {
-};
-var updateMaxListeners = (passThroughStream, increment2) => {
-  const maxListeners = passThroughStream.getMaxListeners();
-  if (maxListeners !== 0 && maxListeners !== Number.POSITIVE_INFINITY) {
-    passThroughStream.setMaxListeners(maxListeners + increment2);
-  }
-};
-var PASSTHROUGH_LISTENERS_COUNT = 2;
-var PASSTHROUGH_LISTENERS_PER_STREAM = 1;
-
-// node_modules/execa/lib/io/pipeline.js
-import { finished as finished3 } from "node:stream/promises";
-var pipeStreams = (source, destination, onDestinationEnd) => {
-  source.pipe(destination);
-  onSourceFinish(source, destination);
-  onDestinationFinish(source, destination, onDestinationEnd);
-};
-var onSourceFinish = async (source, destination) => {
-  if (isStandardStream(source) || isStandardStream(destination)) {
-    return;
-  }
-  try {
-    await finished3(source, { cleanup: true, readable: true, writable: false });
-  } catch {
-  }
-  endDestinationStream(destination);
-};
-var endDestinationStream = (destination) => {
-  if (destination.writable) {
-    destination.end();
-  }
-};
-var onDestinationFinish = async (source, destination, onDestinationEnd) => {
-  if (isStandardStream(source) || isStandardStream(destination)) {
-    return;
-  }
-  try {
-    await finished3(destination, { cleanup: true, readable: false, writable: true });
-  } catch {
-  }
-  if (onDestinationEnd !== void 0) {
-    await onDestinationEnd();
-  }
-  abortSourceStream(source);
-};
-var abortSourceStream = (source) => {
-  if (source.readable) {
-    source.destroy();
-  }
-};
-
-// node_modules/execa/lib/io/output-async.js
-var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
-  const pipeGroups = /* @__PURE__ */ new Map();
-  for (const [fdNumber, { stdioItems, direction }] of Object.entries(fileDescriptors)) {
-    const transformItems = stdioItems.filter(({ type }) => TRANSFORM_TYPES.has(type));
-    for (const { stream } of transformItems) {
-      pipeTransform(subprocess, stream, direction, fdNumber);
-    }
-    const nonTransformItems = stdioItems.filter(({ type }) => !TRANSFORM_TYPES.has(type));
-    for (const { stream } of nonTransformItems) {
-      pipeStdioItem({
-        subprocess,
-        stream,
-        direction,
-        fdNumber,
-        pipeGroups,
-        controller
-      });
-    }
-  }
-  for (const [outputStream, inputStreams] of pipeGroups) {
-    const inputStream = inputStreams.length === 1 ? inputStreams[0] : mergeStreams(inputStreams);
-    pipeStreams(inputStream, outputStream);
-  }
-};
-var pipeTransform = (subprocess, stream, direction, fdNumber) => {
-  if (direction === "output") {
-    pipeStreams(subprocess.stdio[fdNumber], stream);
-  } else {
-    pipeStreams(stream, subprocess.stdio[fdNumber]);
-  }
-  const streamProperty = SUBPROCESS_STREAM_PROPERTIES[fdNumber];
-  if (streamProperty !== void 0) {
-    subprocess[streamProperty] = stream;
-  }
-  subprocess.stdio[fdNumber] = stream;
-};
-var SUBPROCESS_STREAM_PROPERTIES = ["stdin", "stdout", "stderr"];
-var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller }) => {
-  if (stream === void 0) {
-    return;
-  }
-  setStandardStreamMaxListeners(stream, controller);
-  const [inputStream, outputStream] = direction === "output" ? [stream, subprocess.stdio[fdNumber]] : [subprocess.stdio[fdNumber], stream];
-  const outputStreams = pipeGroups.get(inputStream) ?? [];
-  pipeGroups.set(inputStream, [...outputStreams, outputStream]);
-};
-var setStandardStreamMaxListeners = (stream, { signal }) => {
-  if (isStandardStream(stream)) {
-    incrementMaxListeners(stream, MAX_LISTENERS_INCREMENT, signal);
-  }
-};
-var MAX_LISTENERS_INCREMENT = 2;
-
-// node_modules/execa/lib/terminate/kill-descendants.js
-import process12 from "node:process";
-import { execFile } from "node:child_process";
-import path9 from "node:path/win32";
-var isWindows2 = process12.platform === "win32";
-var getSpawnOptions = (options) => !isWindows2 && options.killDescendants ? { ...options, detached: true } : options;
-var getKillFunction = (subprocess, { killDescendants }) => {
-  if (!killDescendants) {
-    const killSubprocess = subprocess.kill.bind(subprocess);
-    return (...arguments_) => subprocess.pid === void 0 ? false : killSubprocess(...arguments_);
-  }
-  const killDescendantsFunction = isWindows2 ? killDescendantsWindows : killDescendantsUnix;
-  return killDescendantsFunction.bind(void 0, subprocess);
-};
-var isAbandoned = (subprocess) => subprocess.pid === void 0 || isWindows2 && hasExited(subprocess);
-var hasExited = ({ exitCode, signalCode }) => exitCode !== null || signalCode !== null;
-var killDescendantsUnix = (subprocess, signal) => {
-  if (isAbandoned(subprocess)) {
-    return false;
-  }
-  try {
-    return process12.kill(-subprocess.pid, signal);
-  } catch {
-    return subprocess.kill(signal);
-  }
-};
-var killDescendantsWindows = (subprocess, signal) => {
-  if (isAbandoned(subprocess)) {
-    return false;
-  }
-  const taskkillFile = getTaskkillFile();
-  if (taskkillFile === void 0) {
-    return subprocess.kill(signal);
-  }
-  execFile(taskkillFile, ["/pid", `${subprocess.pid}`, "/T", "/F"], (error63) => {
-    if (error63) {
-      subprocess.kill(signal);
-    }
-  });
-  return true;
-};
-var getTaskkillFile = () => {
-  const windowsDirectory = [process12.env.SystemRoot, process12.env.windir].find((directory) => directory && isWindowsDriveAbsolutePath(directory));
-  return windowsDirectory === void 0 ? void 0 : path9.join(windowsDirectory, "System32", "taskkill.exe");
-};
-var isWindowsDriveAbsolutePath = (directory) => {
-  const { root } = path9.parse(directory);
-  return /^[a-z]:[/\\]/i.test(root);
-};
-
-// node_modules/execa/lib/terminate/cleanup.js
-import { addAbortListener as addAbortListener2 } from "node:events";
-
-// node_modules/signal-exit/dist/mjs/signals.js
-var signals = [];
-signals.push("SIGHUP", "SIGINT", "SIGTERM");
-if (process.platform !== "win32") {
-  signals.push(
-    "SIGALRM",
-    "SIGABRT",
-    "SIGVTALRM",
-    "SIGXCPU",
-    "SIGXFSZ",
-    "SIGUSR2",
-    "SIGTRAP",
-    "SIGSYS",
-    "SIGQUIT",
-    "SIGIOT"
-    // should detect profiler and enable/disable accordingly.
-    // see #21
-    // 'SIGPROF'
-  );
-}
-if (process.platform === "linux") {
-  signals.push("SIGIO", "SIGPOLL", "SIGPWR", "SIGSTKFLT");
-}
-
-// node_modules/signal-exit/dist/mjs/index.js
-var processOk = (process14) => !!process14 && typeof process14 === "object" && typeof process14.removeListener === "function" && typeof process14.emit === "function" && typeof process14.reallyExit === "function" && typeof process14.listeners === "function" && typeof process14.kill === "function" && typeof process14.pid === "number" && typeof process14.on === "function";
-var kExitEmitter = /* @__PURE__ */ Symbol.for("signal-exit emitter");
-var global = globalThis;
-var ObjectDefineProperty = Object.defineProperty.bind(Object);
-var Emitter = class {
-  emitted = {
-    afterExit: false,
-    exit: false
-  };
-  listeners = {
-    afterExit: [],
-    exit: []
-  };
-  count = 0;
-  id = Math.random();
-  constructor() {
-    if (global[kExitEmitter]) {
-      return global[kExitEmitter];
-    }
-    ObjectDefineProperty(global, kExitEmitter, {
-      value: this,
-      writable: false,
-      enumerable: false,
-      configurable: false
-    });
-  }
-  on(ev, fn) {
-    this.listeners[ev].push(fn);
-  }
-  removeListener(ev, fn) {
-    const list = this.listeners[ev];
-    const i2 = list.indexOf(fn);
-    if (i2 === -1) {
-      return;
-    }
-    if (i2 === 0 && list.length === 1) {
-      list.length = 0;
-    } else {
-      list.splice(i2, 1);
-    }
-  }
-  emit(ev, code, signal) {
-    if (this.emitted[ev]) {
-      return false;
-    }
-    this.emitted[ev] = true;
-    let ret = false;
-    for (const fn of this.listeners[ev]) {
-      ret = fn(code, signal) === true || ret;
-    }
-    if (ev === "exit") {
-      ret = this.emit("afterExit", code, signal) || ret;
-    }
-    return ret;
-  }
-};
-var SignalExitBase = class {
-};
-var signalExitWrap = (handler) => {
-  return {
-    onExit(cb, opts) {
-      return handler.onExit(cb, opts);
-    },
-    load() {
-      return handler.load();
-    },
-    unload() {
-      return handler.unload();
-    }
-  };
-};
-var SignalExitFallback = class extends SignalExitBase {
-  onExit() {
-    return () => {
-    };
-  }
-  load() {
-  }
-  unload() {
-  }
-};
-var SignalExit = class extends SignalExitBase {
-  // "SIGHUP" throws an `ENOSYS` error on Windows,
-  // so use a supported signal instead
-  /* c8 ignore start */
-  #hupSig = process13.platform === "win32" ? "SIGINT" : "SIGHUP";
-  /* c8 ignore stop */
-  #emitter = new Emitter();
-  #process;
-  #originalProcessEmit;
-  #originalProcessReallyExit;
-  #sigListeners = {};
-  #loaded = false;
-  constructor(process14) {
-    super();
-    this.#process = process14;
-    this.#sigListeners = {};
-    for (const sig of signals) {
-      this.#sigListeners[sig] = () => {
-        const listeners = this.#process.listeners(sig);
-        let { count: count3 } = this.#emitter;
-        const p = process14;
-        if (typeof p.__signal_exit_emitter__ === "object" && typeof p.__signal_exit_emitter__.count === "number") {
-          count3 += p.__signal_exit_emitter__.count;
-        }
-        if (listeners.length === count3) {
-          this.unload();
-          const ret = this.#emitter.emit("exit", null, sig);
-          const s = sig === "SIGHUP" ? this.#hupSig : sig;
-          if (!ret)
-            process14.kill(process14.pid, s);
-        }
-      };
-    }
-    this.#originalProcessReallyExit = process14.reallyExit;
-    this.#originalProcessEmit = process14.emit;
-  }
-  onExit(cb, opts) {
-    if (!processOk(this.#process)) {
-      return () => {
-      };
-    }
-    if (this.#loaded === false) {
-      this.load();
-    }
-    const ev = opts?.alwaysLast ? "afterExit" : "exit";
-    this.#emitter.on(ev, cb);
-    return () => {
-      this.#emitter.removeListener(ev, cb);
-      if (this.#emitter.listeners["exit"].length === 0 && this.#emitter.listeners["afterExit"].length === 0) {
-        this.unload();
-      }
-    };
-  }
-  load() {
-    if (this.#loaded) {
-      return;
-    }
-    this.#loaded = true;
-    this.#emitter.count += 1;
-    for (const sig of signals) {
-      try {
-        const fn = this.#sigListeners[sig];
-        if (fn)
-          this.#process.on(sig, fn);
-      } catch (_) {
-      }
-    }
-    this.#process.emit = (ev, ...a2) => {
-      return this.#processEmit(ev, ...a2);
-    };
-    this.#process.reallyExit = (code) => {
-      return this.#processReallyExit(code);
-    };
-  }
-  unload() {
-    if (!this.#loaded) {
-      return;
-    }
-    this.#loaded = false;
-    signals.forEach((sig) => {
-      const listener = this.#sigListeners[sig];
-      if (!listener) {
-        throw new Error("Listener not defined for signal: " + sig);
-      }
-      try {
-        this.#process.removeListener(sig, listener);
-      } catch (_) {
-      }
-    });
-    this.#process.emit = this.#originalProcessEmit;
-    this.#process.reallyExit = this.#originalProcessReallyExit;
-    this.#emitter.count -= 1;
-  }
-  #processReallyExit(code) {
-    if (!processOk(this.#process)) {
-      return 0;
-    }
-    this.#process.exitCode = code || 0;
-    this.#emitter.emit("exit", this.#process.exitCode, null);
-    return this.#originalProcessReallyExit.call(this.#process, this.#process.exitCode);
-  }
-  #processEmit(ev, ...args) {
-    const og = this.#originalProcessEmit;
-    if (ev === "exit" && processOk(this.#process)) {
-      if (typeof args[0] === "number") {
-        this.#process.exitCode = args[0];
-      }
-      const ret = og.call(this.#process, ev, ...args);
-      this.#emitter.emit("exit", this.#process.exitCode, null);
-      return ret;
-    } else {
-      return og.call(this.#process, ev, ...args);
-    }
-  }
-};
-var process13 = globalThis.process;
-var {
-  /**
-   * Called when the process is exiting, whether via signal, explicit
-   * exit, or running out of stuff to do.
-   *
-   * If the global process object is not suitable for instrumentation,
-   * then this will be a no-op.
-   *
-   * Returns a function that may be used to unload signal-exit.
-   */
-  onExit,
-  /**
-   * Load the listeners.  Likely you never need to call this, unless
-   * doing a rather deep integration with signal-exit functionality.
-   * Mostly exposed for the benefit of testing.
-   *
-   * @internal
-   */
-  load,
-  /**
-   * Unload the listeners.  Likely you never need to call this, unless
-   * doing a rather deep integration with signal-exit functionality.
-   * Mostly exposed for the benefit of testing.
-   *
-   * @internal
-   */
-  unload
-} = signalExitWrap(processOk(process13) ? new SignalExit(process13) : new SignalExitFallback());
-
-// node_modules/execa/lib/terminate/cleanup.js
-var cleanupOnExit = (kill, { cleanup, detached }, { signal }) => {
-  if (!cleanup || detached) {
-    return;
-  }
-  const removeExitHandler = onExit(() => {
-    kill();
-  });
-  addAbortListener2(signal, () => {
-    removeExitHandler();
-  });
-};
-
-// node_modules/execa/lib/convert/concurrent.js
-var initializeConcurrentStreams = () => ({
-  readableDestroy: /* @__PURE__ */ new WeakMap(),
-  writableFinal: /* @__PURE__ */ new WeakMap(),
-  writableDestroy: /* @__PURE__ */ new WeakMap()
-});
-var addConcurrentStream = (concurrentStreams, stream, waitName) => {
-  const weakMap = concurrentStreams[waitName];
-  if (!weakMap.has(stream)) {
-    weakMap.set(stream, []);
-  }
-  const promises = weakMap.get(stream);
-  const promise2 = createDeferred();
-  promises.push(promise2);
-  const resolve3 = promise2.resolve.bind(promise2);
-  return { resolve: resolve3, promises };
-};
-var waitForConcurrentStreams = async ({ resolve: resolve3, promises }, subprocess) => {
-  resolve3();
-  const [isSubprocessExit] = await Promise.race([
-    Promise.allSettled([true, subprocess]),
-    Promise.all([false, ...promises])
-  ]);
-  return !isSubprocessExit;
-};
-
-// node_modules/execa/lib/io/iterate.js
-import { on as on5 } from "node:events";
-import { getDefaultHighWaterMark as getDefaultHighWaterMark3 } from "node:stream";
-var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldEncode, encoding, preserveNewlines }) => {
-  const controller = new AbortController();
-  stopReadingOnExit(subprocess, controller);
-  return iterateOnStream({
-    stream: subprocessStdout,
-    controller,
-    binary,
-    shouldEncode: !subprocessStdout.readableObjectMode && shouldEncode,
-    encoding,
-    shouldSplit: !subprocessStdout.readableObjectMode,
-    preserveNewlines
-  });
-};
-var stopReadingOnExit = async (subprocess, controller) => {
-  try {
-    await subprocess;
-  } catch {
-  } finally {
-    controller.abort();
-  }
-};
-var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewline: stripFinalNewline2, allMixed }) => {
-  const controller = new AbortController();
-  stopReadingOnStreamEnd(onStreamEnd, controller, stream);
-  const objectMode = stream.readableObjectMode && !allMixed;
-  return iterateOnStream({
-    stream,
-    controller,
-    binary: encoding === "buffer",
-    shouldEncode: !objectMode,
-    encoding,
-    shouldSplit: !objectMode && lines,
-    preserveNewlines: !stripFinalNewline2
-  });
-};
-var stopReadingOnStreamEnd = async (onStreamEnd, controller, stream) => {
-  try {
-    await onStreamEnd;
-  } catch {
-    stream.destroy();
-  } finally {
-    controller.abort();
-  }
-};
-var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
-  const onStdoutChunk = on5(stream, "data", {
-    signal: controller.signal,
-    highWaterMark: HIGH_WATER_MARK,
-    // Backward compatibility with older name for this option
-    // See https://github.com/nodejs/node/pull/52080#discussion_r1525227861
-    // @todo Remove after removing support for Node 21
-    highWatermark: HIGH_WATER_MARK
-  });
-  return iterateOnData({
-    onStdoutChunk,
-    controller,
-    binary,
-    shouldEncode,
-    encoding,
-    shouldSplit,
-    preserveNewlines
-  });
-};
-var DEFAULT_OBJECT_HIGH_WATER_MARK = getDefaultHighWaterMark3(true);
-var HIGH_WATER_MARK = DEFAULT_OBJECT_HIGH_WATER_MARK;
-var iterateOnData = async function* ({ onStdoutChunk, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
-  const generators = getGenerators({
-    binary,
-    shouldEncode,
-    encoding,
-    shouldSplit,
-    preserveNewlines
-  });
-  try {
-    for await (const [chunk] of onStdoutChunk) {
-      yield* transformChunkSync(chunk, generators, 0);
-    }
-  } catch (error63) {
-    if (!controller.signal.aborted) {
-      throw error63;
-    }
-  } finally {
-    yield* finalChunksSync(generators);
-  }
-};
-var getGenerators = ({ binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => [
-  getEncodingTransformGenerator(binary, encoding, !shouldEncode),
-  getSplitLinesGenerator(binary, preserveNewlines, !shouldSplit, {})
-].filter(Boolean);
-
-// node_modules/execa/lib/convert/iterable.js
-var createIterable = (subprocess, encoding, options) => {
-  const { from, binary: binaryOption = false, preserveNewlines = false } = copyOptions(options);
-  checkBooleanOption(binaryOption, "binary");
-  checkBooleanOption(preserveNewlines, "preserveNewlines");
-  const binary = binaryOption || BINARY_ENCODINGS.has(encoding);
-  const subprocessStdout = getFromStream(subprocess, from);
-  const onStdoutData = iterateOnSubprocessStream({
-    subprocessStdout,
-    subprocess,
-    binary,
-    shouldEncode: true,
-    encoding,
-    preserveNewlines
-  });
-  return iterateOnStdoutData(onStdoutData, subprocessStdout, subprocess);
-};
-var iterateOnStdoutData = async function* (onStdoutData, subprocessStdout, subprocess) {
-  try {
-    yield* onStdoutData;
-  } finally {
-    if (subprocessStdout.readable) {
-      subprocessStdout.destroy();
-    }
-    await subprocess;
-  }
-};
-
-// node_modules/execa/lib/convert/readable.js
-import { Readable as Readable3 } from "node:stream";
-import { callbackify as callbackify3 } from "node:util";
-
-// node_modules/execa/lib/convert/shared.js
-import { finished as finished5 } from "node:stream/promises";
-
-// node_modules/execa/lib/resolve/wait-stream.js
-import { finished as finished4 } from "node:stream/promises";
-var waitForStream = async (stream, fdNumber, streamInfo, {
-  isSameDirection,
-  stopOnExit = false,
-  readable = true,
-  writable = true
-} = {}) => {
-  const state = handleStdinDestroy(stream, streamInfo);
-  const abortController = new AbortController();
-  try {
-    await Promise.race([
-      ...stopOnExit ? [streamInfo.exitPromise] : [],
-      finished4(stream, {
-        cleanup: true,
-        signal: abortController.signal,
-        readable,
-        writable
-      })
-    ]);
-  } catch (error63) {
-    if (!state.stdinCleanedUp && !isInputTransformAbort(stream, fdNumber, streamInfo, error63)) {
-      handleStreamError(error63, fdNumber, streamInfo, isSameDirection);
-    }
-  } finally {
-    abortController.abort();
-  }
-};
-var handleStdinDestroy = (stream, { originalStreams, subprocess }) => {
-  const [originalStdin] = originalStreams;
-  const state = { stdinCleanedUp: false };
-  if (stream === originalStdin || stream === subprocess.stdin) {
-    spyOnStdinDestroy(stream, subprocess, state);
-  }
-  return state;
-};
-var spyOnStdinDestroy = (subprocessStdin, subprocess, state) => {
-  const { _destroy } = subprocessStdin;
-  subprocessStdin._destroy = (...destroyArguments) => {
-    setStdinCleanedUp(subprocess, state);
-    _destroy.call(subprocessStdin, ...destroyArguments);
-  };
-};
-var setStdinCleanedUp = ({ exitCode, signalCode }, state) => {
-  if (exitCode !== null || signalCode !== null) {
-    state.stdinCleanedUp = true;
-  }
-};
-var isInputTransformAbort = (stream, fdNumber, streamInfo, error63) => {
-  const originalStream = streamInfo.originalStreams[fdNumber];
-  return stream !== originalStream && isInputFileDescriptor(streamInfo, fdNumber) && originalStream?.destroyed === true && (isStreamAbort(error63) || error63?.code === "ABORT_ERR");
-};
-var handleStreamError = (error63, fdNumber, streamInfo, isSameDirection) => {
-  if (!shouldIgnoreStreamError(error63, fdNumber, streamInfo, isSameDirection)) {
-    throw error63;
-  }
-};
-var shouldIgnoreStreamError = (error63, fdNumber, streamInfo, isSameDirection = true) => {
-  if (streamInfo.propagating) {
-    return isStreamEpipe(error63) || isStreamAbort(error63);
-  }
-  streamInfo.propagating = true;
-  return isInputFileDescriptor(streamInfo, fdNumber) === isSameDirection ? isStreamEpipe(error63) : isStreamAbort(error63);
-};
-var isInputFileDescriptor = ({ fileDescriptors }, fdNumber) => fdNumber !== "all" && fileDescriptors[fdNumber].direction === "input";
-var isStreamAbort = (error63) => error63?.code === "ERR_STREAM_PREMATURE_CLOSE";
-var isStreamEpipe = (error63) => error63?.code === "EPIPE";
-
-// node_modules/execa/lib/convert/shared.js
-var safeWaitForSubprocessStdin = async (subprocessStdin) => {
-  if (subprocessStdin === void 0) {
-    return;
-  }
-  try {
-    await waitForSubprocessStdin(subprocessStdin);
-  } catch {
-  }
-};
-var safeWaitForSubprocessStdout = async (subprocessStdout) => {
-  if (subprocessStdout === void 0) {
-    return;
-  }
-  try {
-    await waitForSubprocessStdout(subprocessStdout);
-  } catch {
-  }
-};
-var waitForSubprocessStdin = async (subprocessStdin) => {
-  await finished5(subprocessStdin, { cleanup: true, readable: false, writable: true });
-};
-var waitForSubprocessStdout = async (subprocessStdout) => {
-  await finished5(subprocessStdout, { cleanup: true, readable: true, writable: false });
-};
-var throwDestroyError = (error63) => {
-  if (error63) {
-    throw error63;
-  }
-};
-var destroyOtherStream = (stream, isOpen, error63) => {
-  if (error63 && !isStreamAbort(error63)) {
-    stream.destroy(error63);
-  } else if (isOpen) {
-    stream.destroy();
-  }
-};
-
-// node_modules/execa/lib/convert/readable.js
-var createReadable = ({ subprocess, concurrentStreams, encoding }, options) => {
-  const { from, binary: binaryOption = true, preserveNewlines = true } = copyOptions(options);
-  checkBooleanOption(binaryOption, "binary");
-  checkBooleanOption(preserveNewlines, "preserveNewlines");
-  const binary = binaryOption || BINARY_ENCODINGS.has(encoding);
-  const subprocessStdout = getFromStream(subprocess, from);
-  const waitReadableDestroy = addConcurrentStream(concurrentStreams, subprocessStdout, "readableDestroy");
-  const { readableEncoding, readableObjectMode, readableHighWaterMark } = getReadableOptions(subprocessStdout, binary);
-  const { read, onStdoutDataDone } = getReadableMethods({
-    subprocessStdout,
-    subprocess,
-    binary,
-    encoding,
-    preserveNewlines
-  });
-  const readable = new Readable3({
-    read,
-    destroy: callbackify3(onReadableDestroy.bind(void 0, { subprocessStdout, subprocess, waitReadableDestroy })),
-    highWaterMark: readableHighWaterMark,
-    objectMode: readableObjectMode,
-    encoding: readableEncoding
-  });
-  onStdoutFinished({
-    subprocessStdout,
-    onStdoutDataDone,
-    readable,
-    subprocess
-  });
-  return readable;
-};
-var getReadableOptions = ({ readableEncoding, readableObjectMode, readableHighWaterMark }, binary) => binary ? { readableEncoding, readableObjectMode, readableHighWaterMark } : { readableEncoding, readableObjectMode: true, readableHighWaterMark: DEFAULT_OBJECT_HIGH_WATER_MARK };
-var getReadableMethods = ({ subprocessStdout, subprocess, binary, encoding, preserveNewlines }) => {
-  const onStdoutDataDone = createDeferred();
-  const onStdoutData = iterateOnSubprocessStream({
-    subprocessStdout,
-    subprocess,
-    binary,
-    shouldEncode: !binary,
-    encoding,
-    preserveNewlines
-  });
-  return {
-    read() {
-      onRead(this, onStdoutData, onStdoutDataDone);
-    },
-    onStdoutDataDone
-  };
-};
-var onRead = async (readable, onStdoutData, onStdoutDataDone) => {
-  try {
-    const { value, done } = await onStdoutData.next();
-    if (done) {
-      onStdoutDataDone.resolve();
-    } else {
-      readable.push(value);
-    }
-  } catch {
-  }
-};
-var onStdoutFinished = async ({ subprocessStdout, onStdoutDataDone, readable, subprocess, subprocessStdin }) => {
-  try {
-    await waitForSubprocessStdout(subprocessStdout);
-    await subprocess;
-    await safeWaitForSubprocessStdin(subprocessStdin);
-    await onStdoutDataDone;
-    if (readable.readable) {
-      readable.push(null);
-    }
-  } catch (error63) {
-    await safeWaitForSubprocessStdin(subprocessStdin);
-    destroyOtherReadable(readable, await getPrematureCloseError(subprocess, error63));
-  }
-};
-var getPrematureCloseError = async (subprocess, error63) => {
-  if (error63.code !== "ERR_STREAM_PREMATURE_CLOSE") {
-    return error63;
-  }
-  try {
-    await subprocess;
-  } catch (subprocessError) {
-    return subprocessError;
-  }
-  return error63;
-};
-var onReadableDestroy = async ({ subprocessStdout, subprocess, waitReadableDestroy }, error63) => {
-  if (await waitForConcurrentStreams(waitReadableDestroy, subprocess)) {
-    destroyOtherReadable(subprocessStdout, error63?.code === "ABORT_ERR" ? void 0 : error63);
-    await subprocess;
-  }
-  throwDestroyError(error63);
-};
-var destroyOtherReadable = (stream, error63) => {
-  destroyOtherStream(stream, stream.readable, error63);
-};
-
-// node_modules/execa/lib/convert/web.js
-import { Readable as Readable4, Writable as Writable3, Duplex as Duplex3 } from "node:stream";
-var createReadableStream = (subprocess, readableOptions) => Readable4.toWeb(subprocess.readable(readableOptions));
-var createWritableStream = (subprocess, writableOptions) => Writable3.toWeb(subprocess.writable(writableOptions));
-var createTransformStream = (subprocess, duplexOptions) => Duplex3.toWeb(subprocess.duplex(duplexOptions));
-
-// node_modules/execa/lib/pipe/pipe-arguments.js
-var normalizePipeArguments = ({ source, sourcePromise, boundOptions, createNested }, ...pipeArguments) => {
-  const startTime = getStartTime();
-  const {
-    destination,
-    destinationStream,
-    destinationError,
-    from,
-    unpipeSignal
-  } = getDestinationStream(boundOptions, createNested, pipeArguments);
-  const { sourceStream, sourceError } = getSourceStream(source, from);
-  const { options: sourceOptions, fileDescriptors } = SUBPROCESS_OPTIONS.get(source);
-  return {
-    source,
-    sourcePromise,
-    sourceStream,
-    sourceOptions,
-    sourceError,
-    destination,
-    destinationStream,
-    destinationError,
-    unpipeSignal,
-    fileDescriptors,
-    startTime
-  };
-};
-var getDestinationStream = (boundOptions, createNested, pipeArguments) => {
-  let destinationInfo;
-  try {
-    destinationInfo = getDestination(boundOptions, createNested, ...pipeArguments);
-  } catch (error63) {
-    return { destinationError: error63 };
-  }
-  const { destination, pipeOptions } = destinationInfo;
-  try {
-    const { from, to, unpipeSignal } = copyOptions(pipeOptions);
-    validateAbortSignal(unpipeSignal, "unpipeSignal");
-    const destinationStream = getToStream(destination, to);
-    return {
-      destination,
-      destinationStream,
-      from,
-      unpipeSignal
-    };
-  } catch (error63) {
-    abortDestination(destination, pipeArguments[0]);
-    return { destinationError: error63 };
-  }
-};
-var abortDestination = (destination, firstArgument) => {
-  if (destination !== firstArgument) {
-    destination.kill();
-  }
-  destination.catch(() => {
-  });
-};
-var getDestination = (boundOptions, createNested, firstArgument, ...pipeArguments) => {
-  if (Array.isArray(firstArgument)) {
-    const destination = createNested(mapDestinationArguments, boundOptions)(firstArgument, ...pipeArguments);
-    return { destination, pipeOptions: boundOptions };
-  }
-  if (typeof firstArgument === "string" || firstArgument instanceof URL || isDenoExecPath(firstArgument)) {
-    if (Object.keys(boundOptions).length > 0) {
-      throw new TypeError('Please use .pipe("file", ..., options) or .pipe(execa("file", ..., options)) instead of .pipe(options)("file", ...).');
-    }
-    const [rawFile, rawArguments, rawOptions] = normalizeParameters(firstArgument, ...pipeArguments);
-    const destination = createNested(mapDestinationArguments)(rawFile, rawArguments, rawOptions);
-    return { destination, pipeOptions: rawOptions };
-  }
-  if (SUBPROCESS_OPTIONS.has(firstArgument)) {
-    if (Object.keys(boundOptions).length > 0) {
-      throw new TypeError("Please use .pipe(options)`command` or .pipe($(options)`command`) instead of .pipe(options)($`command`).");
-    }
-    return { destination: firstArgument, pipeOptions: pipeArguments[0] };
-  }
-  throw new TypeError(`The first argument must be a template string, an options object, or an Execa subprocess: ${firstArgument}`);
-};
-var mapDestinationArguments = ({ options }) => ({
-  options: {
-    __proto__: null,
-    ...options,
-    // Piping writes to the destination's `stdin`, which is forced even if the user set another value.
-    // However, `stdin` cannot be combined with `stdio`, which is needed for `to: 'fd3'` and higher.
-    ...options.stdio === void 0 && { stdin: "pipe" },
-    piped: true
-  }
-});
-var getSourceStream = (source, from) => {
-  try {
-    const sourceStream = getFromStream(source, from);
-    return { sourceStream };
-  } catch (error63) {
-    return { sourceError: error63 };
-  }
-};
-
-// node_modules/execa/lib/pipe/throw.js
-var handlePipeArgumentsError = ({
-  sourceStream,
-  sourceError,
-  destinationStream,
-  destinationError,
-  fileDescriptors,
-  sourceOptions,
-  startTime
-}) => {
-  const error63 = getPipeArgumentsError({
-    sourceStream,
-    sourceError,
-    destinationStream,
-    destinationError
-  });
-  if (error63 !== void 0) {
-    throw createNonCommandError({
-      error: error63,
-      fileDescriptors,
-      sourceOptions,
-      startTime
-    });
-  }
-};
-var getPipeArgumentsError = ({ sourceStream, sourceError, destinationStream, destinationError }) => {
-  if (sourceError !== void 0 && destinationError !== void 0) {
-    return destinationError;
-  }
-  if (destinationError !== void 0) {
-    abortSourceStream(sourceStream);
-    return destinationError;
-  }
-  if (sourceError === void 0) {
-    return;
-  }
-  endDestinationStream(destinationStream);
-  return sourceError;
-};
-var createNonCommandError = ({ error: error63, fileDescriptors, sourceOptions, startTime }) => makeEarlyError({
-  error: error63,
-  command: PIPE_COMMAND_MESSAGE,
-  escapedCommand: PIPE_COMMAND_MESSAGE,
-  fileDescriptors,
-  options: sourceOptions,
-  startTime,
-  isSync: false
-});
-var PIPE_COMMAND_MESSAGE = "source.pipe(destination)";
-
-// node_modules/execa/lib/pipe/sequence.js
-var waitForBothSubprocesses = async (subprocessPromises) => {
-  const [
-    { status: sourceStatus, reason: sourceReason, value: sourceResult = sourceReason },
-    { status: destinationStatus, reason: destinationReason, value: destinationResult = destinationReason },
-    { reason: pipedFromReason, value: pipedFromResult = pipedFromReason }
-  ] = await subprocessPromises;
-  if (!destinationResult.pipedFrom.includes(pipedFromResult)) {
-    destinationResult.pipedFrom.push(pipedFromResult);
-  }
-  if (destinationStatus === "rejected") {
-    throw destinationResult;
-  }
-  if (sourceStatus === "rejected") {
-    throw sourceResult;
-  }
-  return destinationResult;
-};
-
-// node_modules/execa/lib/pipe/streaming.js
-import { finished as finished6 } from "node:stream/promises";
-var pipeSubprocessStream = (sourceStream, destinationStream, maxListenersController) => {
-  const mergedStream = MERGED_STREAMS.has(destinationStream) ? pipeMoreSubprocessStream(sourceStream, destinationStream) : pipeFirstSubprocessStream(sourceStream, destinationStream);
-  incrementMaxListeners(sourceStream, SOURCE_LISTENERS_PER_PIPE, maxListenersController.signal);
-  incrementMaxListeners(destinationStream, DESTINATION_LISTENERS_PER_PIPE, maxListenersController.signal);
-  cleanupMergedStreamsMap(destinationStream);
-  return mergedStream;
-};
-var pipeFirstSubprocessStream = (sourceStream, destinationStream) => {
-  const mergedStream = mergeStreams([sourceStream]);
-  addMergeSource(mergedStream, sourceStream);
-  pipeStreams(mergedStream, destinationStream, () => unpipeSourcesOnDestinationEnd(mergedStream));
-  MERGED_STREAMS.set(destinationStream, mergedStream);
-  return mergedStream;
-};
-var pipeMoreSubprocessStream = (sourceStream, destinationStream) => {
-  const mergedStream = MERGED_STREAMS.get(destinationStream);
-  mergedStream.add(sourceStream);
-  addMergeSource(mergedStream, sourceStream);
-  return mergedStream;
-};
-var MERGE_SOURCES = /* @__PURE__ */ new WeakMap();
-var SOURCE_MERGES = /* @__PURE__ */ new WeakMap();
-var addMergeSource = (mergedStream, sourceStream) => {
-  addToSetMap(MERGE_SOURCES, mergedStream, sourceStream);
-  addToSetMap(SOURCE_MERGES, sourceStream, mergedStream);
-};
-var addToSetMap = (map2, key, value) => {
-  if (!map2.has(key)) {
-    map2.set(key, /* @__PURE__ */ new Set());
-  }
-  map2.get(key).add(value);
-};
-var unpipeSubprocessStream = async (mergedStream, sourceStream) => {
-  MERGE_SOURCES.get(mergedStream)?.delete(sourceStream);
-  SOURCE_MERGES.get(sourceStream)?.delete(mergedStream);
-  await mergedStream.remove(sourceStream);
-};
-var unpipeSourcesOnDestinationEnd = async (mergedStream) => {
-  for (const sourceStream of MERGE_SOURCES.get(mergedStream)) {
-    const mergedStreams = SOURCE_MERGES.get(sourceStream);
-    mergedStreams.delete(mergedStream);
-    if (mergedStreams.size > 0) {
-      await mergedStream.remove(sourceStream);
-    }
-  }
-};
-var cleanupMergedStreamsMap = async (destinationStream) => {
-  try {
-    await finished6(destinationStream, { cleanup: true, readable: false, writable: true });
-  } catch {
-  }
-  MERGED_STREAMS.delete(destinationStream);
-};
-var MERGED_STREAMS = /* @__PURE__ */ new WeakMap();
-var SOURCE_LISTENERS_PER_PIPE = 2;
-var DESTINATION_LISTENERS_PER_PIPE = 1;
-
-// node_modules/execa/lib/pipe/abort.js
-import { aborted as aborted2 } from "node:util";
-var unpipeOnAbort = (unpipeSignal, unpipeContext) => unpipeSignal === void 0 ? [] : [unpipeOnSignalAbort(unpipeSignal, unpipeContext)];
-var unpipeOnSignalAbort = async (unpipeSignal, { sourceStream, mergedStream, fileDescriptors, sourceOptions, startTime }) => {
-  await aborted2(unpipeSignal, sourceStream);
-  await unpipeSubprocessStream(mergedStream, sourceStream);
-  const error63 = new Error("Pipe canceled by `unpipeSignal` option.");
-  throw createNonCommandError({
-    error: error63,
-    fileDescriptors,
-    sourceOptions,
-    startTime
-  });
-};
-
-// node_modules/execa/lib/pipe/setup.js
-var pipeToSubprocess = (sourceInfo, ...pipeArguments) => {
-  if (isPlainObject2(pipeArguments[0])) {
-    return pipeToSubprocess.bind(void 0, {
-      ...sourceInfo,
-      boundOptions: { ...sourceInfo.boundOptions, ...pipeArguments[0] }
-    });
-  }
-  if (sourceInfo.source === void 0) {
-    return sourceInfo.sourcePromise;
-  }
-  const { destination, ...normalizedInfo } = normalizePipeArguments(sourceInfo, ...pipeArguments);
-  const pipeFailureController = new AbortController();
-  const promise2 = handlePipePromise({ ...normalizedInfo, destination, pipeFailureController });
-  promise2.pipe = pipeToSubprocess.bind(void 0, {
-    ...sourceInfo,
-    source: destination,
-    sourcePromise: promise2,
-    boundOptions: {}
-  });
-  forwardDestinationMethods(promise2, destination, pipeFailureController.signal);
-  return promise2;
-};
-var forwardDestinationMethods = (promise2, destination, pipeFailureSignal) => {
-  if (destination === void 0) {
-    return;
-  }
-  forwardReadableMethods(promise2, destination);
-  forwardIpcMethods(promise2, destination, pipeFailureSignal);
-};
-var forwardReadableMethods = (promise2, destination) => {
-  const subprocessOptions = SUBPROCESS_OPTIONS.get(destination);
-  SUBPROCESS_OPTIONS.set(promise2, subprocessOptions);
-  promise2.stdio = destination.stdio;
-  promise2.all = destination.all;
-  const { options: { encoding } } = subprocessOptions;
-  const concurrentStreams = initializeConcurrentStreams();
-  promise2[Symbol.asyncIterator] = createIterable.bind(void 0, promise2, encoding, {});
-  promise2.iterable = createIterable.bind(void 0, promise2, encoding);
-  promise2.readable = createPipeReadable.bind(void 0, promise2, {
-    subprocess: promise2,
-    concurrentStreams,
-    encoding
-  });
-  promise2.readableStream = createReadableStream.bind(void 0, promise2);
-  forwardAll(promise2, destination);
-};
-var forwardAll = (promise2, destination) => {
-  if (destination.all === void 0) {
-    promise2.all = void 0;
-    return;
-  }
-  Object.defineProperty(promise2, "all", {
-    get() {
-      setAllProperty(promise2, destination.all);
-      const all = promise2.readable({ from: "all" });
-      all.on("error", () => {
-      });
-      setAllProperty(promise2, all);
-      return all;
-    },
-    enumerable: true,
-    configurable: true
-  });
-};
-var setAllProperty = (promise2, value) => {
-  Object.defineProperty(promise2, "all", {
-    value,
-    writable: true,
-    enumerable: true,
-    configurable: true
-  });
-};
-var createPipeReadable = (promise2, readableOptions, ...arguments_) => {
-  const readable = createReadable(readableOptions, ...arguments_);
-  destroyOnPipeFailure(promise2, readable);
-  return readable;
-};
-var destroyOnPipeFailure = async (promise2, readable) => {
-  try {
-    await promise2;
-  } catch (error63) {
-    readable.destroy(error63);
-  }
-};
-var forwardIpcMethods = (promise2, destination, pipeFailureSignal) => {
-  promise2.sendMessage = destination.sendMessage;
-  promise2.getOneMessage = getOnePipeMessage.bind(void 0, destination, pipeFailureSignal);
-  promise2.getEachMessage = getEachPipeMessage.bind(void 0, promise2, destination, pipeFailureSignal);
-};
-var getOnePipeMessage = (destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller.signal, internalGetOneMessageOptions));
-  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller);
-};
-var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller) => {
-  try {
-    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller.signal)]);
-  } finally {
-    controller.abort();
-  }
-};
-var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => {
-  if (signal.aborted) {
-    reject(signal.reason);
-    return;
-  }
-  signal.addEventListener("abort", () => {
-    reject(signal.reason);
-  }, { once: true, signal: listenerSignal });
-});
-var getEachPipeMessage = (promise2, destination, pipeFailureSignal, ...arguments_) => {
-  const controller = new AbortController();
-  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller.signal, internalGetEachMessageOptions));
-  abortOnSignal(pipeFailureSignal, controller);
-  return iterateOnPipeMessages(promise2, iterator, controller);
-};
-var iterateOnPipeMessages = async function* (promise2, iterator, controller) {
-  try {
-    yield* iterator;
-  } finally {
-    controller.abort();
-    await promise2;
-  }
-};
-var addPipeOptions = (arguments_, signal, internalOptionsSymbol) => {
-  if (arguments_[0] === null) {
-    return arguments_;
-  }
-  const [options] = arguments_;
-  return [{ ...options, [internalOptionsSymbol]: { signal, shouldAwait: false } }];
-};
-var abortOnSignal = (signal, controller) => {
-  if (signal.aborted) {
-    controller.abort();
-    return;
-  }
-  signal.addEventListener("abort", () => {
-    controller.abort();
-  }, { once: true, signal: controller.signal });
-};
-var handlePipePromise = async ({
-  source,
-  sourcePromise,
-  sourceStream,
-  sourceOptions,
-  sourceError,
-  destination,
-  destinationStream,
-  destinationError,
-  unpipeSignal,
-  fileDescriptors,
-  startTime,
-  pipeFailureController
-}) => {
-  const maxListenersController = new AbortController();
-  try {
-    const subprocessPromises = getSubprocessPromises(sourcePromise, destination, source);
-    handlePipeArgumentsError({
-      sourceStream,
-      sourceError,
-      destinationStream,
-      destinationError,
-      fileDescriptors,
-      sourceOptions,
-      startTime
-    });
-    const mergedStream = pipeSubprocessStream(sourceStream, destinationStream, maxListenersController);
-    return await Promise.race([
-      waitForBothSubprocesses(subprocessPromises),
-      ...unpipeOnAbort(unpipeSignal, {
-        sourceStream,
-        mergedStream,
-        sourceOptions,
-        fileDescriptors,
-        startTime
-      })
-    ]);
-  } catch (error63) {
-    pipeFailureController.abort(error63);
-    throw error63;
-  } finally {
-    maxListenersController.abort();
-  }
-};
-var getSubprocessPromises = (sourcePromise, destination, source) => Promise.allSettled([sourcePromise, destination, source]);
-
-// node_modules/execa/lib/io/contents.js
-import { setImmediate } from "node:timers/promises";
-var getStreamOutput = async ({ stream, onStreamEnd, fdNumber, encoding, buffer, maxBuffer, lines, allMixed, stripFinalNewline: stripFinalNewline2, allFds, verboseInfo, streamInfo }) => {
-  const logPromise = logOutputAsync({
-    stream,
-    onStreamEnd,
-    fdNumber,
-    encoding,
-    allMixed,
-    verboseInfo,
-    streamInfo
-  });
-  if (!buffer) {
-    await Promise.all([resumeStream(stream), logPromise]);
-    return;
-  }
-  const stripFinalNewlineValue = getStripFinalNewline(stripFinalNewline2, fdNumber, allFds);
-  const iterable = iterateForResult({
-    stream,
-    onStreamEnd,
-    lines,
-    encoding,
-    stripFinalNewline: stripFinalNewlineValue,
-    allMixed
-  });
-  const [output2] = await Promise.all([
-    getStreamContents2({
-      stream,
-      iterable,
-      fdNumber,
-      encoding,
-      maxBuffer,
-      lines
-    }),
-    logPromise
-  ]);
-  return output2;
-};
-var logOutputAsync = async ({ stream, onStreamEnd, fdNumber, encoding, allMixed, verboseInfo, streamInfo: { fileDescriptors } }) => {
-  if (!shouldLogOutput({
-    stdioItems: fileDescriptors[fdNumber]?.stdioItems,
-    encoding,
-    verboseInfo,
-    fdNumber
-  })) {
-    return;
-  }
-  const linesIterable = iterateForResult({
-    stream,
-    onStreamEnd,
-    lines: true,
-    encoding,
-    stripFinalNewline: true,
-    allMixed
-  });
-  await logLines(linesIterable, stream, fdNumber, verboseInfo);
-};
-var resumeStream = async (stream) => {
-  await setImmediate();
-  if (stream.readableFlowing === null) {
-    stream.resume();
-  }
-};
-var getStreamContents2 = async ({ stream, stream: { readableObjectMode }, iterable, fdNumber, encoding, maxBuffer, lines }) => {
-  try {
-    if (readableObjectMode || lines) {
-      return await getStreamAsArray(iterable, { maxBuffer });
-    }
-    return encoding === "buffer" ? new Uint8Array(await getStreamAsArrayBuffer(iterable, { maxBuffer })) : await getStreamAsString(iterable, { maxBuffer });
-  } catch (error63) {
-    return handleBufferedData(handleMaxBuffer({
-      error: error63,
-      stream,
-      readableObjectMode,
-      lines,
-      encoding,
-      fdNumber
-    }));
-  }
-};
-var getBufferedData = async (streamPromise) => {
-  try {
-    return await streamPromise;
-  } catch (error63) {
-    return handleBufferedData(error63);
-  }
-};
-var handleBufferedData = (error63) => isArrayBuffer(error63?.bufferedData) ? new Uint8Array(error63.bufferedData) : error63?.bufferedData;
-
-// node_modules/execa/lib/resolve/stdio.js
-var waitForStdioStreams = ({ subprocess, encoding, buffer, maxBuffer, lines, stripFinalNewline: stripFinalNewline2, verboseInfo, streamInfo }) => subprocess.stdio.map((stream, fdNumber) => waitForSubprocessStream({
-  stream,
-  fdNumber,
-  encoding,
-  buffer: buffer[fdNumber],
-  maxBuffer: maxBuffer[fdNumber],
-  lines: lines[fdNumber],
-  allMixed: false,
-  stripFinalNewline: stripFinalNewline2,
-  verboseInfo,
-  streamInfo
-}));
-var waitForSubprocessStream = async ({ stream, fdNumber, encoding, buffer, maxBuffer, lines, allMixed, stripFinalNewline: stripFinalNewline2, allFds, verboseInfo, streamInfo }) => {
-  if (!stream) {
-    return;
-  }
-  const onStreamEnd = waitForStream(stream, fdNumber, streamInfo);
-  if (isInputFileDescriptor(streamInfo, fdNumber)) {
-    await onStreamEnd;
-    return;
-  }
-  const [output2] = await Promise.all([
-    getStreamOutput({
-      stream,
-      onStreamEnd,
-      fdNumber,
-      encoding,
-      buffer,
-      maxBuffer,
-      lines,
-      allMixed,
-      stripFinalNewline: stripFinalNewline2,
-      allFds,
-      verboseInfo,
-      streamInfo
-    }),
-    onStreamEnd
-  ]);
-  return output2;
-};
-
-// node_modules/execa/lib/resolve/all-async.js
-var makeAllStream = ({ stdout, stderr }, { all }) => {
-  if (!all) {
-    return;
-  }
-  const fileDescriptors = [[stdout, 1], [stderr, 2]].filter(([stream]) => stream);
-  return fileDescriptors.length === 0 ? void 0 : setAllStream(mergeStreams(fileDescriptors.map(([stream]) => stream)));
-};
-var getAllFds = ({ stdout, stderr }, [, bufferStdout, bufferStderr]) => [
-  ...stdout !== null && bufferStdout ? [1] : [],
-  ...stderr !== null && bufferStderr ? [2] : []
-];
-var waitForAllStream = ({ subprocess, all, encoding, buffer, maxBuffer, lines, stripFinalNewline: stripFinalNewline2, verboseInfo, streamInfo }) => {
-  const { stream, buffer: bufferAll, drainedStream } = getAllStream(subprocess, all, buffer);
-  return Promise.all([
-    waitForSubprocessStream({
-      stream,
-      buffer: bufferAll,
-      fdNumber: "all",
-      encoding,
-      maxBuffer: maxBuffer[1] + maxBuffer[2],
-      lines: lines[1] || lines[2],
-      allFds: getAllFds(subprocess, buffer),
-      // A single buffered descriptor keeps its own object mode, even when the merged stream has mixed modes.
-      allMixed: stream === all && getAllMixed(subprocess, all),
-      stripFinalNewline: stripFinalNewline2,
-      verboseInfo,
-      streamInfo
-    }),
-    // When only one of the two file descriptors is buffered, its stream is read instead of the merged one.
-    // The merged one is then drained, otherwise it would apply backpressure on that file descriptor and hang the subprocess.
-    drainedStream === void 0 ? void 0 : resumeStream(drainedStream)
-  ]).then(([output2]) => output2);
-};
-var getAllStream = ({ stdout, stderr }, all, [, bufferStdout, bufferStderr]) => {
-  const buffer = bufferStdout || bufferStderr;
-  if (!buffer) {
-    return { stream: all, buffer };
-  }
-  if (!all) {
-    return { stream: void 0, buffer };
-  }
-  if (!bufferStdout) {
-    return { stream: stderr, buffer, drainedStream: all };
-  }
-  return bufferStderr ? { stream: all, buffer } : { stream: stdout, buffer, drainedStream: all };
-};
-var getAllMixed = ({ stdout, stderr }, all) => all && stdout && stderr && stdout.readableObjectMode !== stderr.readableObjectMode;
-
-// node_modules/execa/lib/resolve/wait-subprocess.js
-import { once as once8 } from "node:events";
-
-// node_modules/execa/lib/verbose/ipc.js
-var shouldLogIpc = (verboseInfo) => isFullVerbose(verboseInfo, "ipc");
-var logIpcOutput = (message, verboseInfo) => {
-  const verboseMessage = serializeVerboseMessage(message);
-  verboseLog({
-    type: "ipc",
-    verboseMessage,
-    fdNumber: "ipc",
-    verboseInfo
-  });
-};
-
-// node_modules/execa/lib/ipc/buffer-messages.js
-var waitForIpcOutput = async ({
-  subprocess,
-  buffer: bufferArray,
-  maxBuffer: maxBufferArray,
-  ipc,
-  ipcOutput,
-  verboseInfo
-}) => {
-  if (!ipc) {
-    return ipcOutput;
-  }
-  const isVerbose2 = shouldLogIpc(verboseInfo);
-  const buffer = getFdSpecificValue(bufferArray, "ipc");
-  const maxBuffer = getFdSpecificValue(maxBufferArray, "ipc");
-  const logErrors = [];
-  for await (const message of loopOnMessages({
-    anyProcess: subprocess,
-    channel: subprocess.channel,
-    isSubprocess: false,
-    ipc,
-    shouldAwait: false,
-    reference: true
-  })) {
-    if (buffer) {
-      checkIpcMaxBuffer(ipcOutput, maxBuffer);
-      ipcOutput.push(message);
-    }
-    if (isVerbose2) {
-      try {
-        logIpcOutput(message, verboseInfo);
-      } catch (error63) {
-        logErrors.push(error63);
-      }
-    }
-  }
-  if (logErrors.length > 0) {
-    throw logErrors[0];
-  }
-  return ipcOutput;
-};
-var getBufferedIpcOutput = async (ipcOutputPromise, ipcOutput) => {
-  await Promise.allSettled([ipcOutputPromise]);
-  return ipcOutput;
-};
-
-// node_modules/execa/lib/resolve/wait-subprocess.js
-var waitForSubprocessResult = async ({
-  subprocess,
-  kill,
-  all,
-  options: {
-    encoding,
-    buffer,
-    maxBuffer,
-    lines,
-    timeoutDuration: timeout,
-    cancelSignal,
-    gracefulCancel,
-    forceKillAfterDelay,
-    stripFinalNewline: stripFinalNewline2,
-    ipc,
-    ipcInput
-  },
-  context,
-  verboseInfo,
-  fileDescriptors,
-  originalStreams,
-  onInternalError,
-  controller
-}) => {
-  const exitPromise = waitForExit(subprocess, context);
-  const streamInfo = {
-    originalStreams,
-    fileDescriptors,
-    subprocess,
-    exitPromise,
-    propagating: false
-  };
-  const stdioPromises = waitForStdioStreams({
-    subprocess,
-    encoding,
-    buffer,
-    maxBuffer,
-    lines,
-    stripFinalNewline: stripFinalNewline2,
-    verboseInfo,
-    streamInfo
-  });
-  const allPromise = waitForAllStream({
-    subprocess,
-    all,
-    encoding,
-    buffer,
-    maxBuffer,
-    lines,
-    stripFinalNewline: stripFinalNewline2,
-    verboseInfo,
-    streamInfo
-  });
-  const ipcOutput = [];
-  const ipcOutputPromise = waitForIpcOutput({
-    subprocess,
-    buffer,
-    maxBuffer,
-    ipc,
-    ipcOutput,
-    verboseInfo
-  });
-  const originalPromises = waitForOriginalStreams(originalStreams, subprocess, streamInfo);
-  const customStreamsEndPromises = waitForCustomStreamsEnd(fileDescriptors, streamInfo);
-  try {
-    return await Promise.race([
-      Promise.all([
-        {},
-        waitForSuccessfulExit(exitPromise),
-        Promise.all(stdioPromises),
-        allPromise,
-        ipcOutputPromise,
-        sendIpcInput(subprocess, ipcInput, ipc),
-        ...originalPromises,
-        ...customStreamsEndPromises
-      ]),
-      onInternalError,
-      throwOnSubprocessError(subprocess, controller),
-      ...throwOnTimeout(kill, timeout, context, controller),
-      ...throwOnCancel({
-        kill,
-        cancelSignal,
-        gracefulCancel,
-        context,
-        controller
-      }),
-      ...throwOnGracefulCancel({
-        subprocess,
-        kill,
-        cancelSignal,
-        gracefulCancel,
-        forceKillAfterDelay,
-        context,
-        controller
-      })
-    ]);
-  } catch (error63) {
-    context.terminationReason ??= "other";
-    if (error63 instanceof MaxBufferError) {
-      kill();
-    }
-    return Promise.all([
-      { error: error63 },
-      exitPromise,
-      Promise.all(stdioPromises.map((stdioPromise) => getBufferedData(stdioPromise))),
-      getBufferedData(allPromise),
-      getBufferedIpcOutput(ipcOutputPromise, ipcOutput),
-      Promise.allSettled(originalPromises),
-      Promise.allSettled(customStreamsEndPromises)
-    ]);
-  }
-};
-var waitForOriginalStreams = (originalStreams, subprocess, streamInfo) => originalStreams.map((stream, fdNumber) => stream === subprocess.stdio[fdNumber] ? void 0 : waitForStream(stream, fdNumber, streamInfo));
-var waitForCustomStreamsEnd = (fileDescriptors, streamInfo) => fileDescriptors.flatMap(({ stdioItems, direction }, fdNumber) => stdioItems.filter(({ value, stream = value }) => isStream(stream, { checkOpen: false }) && !isStandardStream(stream)).map(({ type, value, stream = value }) => waitForStream(stream, fdNumber, streamInfo, {
-  isSameDirection: TRANSFORM_TYPES.has(type),
-  stopOnExit: type === "native",
-  // Output streams are destinations which are handed back to the user: waiting for their readable side would mean waiting for the user to consume them.
-  readable: direction !== "output" || TRANSFORM_TYPES.has(type)
-})));
-var throwOnSubprocessError = async (subprocess, { signal }) => {
-  const [error63] = await once8(subprocess, "error", { signal });
-  throw error63;
-};
-
-// node_modules/execa/lib/convert/writable.js
-import { Writable as Writable4 } from "node:stream";
-import { callbackify as callbackify4 } from "node:util";
-var createWritable = ({ subprocess, concurrentStreams }, options) => {
-  const { to } = copyOptions(options);
-  const subprocessStdin = getToStream(subprocess, to);
-  const { waitWritableFinal, waitWritableDestroy } = addWritableConcurrentStreams(concurrentStreams, subprocessStdin);
-  const writable = new Writable4({
-    ...getWritableMethods(subprocessStdin, subprocess, waitWritableFinal),
-    destroy: callbackify4(onWritableDestroy.bind(void 0, {
-      subprocessStdin,
-      subprocess,
-      waitWritableFinal,
-      waitWritableDestroy
-    })),
-    highWaterMark: subprocessStdin.writableHighWaterMark,
-    objectMode: subprocessStdin.writableObjectMode
-  });
-  onStdinFinished(subprocessStdin, writable, void 0, subprocess);
-  return writable;
-};
-var addWritableConcurrentStreams = (concurrentStreams, subprocessStdin) => {
-  const waitWritableFinal = addConcurrentStream(concurrentStreams, subprocessStdin, "writableFinal");
-  const waitWritableDestroy = addConcurrentStream(concurrentStreams, subprocessStdin, "writableDestroy");
-  return { waitWritableFinal, waitWritableDestroy };
-};
-var getWritableMethods = (subprocessStdin, subprocess, waitWritableFinal) => ({
-  write: onWrite.bind(void 0, subprocessStdin),
-  final: callbackify4(onWritableFinal.bind(void 0, subprocessStdin, subprocess, waitWritableFinal))
-});
-var onWrite = (subprocessStdin, chunk, encoding, done) => {
-  if (subprocessStdin.write(chunk, encoding)) {
-    done();
-  } else {
-    subprocessStdin.once("drain", done);
-  }
-};
-var onWritableFinal = async (subprocessStdin, subprocess, waitWritableFinal) => {
-  if (!await waitForConcurrentStreams(waitWritableFinal, subprocess)) {
-    return;
-  }
-  if (subprocessStdin.writable) {
-    subprocessStdin.end();
-  }
-  await subprocess;
-};
-var onStdinFinished = async (subprocessStdin, writable, subprocessStdout, subprocess) => {
-  try {
-    await waitForSubprocessStdin(subprocessStdin);
-    await subprocess;
-    if (writable.writable) {
-      writable.end();
-    }
-  } catch (error63) {
-    await safeWaitForSubprocessStdout(subprocessStdout);
-    destroyOtherStream(writable, !writable.writableFinished, await getSubprocessError(subprocess, error63));
-  }
-};
-var getSubprocessError = async (subprocess, error63) => {
-  if (!shouldUseSubprocessError(error63)) {
-    return error63;
-  }
-  try {
-    await subprocess;
-  } catch (subprocessError) {
-    return subprocessError;
-  }
-  return error63;
-};
-var shouldUseSubprocessError = (error63) => error63 === void 0 || isStreamAbort(error63) || error63.code === "EPIPE";
-var onWritableDestroy = async ({ subprocessStdin, subprocess, waitWritableFinal, waitWritableDestroy }, error63) => {
-  await waitForConcurrentStreams(waitWritableFinal, subprocess);
-  if (await waitForConcurrentStreams(waitWritableDestroy, subprocess)) {
-    destroyOtherWritable(subprocessStdin, error63);
-    await subprocess;
-  }
-  throwDestroyError(error63);
-};
-var destroyOtherWritable = (stream, error63) => {
-  destroyOtherStream(stream, stream.writable, error63);
-};
-
-// node_modules/execa/lib/convert/duplex.js
-import { Duplex as Duplex4 } from "node:stream";
-import { callbackify as callbackify5 } from "node:util";
-var createDuplex = ({ subprocess, concurrentStreams, encoding }, options) => {
-  const { from, to, binary: binaryOption = true, preserveNewlines = true } = copyOptions(options);
-  checkBooleanOption(binaryOption, "binary");
-  checkBooleanOption(preserveNewlines, "preserveNewlines");
-  const binary = binaryOption || BINARY_ENCODINGS.has(encoding);
-  const subprocessStdout = getFromStream(subprocess, from);
-  const subprocessStdin = getToStream(subprocess, to);
-  const waitReadableDestroy = addConcurrentStream(concurrentStreams, subprocessStdout, "readableDestroy");
-  const { waitWritableFinal, waitWritableDestroy } = addWritableConcurrentStreams(concurrentStreams, subprocessStdin);
-  const { readableEncoding, readableObjectMode, readableHighWaterMark } = getReadableOptions(subprocessStdout, binary);
-  const { read, onStdoutDataDone } = getReadableMethods({
-    subprocessStdout,
-    subprocess,
-    binary,
-    encoding,
-    preserveNewlines
-  });
-  const duplex = new Duplex4({
-    read,
-    ...getWritableMethods(subprocessStdin, subprocess, waitWritableFinal),
-    destroy: callbackify5(onDuplexDestroy.bind(void 0, {
-      subprocessStdout,
-      subprocessStdin,
-      subprocess,
-      waitReadableDestroy,
-      waitWritableFinal,
-      waitWritableDestroy
-    })),
-    readableHighWaterMark,
-    writableHighWaterMark: subprocessStdin.writableHighWaterMark,
-    readableObjectMode,
-    writableObjectMode: subprocessStdin.writableObjectMode,
-    encoding: readableEncoding
-  });
-  onStdoutFinished({
-    subprocessStdout,
-    onStdoutDataDone,
-    readable: duplex,
-    subprocess,
-    subprocessStdin
-  });
-  onStdinFinished(subprocessStdin, duplex, subprocessStdout, subprocess);
-  return duplex;
-};
-var onDuplexDestroy = async ({ subprocessStdout, subprocessStdin, subprocess, waitReadableDestroy, waitWritableFinal, waitWritableDestroy }, error63) => {
-  await Promise.all([
-    onReadableDestroy({ subprocessStdout, subprocess, waitReadableDestroy }, error63),
-    onWritableDestroy({
-      subprocessStdin,
-      subprocess,
-      waitWritableFinal,
-      waitWritableDestroy
-    }, error63)
-  ]);
-};
-
-// node_modules/execa/lib/convert/add.js
-var addConvertedStreams = (subprocess, { encoding }) => {
-  const concurrentStreams = initializeConcurrentStreams();
-  subprocess.readable = createReadable.bind(void 0, { subprocess, concurrentStreams, encoding });
-  subprocess.writable = createWritable.bind(void 0, { subprocess, concurrentStreams });
-  subprocess.duplex = createDuplex.bind(void 0, { subprocess, concurrentStreams, encoding });
-  subprocess.readableStream = createReadableStream.bind(void 0, subprocess);
-  subprocess.writableStream = createWritableStream.bind(void 0, subprocess);
-  subprocess.transformStream = createTransformStream.bind(void 0, subprocess);
-  subprocess.iterable = createIterable.bind(void 0, subprocess, encoding);
-  subprocess[Symbol.asyncIterator] = createIterable.bind(void 0, subprocess, encoding, {});
-};
-
-// node_modules/execa/lib/methods/promise.js
-var mergePromise = (promise2, properties) => Object.assign(promise2, properties);
-
-// node_modules/execa/lib/methods/main-async.js
-var execaCoreAsync = (rawFile, rawArguments, rawOptions, createNested) => {
-  const { file: file2, commandArguments, command, escapedCommand, startTime, verboseInfo, options, fileDescriptors } = handleAsyncArguments(rawFile, rawArguments, rawOptions);
-  const { subprocess: nodeChildProcess, promise: promise2, kill, all, convertedStreams } = spawnSubprocessAsync({
-    file: file2,
-    commandArguments,
-    options,
-    startTime,
-    verboseInfo,
-    command,
-    escapedCommand,
-    fileDescriptors
-  });
-  const subprocess = getSubprocessPromise({
-    promise: promise2,
-    nodeChildProcess,
-    kill,
-    all,
-    convertedStreams,
-    options
-  });
-  subprocess.pipe = pipeToSubprocess.bind(void 0, {
-    source: subprocess,
-    sourcePromise: promise2,
-    boundOptions: {},
-    createNested
-  });
-  SUBPROCESS_OPTIONS.set(subprocess, { options, fileDescriptors });
-  return subprocess;
-};
-var handleAsyncArguments = (rawFile, rawArguments, rawOptions) => {
-  const { command, escapedCommand, startTime, verboseInfo } = handleCommand(rawFile, rawArguments, rawOptions);
-  const { file: file2, commandArguments, options: normalizedOptions } = normalizeOptions(rawFile, rawArguments, rawOptions);
-  const options = handleAsyncOptions(normalizedOptions);
-  const fileDescriptors = handleStdioAsync(options, verboseInfo);
-  return {
-    file: file2,
-    commandArguments,
-    command,
-    escapedCommand,
-    startTime,
-    verboseInfo,
-    options,
-    fileDescriptors
-  };
-};
-var handleAsyncOptions = ({ timeout, signal, ...options }) => ({ __proto__: null, ...options, timeoutDuration: timeout });
-var spawnSubprocessAsync = ({ file: file2, commandArguments, options, startTime, verboseInfo, command, escapedCommand, fileDescriptors }) => {
-  let subprocess;
-  try {
-    subprocess = spawn(...concatenateShell(file2, commandArguments, getSpawnOptions(options)));
-  } catch (error63) {
-    return handleEarlyError({
-      error: error63,
-      command,
-      escapedCommand,
-      fileDescriptors,
-      options,
-      startTime,
-      verboseInfo
-    });
-  }
-  if (subprocess.stdio === void 0) {
-    return handleEarlyError({
-      error: once9(subprocess, "error").then(([error63]) => error63),
-      command,
-      escapedCommand,
-      fileDescriptors,
-      options,
-      startTime,
-      verboseInfo
-    });
-  }
-  const controller = new AbortController();
-  setMaxListeners(Infinity, controller.signal);
-  const originalStreams = [...subprocess.stdio];
-  pipeOutputAsync(subprocess, fileDescriptors, controller);
-  setIpcSubprocessOptions(subprocess, options);
-  const context = {};
-  const onInternalError = createDeferred();
-  const kill = subprocessKill.bind(void 0, {
-    kill: getKillFunction(subprocess, options),
-    options,
-    onInternalError,
-    context,
-    controller
-  });
-  cleanupOnExit(kill, options, controller);
-  const all = makeAllStream(subprocess, options);
-  const promise2 = handlePromise({
-    subprocess,
-    kill,
-    all,
-    options,
-    startTime,
-    verboseInfo,
-    fileDescriptors,
-    originalStreams,
-    command,
-    escapedCommand,
-    context,
-    onInternalError,
-    controller
-  });
-  return {
-    subprocess,
-    promise: promise2,
-    kill,
-    all
-  };
-};
-var getSubprocessPromise = ({ promise: promise2, nodeChildProcess, kill, all, convertedStreams, options }) => {
-  const subprocess = mergePromise(promise2, getSubprocessProperties(nodeChildProcess, all));
-  subprocess.kill = kill ?? subprocess.kill;
-  if (convertedStreams === void 0) {
-    addConvertedStreams(subprocess, options);
-  } else {
-    Object.assign(subprocess, convertedStreams);
-  }
-  addIpcMethods(subprocess, nodeChildProcess, options);
-  return subprocess;
-};
-var getSubprocessProperties = (nodeChildProcess, all) => ({
-  nodeChildProcess,
-  pid: nodeChildProcess.pid,
-  stdin: nodeChildProcess.stdin,
-  stdout: nodeChildProcess.stdout,
-  stderr: nodeChildProcess.stderr,
-  stdio: nodeChildProcess.stdio,
-  all,
-  kill: nodeChildProcess.kill.bind(nodeChildProcess)
-});
-var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller }) => {
-  const [
-    errorInfo,
-    [exitCode, signal],
-    stdioResults,
-    allResult,
-    ipcOutput
-  ] = await waitForSubprocessResult({
-    subprocess,
-    kill,
-    all: allStream,
-    options,
-    context,
-    verboseInfo,
-    fileDescriptors,
-    originalStreams,
-    onInternalError,
-    controller
-  });
-  controller.abort();
-  onInternalError.resolve();
-  const stdio = stdioResults.map((stdioResult, fdNumber) => stripNewline(stdioResult, options, fdNumber));
-  const all = stripNewline(allResult, options, "all", getAllFds(subprocess, options.buffer));
-  const result = getAsyncResult({
-    errorInfo,
-    exitCode,
-    signal,
-    stdio,
-    all,
-    ipcOutput,
-    context,
-    options,
-    command,
-    escapedCommand,
-    startTime
-  });
-  return handleResult(result, verboseInfo, options);
-};
-var getAsyncResult = ({ errorInfo, exitCode, signal, stdio, all, ipcOutput, context, options, command, escapedCommand, startTime }) => Object.hasOwn(errorInfo, "error") ? makeError({
-  error: errorInfo.error,
-  command,
-  escapedCommand,
-  timedOut: context.terminationReason === "timeout",
-  isCanceled: context.terminationReason === "cancel" || context.terminationReason === "gracefulCancel",
-  isGracefullyCanceled: context.terminationReason === "gracefulCancel",
-  isMaxBuffer: errorInfo.error instanceof MaxBufferError,
-  isForcefullyTerminated: context.isForcefullyTerminated,
-  exitCode,
-  signal,
-  stdio,
-  all,
-  ipcOutput,
-  options,
-  startTime,
-  isSync: false
-}) : makeSuccessResult({
-  command,
-  escapedCommand,
-  stdio,
-  all,
-  ipcOutput,
-  options,
-  startTime
-});
-
-// node_modules/execa/lib/methods/bind.js
-var mergeOptions = (boundOptions, options) => {
-  const safeBoundOptions = { __proto__: null, ...boundOptions };
-  const mergedOptions = Object.fromEntries(Object.entries(options).map(([optionName, optionValue]) => [
-    optionName,
-    mergeOption(optionName, safeBoundOptions[optionName], optionValue)
-  ]));
-  return { __proto__: null, ...safeBoundOptions, ...mergedOptions };
-};
-var mergeOption = (optionName, boundOptionValue, optionValue) => DEEP_OPTIONS.has(optionName) && isPlainObject2(boundOptionValue) && isPlainObject2(optionValue) ? { ...boundOptionValue, ...optionValue } : optionValue;
-var DEEP_OPTIONS = /* @__PURE__ */ new Set(["env", ...FD_SPECIFIC_OPTIONS]);
-
-// node_modules/execa/lib/methods/create.js
-var createExeca = (mapArguments, boundOptions, deepOptions, setBoundExeca) => {
-  const createNested = (mapArguments2, boundOptions2, setBoundExeca2) => createExeca(mapArguments2, boundOptions2, deepOptions, setBoundExeca2);
-  const boundExeca = (...execaArguments) => callBoundExeca({
-    mapArguments,
-    deepOptions,
-    boundOptions,
-    setBoundExeca,
-    createNested
-  }, ...execaArguments);
-  if (setBoundExeca !== void 0) {
-    setBoundExeca(boundExeca, createNested, boundOptions);
-  }
-  return boundExeca;
-};
-var callBoundExeca = ({ mapArguments, deepOptions = {}, boundOptions = {}, setBoundExeca, createNested }, firstArgument, ...nextArguments) => {
-  if (isPlainObject2(firstArgument)) {
-    return createNested(mapArguments, mergeOptions(boundOptions, firstArgument), setBoundExeca);
-  }
-  const { file: file2, commandArguments, options, isSync } = parseArguments({
-    mapArguments,
-    firstArgument,
-    nextArguments,
-    deepOptions,
-    boundOptions
-  });
-  return isSync ? execaCoreSync(file2, commandArguments, options) : execaCoreAsync(file2, commandArguments, options, createNested);
-};
-var parseArguments = ({ mapArguments, firstArgument, nextArguments, deepOptions, boundOptions }) => {
-  const callArguments = isTemplateString(firstArgument) ? parseTemplates(firstArgument, nextArguments) : [firstArgument, ...nextArguments];
-  const [initialFile, initialArguments, initialOptions] = normalizeParameters(...callArguments);
-  const mergedOptions = mergeOptions(mergeOptions(deepOptions, boundOptions), initialOptions);
-  for (const [optionName, optionValue] of Object.entries(deepOptions)) {
-    if (mergedOptions[optionName] === void 0) {
-      mergedOptions[optionName] = optionValue;
-    }
-  }
-  const {
-    options = mergedOptions,
-    isSync = false
-  } = { __proto__: null, ...mapArguments({ options: mergedOptions }) };
-  return {
-    file: initialFile,
-    commandArguments: initialArguments,
-    options,
-    isSync
-  };
-};
-
-// node_modules/execa/lib/methods/script.js
-var setScriptSync = (boundExeca, createNested, boundOptions) => {
-  boundExeca.sync = createNested(mapScriptSync, boundOptions);
-  boundExeca.s = boundExeca.sync;
-};
-var mapScriptAsync = ({ options }) => getScriptOptions(options);
-var mapScriptSync = ({ options }) => ({ ...getScriptOptions(options), isSync: true });
-var getScriptOptions = (options) => ({ options: { __proto__: null, ...options, ...getScriptStdinOption(options) } });
-var getScriptStdinOption = ({ stdin = "inherit", input: input2, inputFile, stdio }) => input2 === void 0 && inputFile === void 0 && stdio === void 0 ? { stdin } : {};
-var deepScriptOptions = { preferLocal: true };
-
-// node_modules/execa/index.js
-var execa = createExeca(() => ({}));
-var execaSync = createExeca(() => ({ isSync: true }));
-var execaNode = createExeca(mapNode);
-var $ = createExeca(mapScriptAsync, {}, deepScriptOptions, setScriptSync);
-var {
-  sendMessage: sendMessage2,
-  getOneMessage: getOneMessage2,
-  getEachMessage: getEachMessage2,
-  getCancelSignal: getCancelSignal2
-} = getIpcExport();
-
-// src/run/ring-buffer.ts
-import { StringDecoder as StringDecoder3 } from "node:string_decoder";
-var TailBuffer = class {
-  constructor(maxBytes) {
-    this.maxBytes = maxBytes;
-    if (!Number.isInteger(maxBytes) || maxBytes <= 0)
-      throw new RangeError(`maxBytes must be a positive integer`);
-  }
-  maxBytes;
-  chunks = [];
-  held = 0;
-  total = 0;
-  /** Appends a chunk; strings are taken as UTF-8. */
-  push(chunk) {
-    const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    this.total += buf.length;
-    if (buf.length >= this.maxBytes) {
-      this.chunks = [Buffer.from(buf.subarray(buf.length - this.maxBytes))];
-      this.held = this.maxBytes;
-      return;
-    }
-    this.chunks.push(Buffer.from(buf));
-    this.held += buf.length;
-    if (this.held > 2 * this.maxBytes) this.compact();
-  }
-  compact() {
-    const all = Buffer.concat(this.chunks, this.held);
-    this.chunks = [Buffer.from(all.subarray(all.length - this.maxBytes))];
-    this.held = this.maxBytes;
-  }
-  /** Bytes written so far, kept or not. */
-  get totalBytes() {
-    return this.total;
-  }
-  /** Bytes written but no longer kept. */
-  get droppedBytes() {
-    return this.total - Math.min(this.total, this.maxBytes);
-  }
-  /** The kept bytes (at most `maxBytes`). */
-  bytes() {
-    const all = Buffer.concat(this.chunks, this.held);
-    return all.length > this.maxBytes ? all.subarray(all.length - this.maxBytes) : all;
-  }
-  /**
-   * The kept bytes as text. When the start was cut inside a multibyte character, its continuation bytes are
-   * skipped, so the text never begins with a broken sequence; other invalid UTF-8 becomes U+FFFD.
-   */
-  text() {
-    let buf = this.bytes();
-    if (this.droppedBytes > 0) {
-      let skip = 0;
-      while (skip < 3 && skip < buf.length && (buf[skip] & 192) === 128) skip++;
-      buf = buf.subarray(skip);
-    }
-    return new TextDecoder("utf-8", { fatal: false }).decode(buf);
-  }
-};
-var LineSplitter = class {
-  constructor(onLine, maxLine = 16384) {
-    this.onLine = onLine;
-    this.maxLine = maxLine;
-  }
-  onLine;
-  maxLine;
-  decoder = new StringDecoder3("utf8");
-  pending = "";
-  skipping = false;
-  push(chunk) {
-    const text2 = typeof chunk === "string" ? chunk : this.decoder.write(chunk);
-    let start = 0;
-    for (; ; ) {
-      const nl = text2.indexOf("\n", start);
-      if (nl < 0) break;
-      this.take(text2.slice(start, nl), true);
-      start = nl + 1;
-    }
-    this.take(text2.slice(start), false);
-  }
-  take(piece, ended) {
-    if (!this.skipping) {
-      this.pending += piece;
-      if (this.pending.length > this.maxLine) {
-        this.onLine(`${this.pending.slice(0, this.maxLine)}\u2026`);
-        this.pending = "";
-        this.skipping = true;
-      }
-    }
-    if (ended) {
-      if (!this.skipping) this.onLine(this.pending.replace(/\r$/, ""));
-      this.pending = "";
-      this.skipping = false;
-    }
-  }
-  /** Delivers the last line if it had no newline. */
-  end() {
-    this.pending += this.decoder.end();
-    if (this.pending !== "" && !this.skipping) this.onLine(this.pending);
-    this.pending = "";
-  }
-};
-
-// src/run/process.ts
-var RUN_ID_VAR = "MEMDELTA_RUN_ID";
-var HAS_PROC = process.platform === "linux" && existsSync("/proc/self/stat");
-function readStat(pid) {
-  try {
-    const stat2 = readFileSync3(`/proc/${pid}/stat`, "latin1");
-    const close = stat2.lastIndexOf(")");
-    const name = stat2.slice(stat2.indexOf("(") + 1, close);
-    const rest = stat2.slice(close + 2).split(" ");
-    return { pid, name, state: rest[0] ?? "?", pgid: Number(rest[2]) };
-  } catch {
-    return void 0;
-  }
-}
-function listPids() {
-  try {
-    return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
-  } catch {
-    return [];
-  }
-}
-function findRunProcesses(pgid, runId) {
-  if (!HAS_PROC) return [];
-  const marker = Buffer.from(`\0${RUN_ID_VAR}=${runId}\0`);
-  const found2 = [];
-  for (const pid of listPids()) {
-    if (pid === process.pid) continue;
-    const info = readStat(pid);
-    if (!info || info.state === "Z" || info.state === "X") continue;
-    if (pgid !== void 0 && info.pgid === pgid) {
-      found2.push(info);
-      continue;
-    }
-    try {
-      const environ = Buffer.concat([Buffer.from([0]), readFileSync3(`/proc/${pid}/environ`)]);
-      if (environ.includes(marker)) found2.push(info);
-    } catch {
-    }
-  }
-  return found2;
-}
-function killQuiet(pid, signal) {
-  try {
-    process.kill(pid, signal);
-  } catch {
-  }
-}
-var sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function alive(pid) {
-  if (HAS_PROC) {
-    const info = readStat(pid);
-    return info !== void 0 && info.state !== "Z" && info.state !== "X";
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-async function reap(pgid, runId, boundMs) {
-  const seen = /* @__PURE__ */ new Map();
-  const deadline = Date.now() + boundMs;
-  for (; ; ) {
-    if (pgid !== void 0) killQuiet(-pgid, "SIGKILL");
-    const procs = findRunProcesses(pgid, runId);
-    for (const p of procs) {
-      if (!seen.has(p.pid)) seen.set(p.pid, p);
-      killQuiet(p.pid, "SIGKILL");
-    }
-    const stillAlive = [...seen.keys()].filter(alive);
-    if (procs.length === 0 && stillAlive.length === 0 || Date.now() > deadline) break;
-    await sleep(20);
-  }
-  return [...seen.values()];
-}
-function describeSpawnError(file2, cwd, err) {
-  if (!existsSync(cwd)) return `cannot run ${JSON.stringify(file2)}: working directory ${cwd} does not exist`;
-  switch (err.code) {
-    case "ENOENT":
-      return `cannot run ${JSON.stringify(file2)}: no such executable${file2.includes("/") ? "" : " on PATH"}`;
-    case "EACCES":
-      return `cannot run ${JSON.stringify(file2)}: permission denied (is it executable?)`;
-    default:
-      return `cannot run ${JSON.stringify(file2)}: ${err.message}`;
-  }
-}
-async function runBounded(options) {
-  const { file: file2, args, cwd, timeoutMs } = options;
-  const graceMs = options.graceMs ?? 5e3;
-  const tailBytes = options.tailBytes ?? 65536;
-  const runId = randomBytes(12).toString("hex");
-  const stdout = new TailBuffer(tailBytes);
-  const stderr = new TailBuffer(tailBytes);
-  const lines = options.onStderrLine ? new LineSplitter(options.onStderrLine) : void 0;
-  const started = performance.now();
-  const finish = (partial2, leftovers2, durationMs2) => ({
-    pid: childPid,
-    cancelled: killedBy === "cancelled",
-    ...partial2,
-    stdoutTail: stdout.text(),
-    stderrTail: stderr.text(),
-    durationMs: Math.round(durationMs2),
-    leftovers: leftovers2
-  });
-  let childPid = null;
-  let killedBy;
-  if (options.signal?.aborted) {
-    killedBy = "cancelled";
-    const error63 = "cancelled before it started";
-    return finish({ kind: "spawn", exitCode: null, signal: null, likelyOom: false, error: error63 }, [], 0);
-  }
-  try {
-    if (!statSync3(cwd).isDirectory()) throw new Error("not a directory");
-  } catch {
-    const error63 = `cannot run ${JSON.stringify(file2)}: working directory ${cwd} does not exist or is not a folder`;
-    return finish({ kind: "spawn", exitCode: null, signal: null, likelyOom: false, error: error63 }, [], 0);
-  }
-  const subprocess = execa(file2, [...args], {
-    cwd,
-    env: { ...options.env, [RUN_ID_VAR]: runId },
-    extendEnv: false,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    buffer: false,
-    reject: false,
-    // Own session and process group, so the whole tree can be signalled at once.
-    detached: true,
-    // memdelta's own registry does the cleanup and the killing, for the whole group.
-    cleanup: false,
-    forceKillAfterDelay: false,
-    windowsHide: true
-  });
-  void subprocess.catch(() => void 0);
-  const child = subprocess.nodeChildProcess;
-  childPid = child.pid ?? null;
-  child.stdout?.on("data", (d) => stdout.push(d));
-  child.stderr?.on("data", (d) => {
-    stderr.push(d);
-    lines?.push(d);
-  });
-  let termTimer;
-  let killTimer;
-  const pid = child.pid;
-  const ended = new Promise((resolve3) => {
-    child.once("exit", (exitCode2, signal2) => resolve3({ exitCode: exitCode2, signal: signal2 }));
-    child.once("error", (err) => {
-      if (child.pid === void 0) resolve3({ spawnError: err });
-    });
-    void subprocess.then((r) => {
-      if (r.failed && r.exitCode === void 0 && r.signal === void 0 && child.pid === void 0) {
-        const err = r.cause ?? new Error(r.shortMessage ?? "could not start");
-        resolve3({ spawnError: err });
-      }
-    });
-  });
-  const terminate = (why) => {
-    if (killedBy || pid === void 0) return;
-    killedBy = why;
-    killQuiet(-pid, "SIGTERM");
-    killTimer = setTimeout(() => killQuiet(-pid, "SIGKILL"), graceMs);
-  };
-  const onAbort = () => terminate("cancelled");
-  if (pid !== void 0) {
-    termTimer = setTimeout(() => terminate("timeout"), timeoutMs);
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-  }
-  const unregister = (options.registry ?? defaultCleanups).add({
-    label: `process group of ${file2}`,
-    run: async () => {
-      terminate("cancelled");
-      await ended;
-    },
-    runSync: () => {
-      if (pid !== void 0) killQuiet(-pid, "SIGKILL");
-    }
-  });
-  const end = await ended;
-  const durationMs = performance.now() - started;
-  clearTimeout(termTimer);
-  clearTimeout(killTimer);
-  options.signal?.removeEventListener("abort", onAbort);
-  if ("spawnError" in end) {
-    unregister();
-    const error63 = describeSpawnError(file2, cwd, end.spawnError);
-    return finish({ kind: "spawn", exitCode: null, signal: null, likelyOom: false, error: error63 }, [], durationMs);
-  }
-  const survivors = await reap(pid, runId, Math.max(2e3, graceMs));
-  unregister();
-  const leftovers = killedBy ? survivors.filter((p) => p.pgid !== pid) : survivors;
-  await Promise.race([
-    Promise.all(
-      [child.stdout, child.stderr].map((s) => s && !s.closed ? new Promise((r) => s.once("close", r)) : 0)
-    ),
-    sleep(1e3)
-  ]);
-  child.stdout?.destroy();
-  child.stderr?.destroy();
-  lines?.end();
-  const { exitCode, signal } = end;
-  let kind;
-  if (killedBy === "timeout") kind = "timeout";
-  else if (killedBy === "cancelled" || signal) kind = "signal";
-  else kind = exitCode === 0 ? "ok" : "exit";
-  const likelyOom = !killedBy && signal === "SIGKILL";
-  return finish(
-    { kind, exitCode, signal, likelyOom },
-    leftovers.map((p) => `${p.name} (pid ${p.pid})`),
-    durationMs
-  );
-}
-
-// src/run/probe.ts
-var ProbeArgumentError = class extends Error {
-  name = "ProbeArgumentError";
-};
-function targetArgv(target) {
-  if (target.spec === "") throw new ProbeArgumentError(`The ${target.kind} target is empty.`);
-  if (target.spec.startsWith("-")) {
-    throw new ProbeArgumentError(
-      `The ${target.kind} target ${JSON.stringify(target.spec)} starts with "-"; refused.`
-    );
-  }
-  switch (target.kind) {
-    case "script":
-      return [target.spec, ...target.args];
-    case "module":
-      return ["-m", target.spec, ...target.args];
-    case "callable":
-      if (target.args.length > 0) {
-        throw new ProbeArgumentError(
-          `The callable target ${JSON.stringify(target.spec)} takes no arguments (got ${target.args.length}).`
-        );
-      }
-      return [target.spec];
-  }
-}
-function probeArgs(options) {
-  const args = [
-    "-m",
-    "memdelta_probe",
-    "--out",
-    options.out,
-    "--root",
-    options.root,
-    "--frames",
-    String(options.frames),
-    "--iterations",
-    String(options.iterations),
-    "--warmup",
-    String(options.warmup)
-  ];
-  if (options.setupCallable !== void 0) args.push("--setup", options.setupCallable);
-  if (!options.peakSites) args.push("--no-peak-sites");
-  if (options.peakHint !== void 0) args.push("--peak-hint", String(Math.round(options.peakHint)));
-  if (options.rssOnly) args.push("--rss-only");
-  args.push(...targetArgv(options.target));
-  return args;
-}
-async function runProbe(options) {
-  const args = probeArgs(options);
-  const env = childEnv({
-    set: options.extraEnv,
-    ...options.passEnv !== void 0 ? { pass: options.passEnv } : {},
-    pythonPath: options.probeDir,
-    ...options.parentEnv !== void 0 ? { parent: options.parentEnv } : {}
-  });
-  const parentPath = (options.parentEnv ?? process.env)["PATH"];
-  const cmd = options.memoryLimit !== void 0 ? limitedCommand(options.python, args, options.memoryLimit, limitMethod(parentPath)) : { file: options.python, args };
-  const outcome = await runBounded({
-    file: cmd.file,
-    args: cmd.args,
-    cwd: options.root,
-    env,
-    timeoutMs: options.timeoutMs,
-    ...options.graceMs !== void 0 ? { graceMs: options.graceMs } : {},
-    ...options.signal !== void 0 ? { signal: options.signal } : {},
-    ...options.onStderrLine !== void 0 ? { onStderrLine: options.onStderrLine } : {},
-    ...options.registry !== void 0 ? { registry: options.registry } : {}
-  });
-  return { outcome, reportPath: options.out, argv: [cmd.file, ...cmd.args] };
-}
-function defaultProbeDir(fromUrl = import.meta.url) {
-  let dir = dirname(fileURLToPath4(fromUrl));
-  for (; ; ) {
-    const candidate = join2(dir, "py-probe");
-    if (existsSync2(join2(candidate, "memdelta_probe", "__main__.py"))) return candidate;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot find py-probe/memdelta_probe above ${fileURLToPath4(fromUrl)}`);
-    dir = up;
-  }
-}
-
-// src/run/read-report.ts
-import { constants as constants5 } from "node:fs";
-import { open as open2 } from "node:fs/promises";
-
-// src/report/schema.ts
-var MAX_REPORT_BYTES = 16 * 1024 * 1024;
-var MAX_SITES = 2e4;
-var MAX_BYTES_VALUE = 2 ** 50;
-var bytes = external_exports.number().int().nonnegative().max(MAX_BYTES_VALUE);
-var count2 = external_exports.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-var text = (max) => external_exports.string().max(max);
-var sitePath = external_exports.string().min(1).max(1024).refine((p) => !p.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(p), "must be a relative path").refine((p) => !p.split(/[\\/]/).includes(".."), 'must not contain a ".." segment').refine((p) => !/[\u0000-\u001f\u007f]/.test(p), "must not contain control characters");
-var site = external_exports.strictObject({
-  file: sitePath,
-  function: text(1024),
-  line: external_exports.number().int().nonnegative().max(1e7),
-  code: text(4096),
-  stmt: text(4096),
-  ordinal: external_exports.number().int().nonnegative().max(1e6),
-  via: text(2048).nullable(),
-  peak: bytes,
-  retained: bytes,
-  leak: external_exports.number().int().min(-MAX_BYTES_VALUE).max(MAX_BYTES_VALUE).nullable(),
-  count: count2
-});
-var typeCount = external_exports.strictObject({ type: text(512), count: count2 });
-var gc = external_exports.strictObject({
-  cyclic: external_exports.strictObject({ objects: count2, bytes, types: external_exports.array(typeCount).max(100) }),
-  uncollectable: external_exports.strictObject({ count: count2, types: external_exports.array(typeCount).max(100) }),
-  growth: external_exports.array(
-    external_exports.strictObject({
-      type: text(512),
-      before: count2,
-      after: count2,
-      delta: external_exports.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER)
-    })
-  ).max(100)
-});
-var probeReport = external_exports.strictObject({
-  schema: external_exports.literal("memdelta/probe@1"),
-  probe_version: text(64),
-  python: external_exports.strictObject({ version: text(64), implementation: text(64) }),
-  target: external_exports.strictObject({
-    kind: external_exports.enum(["script", "module", "callable"]),
-    spec: text(4096),
-    args: external_exports.array(text(4096)).max(1e3)
-  }),
-  settings: external_exports.strictObject({
-    frames: external_exports.number().int().min(1).max(1e3),
-    iterations: external_exports.number().int().min(0).max(1e7),
-    warmup: external_exports.number().int().min(0).max(1e7),
-    peak_sites: external_exports.boolean(),
-    tolerance: external_exports.number().min(0).max(1),
-    mode: external_exports.enum(["traced", "rss"])
-  }),
-  exit_code: external_exports.number().int().min(-255).max(255),
-  error: external_exports.strictObject({ type: text(512), message: text(8192), traceback: external_exports.array(text(4096)).max(200) }).nullable(),
-  wall_time: external_exports.number().nonnegative().max(1e7),
-  peak: bytes,
-  peak_sites_total: bytes.nullable(),
-  retained: bytes,
-  leak: external_exports.strictObject({
-    iterations: external_exports.number().int().nonnegative().max(1e7),
-    warmup: external_exports.number().int().nonnegative().max(1e7),
-    per_iteration: external_exports.number().int().min(-MAX_BYTES_VALUE).max(MAX_BYTES_VALUE),
-    setup: external_exports.number().int().min(-MAX_BYTES_VALUE).max(MAX_BYTES_VALUE),
-    series: external_exports.array(bytes).max(1e5)
-  }).nullable(),
-  rss: bytes.nullable(),
-  sites: external_exports.array(site).max(MAX_SITES),
-  other: external_exports.strictObject({ sites: count2, peak: bytes, retained: bytes, count: count2 }),
-  gc: gc.nullable()
-});
-var probeReportShell = probeReport.extend({ sites: external_exports.array(external_exports.unknown()).max(MAX_SITES) });
-var SITE_KEYS = new Set(Object.keys(site.shape));
-var isInt = (v, min, max) => typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max;
-var isStr = (v, max) => typeof v === "string" && v.length <= max;
-function isValidSite(v) {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  const o2 = v;
-  const keys = Object.keys(o2);
-  if (keys.length !== SITE_KEYS.size || !keys.every((k) => SITE_KEYS.has(k))) return false;
-  const file2 = o2.file;
-  if (!isStr(file2, 1024) || file2.length === 0) return false;
-  if (file2.startsWith("/") || /^[A-Za-z]:[\\/]/.test(file2)) return false;
-  if (file2.split(/[\\/]/).includes("..") || /[\u0000-\u001f\u007f]/.test(file2)) return false;
-  return isStr(o2.function, 1024) && isStr(o2.code, 4096) && isStr(o2.stmt, 4096) && (o2.via === null || isStr(o2.via, 2048)) && isInt(o2.line, 0, 1e7) && isInt(o2.ordinal, 0, 1e6) && isInt(o2.peak, 0, MAX_BYTES_VALUE) && isInt(o2.retained, 0, MAX_BYTES_VALUE) && (o2.leak === null || isInt(o2.leak, -MAX_BYTES_VALUE, MAX_BYTES_VALUE)) && isInt(o2.count, 0, Number.MAX_SAFE_INTEGER);
-}
-var InvalidReportError = class extends Error {
-  name = "InvalidReportError";
-};
-function parseProbeReport(raw) {
-  if (raw.length > MAX_REPORT_BYTES) {
-    throw new InvalidReportError(`report is ${raw.length} characters, over the ${MAX_REPORT_BYTES} limit`);
-  }
-  let data;
-  try {
-    data = JSON.parse(raw);
-  } catch (e) {
-    throw new InvalidReportError(`report is not valid JSON (${e.message.slice(0, 200)})`);
-  }
-  const shell = probeReportShell.safeParse(data);
-  if (shell.success && shell.data.sites.every(isValidSite)) {
-    const report2 = shell.data;
-    checkConsistency(report2);
-    return report2;
-  }
-  const result = probeReport.safeParse(data);
-  if (!result.success) {
-    const issue2 = result.error.issues[0];
-    const where2 = issue2 && issue2.path.length > 0 ? issue2.path.join(".") : "(top level)";
-    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problems)` : "";
-    throw new InvalidReportError(`report field ${where2}: ${issue2?.message ?? "invalid"}${more}`);
-  }
-  const report = result.data;
-  checkConsistency(report);
-  return report;
-}
-function checkConsistency(r) {
-  if (r.settings.mode === "traced") {
-    const siteRetained = r.sites.reduce((s, x) => s + x.retained, 0) + r.other.retained;
-    if (siteRetained > r.retained * 1.05 + 64 * 1024) {
-      throw new InvalidReportError(
-        `report's sites retain ${siteRetained} B, more than its total retained ${r.retained} B`
-      );
-    }
-  }
-}
-
-// src/run/read-report.ts
-async function readProbeReport(path10, maxBytes = MAX_REPORT_BYTES) {
-  let handle;
-  try {
-    handle = await open2(path10, constants5.O_RDONLY | constants5.O_NOFOLLOW | constants5.O_NONBLOCK);
-  } catch (e) {
-    const code = e.code;
-    if (code === "ENOENT")
-      return { ok: false, reason: "report-missing", message: "the probe wrote no report" };
-    if (code === "ELOOP")
-      return { ok: false, reason: "report-invalid", message: "the report path is a symbolic link" };
-    return {
-      ok: false,
-      reason: "report-invalid",
-      message: `the report cannot be opened (${code ?? "error"})`
-    };
-  }
-  try {
-    const st = await handle.stat();
-    if (!st.isFile())
-      return { ok: false, reason: "report-invalid", message: "the report is not a regular file" };
-    if (st.size > maxBytes) {
-      return {
-        ok: false,
-        reason: "report-invalid",
-        message: `the report is ${st.size} bytes, over the ${maxBytes}-byte limit`
-      };
-    }
-    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
-    let filled = 0;
-    while (filled < buf.length) {
-      const { bytesRead } = await handle.read(buf, filled, buf.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    if (filled > maxBytes) {
-      return {
-        ok: false,
-        reason: "report-invalid",
-        message: `the report grew past the ${maxBytes}-byte limit`
-      };
-    }
-    const text2 = new TextDecoder("utf-8", { fatal: false }).decode(buf.subarray(0, filled));
-    return { ok: true, report: parseProbeReport(text2) };
-  } catch (e) {
-    if (e instanceof InvalidReportError) return { ok: false, reason: "report-invalid", message: e.message };
-    throw e;
-  } finally {
-    await handle.close();
-  }
-}
-
-// src/run/setup.ts
-async function runSetup(options) {
-  if (options.command.trim() === "") throw new Error("The setup command is empty.");
-  const env = childEnv({
-    set: options.extraEnv,
-    ...options.passEnv !== void 0 ? { pass: options.passEnv } : {},
-    ...options.parentEnv !== void 0 ? { parent: options.parentEnv } : {}
-  });
-  return runBounded({
-    file: "sh",
-    args: ["-c", options.command],
-    cwd: options.cwd,
-    env,
-    timeoutMs: options.timeoutMs,
-    ...options.graceMs !== void 0 ? { graceMs: options.graceMs } : {},
-    ...options.signal !== void 0 ? { signal: options.signal } : {},
-    ...options.onStderrLine !== void 0 ? { onStderrLine: options.onStderrLine } : {},
-    ...options.registry !== void 0 ? { registry: options.registry } : {}
-  });
-}
-function describeSetupFailure(command, outcome) {
-  const what = `setup command ${JSON.stringify(command)}`;
-  switch (outcome.kind) {
-    case "ok":
-      return void 0;
-    case "exit":
-      return `The ${what} exited with code ${outcome.exitCode}.`;
-    case "timeout":
-      return `The ${what} timed out after ${outcome.durationMs} ms and was killed.`;
-    case "signal":
-      if (outcome.cancelled) return `The ${what} was cancelled.`;
-      return `The ${what} was killed by ${outcome.signal}${outcome.likelyOom ? " (likely out of memory)" : ""}.`;
-    case "spawn":
-      return `The ${what} could not be started: ${outcome.error ?? "unknown error"}.`;
-  }
-}
-
-// src/run/worktree.ts
-import { existsSync as existsSync3, rmSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { basename, dirname as dirname2, join as join3 } from "node:path";
-
-// src/run/git.ts
-var GitError = class extends Error {
-  constructor(message, args, exitCode, stderr) {
-    super(message);
-    this.args = args;
-    this.exitCode = exitCode;
-    this.stderr = stderr;
-  }
-  args;
-  exitCode;
-  stderr;
-  name = "GitError";
-};
-var REDIRECTING = [
-  "GIT_DIR",
-  "GIT_WORK_TREE",
-  "GIT_INDEX_FILE",
-  "GIT_PREFIX",
-  "GIT_COMMON_DIR",
-  "GIT_NAMESPACE"
-];
-function gitEnv(base) {
-  const env = {};
-  for (const [k, v] of Object.entries(base)) if (v !== void 0 && !REDIRECTING.includes(k)) env[k] = v;
-  env.GIT_TERMINAL_PROMPT = "0";
-  return env;
-}
-function makeGit(repoDir, options = {}) {
-  const timeout = options.timeoutMs ?? 3e5;
-  const env = gitEnv(options.env ?? process.env);
-  return async (args) => {
-    const result = await execa("git", args, {
-      cwd: repoDir,
-      env,
-      extendEnv: false,
-      stdin: "ignore",
-      reject: false,
-      timeout,
-      stripFinalNewline: true
-    });
-    if (result.failed) {
-      const stderr = String(result.stderr ?? "").trim();
-      const what = `git ${args.join(" ")}`;
-      let why;
-      if (result.timedOut) why = `timed out after ${timeout} ms`;
-      else if (result.exitCode === void 0) why = result.shortMessage ?? "could not run";
-      else why = `exited with code ${result.exitCode}`;
-      throw new GitError(`${what} ${why}${stderr ? `: ${stderr}` : ""}`, args, result.exitCode, stderr);
-    }
-    return String(result.stdout ?? "");
-  };
-}
-
-// src/run/worktree.ts
-var RefError = class extends Error {
-  name = "RefError";
-};
-var SHA_RE = /^[0-9a-f]{40}$/;
-var MAX_REF_LENGTH = 256;
-var FORBIDDEN = /* @__PURE__ */ new Set([
-  "\\",
-  "?",
-  "*",
-  "[",
-  ":",
-  ";",
-  "|",
-  "&",
-  "$",
-  "`",
-  "<",
-  ">",
-  "(",
-  ")",
-  "'",
-  '"',
-  "!"
-]);
-function describeChar(c3) {
-  const code = c3.codePointAt(0) ?? 0;
-  if (c3 === "\n") return "a newline";
-  if (c3 === "\r") return "a carriage return";
-  if (c3 === "	") return "a tab";
-  if (c3 === " ") return "a space";
-  if (code < 32 || code === 127)
-    return `a control character (U+${code.toString(16).padStart(4, "0").toUpperCase()})`;
-  if (/\s/u.test(c3)) return `whitespace (U+${code.toString(16).padStart(4, "0").toUpperCase()})`;
-  return `"${c3}"`;
-}
-function checkRef(ref, label = "ref") {
-  if (ref.length === 0) throw new RefError(`${label} is empty; give a branch, tag or commit SHA`);
-  const shown = JSON.stringify(ref.length > 80 ? `${ref.slice(0, 80)}\u2026` : ref);
-  if (ref.length > MAX_REF_LENGTH) {
-    throw new RefError(
-      `${label} ${shown} is ${ref.length} characters long; at most ${MAX_REF_LENGTH} are accepted`
-    );
-  }
-  if (ref.startsWith("-")) {
-    throw new RefError(`${label} ${shown} starts with "-" and would be read by git as an option; refused`);
-  }
-  let i2 = 0;
-  for (const c3 of ref) {
-    const code = c3.codePointAt(0) ?? 0;
-    if (code < 32 || code === 127 || /\s/u.test(c3) || FORBIDDEN.has(c3)) {
-      throw new RefError(`${label} ${shown} contains ${describeChar(c3)} at position ${i2}; refused`);
-    }
-    i2 += c3.length;
-  }
-  if (ref.includes("..")) {
-    throw new RefError(`${label} ${shown} contains ".." (a range); give a single commit`);
-  }
-}
-function isFullSha(s) {
-  return SHA_RE.test(s);
-}
-async function revParse(git, ref) {
-  try {
-    const out = (await git(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`])).trim();
-    return out === "" ? void 0 : out;
-  } catch (e) {
-    if (e instanceof GitError && e.exitCode === 1) {
-      if (e.stderr === "") return void 0;
-      throw new RefError(
-        `${JSON.stringify(ref)} does not name a commit: ${e.stderr.replace(/^error: /, "")}`
-      );
-    }
-    throw e;
-  }
-}
-var sleep2 = (ms) => new Promise((r) => setTimeout(r, ms));
-async function fetchFromOrigin(git, what, options = {}) {
-  checkRef(what);
-  const attempts = Math.max(1, options.attempts ?? 3);
-  let delay = options.backoffMs ?? 1e3;
-  let last;
-  for (let n2 = 1; n2 <= attempts; n2++) {
-    try {
-      await git([
-        "-c",
-        "protocol.version=2",
-        "fetch",
-        "--no-tags",
-        "--no-recurse-submodules",
-        "--depth=1",
-        "origin",
-        what
-      ]);
-      return;
-    } catch (e) {
-      last = e;
-      if (n2 < attempts) {
-        await sleep2(delay);
-        delay *= 2;
-      }
-    }
-  }
-  const why = last instanceof Error ? last.message : String(last);
-  throw new RefError(
-    `could not fetch ${JSON.stringify(what)} from origin after ${attempts} attempts: ${why}`
-  );
-}
-async function resolveCommit(git, ref, options = {}) {
-  checkRef(ref);
-  let sha2 = await revParse(git, ref);
-  if (sha2 === void 0 && options.fetch !== false && await hasOrigin(git)) {
-    await fetchFromOrigin(git, ref, options);
-    sha2 = isFullSha(ref) ? await revParse(git, ref) : await revParse(git, "FETCH_HEAD");
-  }
-  if (sha2 === void 0) {
-    throw new RefError(`${JSON.stringify(ref)} does not name a commit in this repository`);
-  }
-  if (!isFullSha(sha2))
-    throw new RefError(`git resolved ${JSON.stringify(ref)} to ${JSON.stringify(sha2)}, not a SHA`);
-  return sha2;
-}
-async function hasOrigin(git) {
-  const remotes = (await git(["remote"])).split("\n").map((s) => s.trim());
-  return remotes.includes("origin");
-}
-async function mergeBase(git, a2, b) {
-  checkRef(a2);
-  checkRef(b);
-  const attempt = async () => {
-    try {
-      const out = (await git(["merge-base", "--end-of-options", a2, b])).trim();
-      return isFullSha(out) ? out : void 0;
-    } catch (e) {
-      if (e instanceof GitError && e.exitCode === 1) return void 0;
-      throw e;
-    }
-  };
-  let found2 = await attempt();
-  if (found2) return found2;
-  const shallow = (await git(["rev-parse", "--is-shallow-repository"])).trim() === "true";
-  if (shallow && await hasOrigin(git)) {
-    for (const depth of [50, 500]) {
-      await git(["fetch", "--no-tags", "--no-recurse-submodules", `--deepen=${depth}`, "origin"]);
-      found2 = await attempt();
-      if (found2) return found2;
-    }
-    await git(["fetch", "--no-tags", "--no-recurse-submodules", "--unshallow", "origin"]);
-    found2 = await attempt();
-    if (found2) return found2;
-  }
-  throw new RefError(
-    `${a2} and ${b} have no common ancestor` + (shallow ? " in this shallow clone (check out with fetch-depth: 0, or pass --base explicitly)" : "")
-  );
-}
-async function defaultBranch(git) {
-  try {
-    const sym = (await git(["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"])).trim();
-    if (sym.startsWith("refs/remotes/")) return sym.slice("refs/remotes/".length);
-  } catch {
-  }
-  for (const name of ["origin/main", "origin/master", "main", "master"]) {
-    if (await revParse(git, name) !== void 0) return name;
-  }
-  throw new RefError("cannot find the default branch (no origin/HEAD, main or master); pass --base");
-}
-var TEMP_PREFIX = "memdelta-wt-";
-var ownRoots = /* @__PURE__ */ new Set();
-var OWNER_FILE = "memdelta-owner.json";
-function pidAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return e.code === "EPERM";
-  }
-}
-async function removeWorktree(git, path10) {
-  try {
-    await git(["worktree", "remove", "--force", "--force", path10]);
-  } catch {
-  }
-}
-async function sweepStaleWorktrees(git) {
-  await git(["worktree", "prune"]);
-  const removed = [];
-  const list = await git(["worktree", "list", "--porcelain"]);
-  for (const line of list.split("\n")) {
-    if (!line.startsWith("worktree ")) continue;
-    const path10 = line.slice("worktree ".length);
-    const root = dirname2(path10);
-    if (!basename(root).startsWith(TEMP_PREFIX) || !["base", "head"].includes(basename(path10))) continue;
-    let owner;
-    try {
-      owner = JSON.parse(await readFile(join3(root, OWNER_FILE), "utf8")).pid;
-    } catch {
-      owner = void 0;
-    }
-    const live = owner === process.pid ? ownRoots.has(root) : owner !== void 0 && pidAlive(owner);
-    if (live) continue;
-    await removeWorktree(git, path10);
-    await rm(root, { recursive: true, force: true });
-    removed.push(path10);
-  }
-  if (removed.length > 0) await git(["worktree", "prune"]);
-  return removed;
-}
-async function addWorktree(git, path10, sha2) {
-  const args = ["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--force", path10, sha2];
-  try {
-    await git(args);
-  } catch (e) {
-    if (e instanceof GitError && /already (registered|exists)/.test(e.stderr)) {
-      await removeWorktree(git, path10);
-      await rm(path10, { recursive: true, force: true });
-      await git(["worktree", "prune"]);
-      await git(args);
-      return;
-    }
-    throw e;
-  }
-}
-async function makeWorktrees(git, options) {
-  const { baseSha, headSha } = options;
-  for (const [label, sha2] of [
-    ["base", baseSha],
-    ["head", headSha]
-  ]) {
-    if (!isFullSha(sha2)) throw new RefError(`${label} must be a full 40-hex SHA, got ${JSON.stringify(sha2)}`);
-  }
-  await sweepStaleWorktrees(git);
-  const root = await mkdtemp(join3(options.parent ?? tmpdir(), TEMP_PREFIX));
-  ownRoots.add(root);
-  await writeFile(join3(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
-  const base = join3(root, "base");
-  const head = join3(root, "head");
-  const cleanups = options.registry ?? defaultCleanups;
-  let disposing;
-  const dispose = () => {
-    disposing ??= (async () => {
-      unregister();
-      await removeWorktree(git, base);
-      await removeWorktree(git, head);
-      await rm(root, { recursive: true, force: true });
-      ownRoots.delete(root);
-      try {
-        await git(["worktree", "prune"]);
-      } catch {
-      }
-    })();
-    return disposing;
-  };
-  const unregister = cleanups.add({
-    label: `worktrees in ${root}`,
-    run: dispose,
-    // At process exit only synchronous work is possible: the folder goes, the registration is pruned next run.
-    runSync: () => {
-      if (existsSync3(root)) rmSyncQuiet(root);
-    }
-  });
-  try {
-    await addWorktree(git, base, baseSha);
-    await addWorktree(git, head, headSha);
-  } catch (e) {
-    await dispose();
-    throw e;
-  }
-  return { root, base, head, baseSha, headSha, dispose };
-}
-function rmSyncQuiet(path10) {
-  try {
-    rmSync(path10, { recursive: true, force: true });
-  } catch {
-  }
-}
-
-// src/run/compare.ts
-var CompareError = class extends Error {
-  name = "CompareError";
-};
-var TAIL_LINES2 = 20;
-var TAIL_LINE_CHARS = 2e3;
-function capLine(line) {
-  if (line.length <= TAIL_LINE_CHARS) return line;
-  let end = line.slice(-TAIL_LINE_CHARS);
-  if (/^[\uDC00-\uDFFF]/.test(end)) end = end.slice(1);
-  return `\u2026${end}`;
-}
-function tailLines(text2, n2 = TAIL_LINES2) {
-  const lines = text2.replace(/\s+$/, "").split(/\r?\n/);
-  return lines.slice(Math.max(0, lines.length - n2)).filter((l, i2, a2) => l !== "" || i2 < a2.length - 1).map(capLine);
-}
-function processFailure(side, o2, timeoutMs) {
-  const tail = tailLines(o2.stderrTail);
-  const escaped = o2.leftovers.length > 0 ? `; left processes behind, killed: ${o2.leftovers.join(", ")}` : "";
-  switch (o2.kind) {
-    case "spawn":
-      return {
-        side,
-        reason: "spawn",
-        message: `could not start the probe: ${o2.error ?? "unknown error"}`,
-        tail
-      };
-    case "timeout":
-      return {
-        side,
-        reason: "timeout",
-        message: `timed out after ${Math.round(timeoutMs / 1e3)} s and was killed${escaped}`,
-        tail
-      };
-    case "signal":
-      if (o2.cancelled) return { side, reason: "cancelled", message: "cancelled", tail };
-      return o2.likelyOom ? {
-        side,
-        reason: "oom",
-        message: `killed by ${o2.signal ?? "SIGKILL"}, likely out of memory${escaped}`,
-        tail
-      } : { side, reason: "signal", message: `killed by ${o2.signal ?? "a signal"}${escaped}`, tail };
-    default:
-      return void 0;
-  }
-}
-function isMissingTarget(scenario2, report) {
-  const err = report.error;
-  if (!err) return false;
-  const module = scenario2.target.spec.split(":")[0] ?? "";
-  if (err.type === "ModuleNotFoundError") {
-    const named = /No module named '([^']+)'/.exec(err.message)?.[1];
-    return named !== void 0 && (module === named || module.startsWith(`${named}.`));
-  }
-  if (err.type === "AttributeError" && scenario2.target.kind === "callable") {
-    const fn = scenario2.target.spec.split(":")[1] ?? "";
-    return err.message.includes(`'${fn.split(".")[0]}'`);
-  }
-  if (err.type === "FileNotFoundError" && scenario2.target.kind === "script") {
-    return err.message.includes(scenario2.target.spec);
-  }
-  return false;
-}
-async function measure(opts, side, root, reports, index, scenario2, mode) {
-  if (scenario2.target.kind === "script" && !existsSync4(join4(root, scenario2.target.spec))) {
-    return {
-      ok: false,
-      missingTarget: true,
-      error: {
-        side,
-        reason: "missing",
-        message: `${scenario2.target.spec} does not exist on ${side}`,
-        tail: []
-      }
-    };
-  }
-  const out = join4(reports, `${side}-${index}-${mode.pass}.json`);
-  opts.onProgress?.({ side, scenario: scenario2.name, phase: mode.pass, state: "start" });
-  const run = await runProbe({
-    python: opts.plan.python,
-    probeDir: opts.probeDir,
-    root,
-    target: scenario2.target,
-    out,
-    frames: mode.frames,
-    iterations: scenario2.iterations,
-    warmup: scenario2.warmup,
-    ...scenario2.setupCallable ? { setupCallable: scenario2.setupCallable } : {},
-    peakSites: mode.peakSites,
-    ...mode.peakHint !== void 0 ? { peakHint: mode.peakHint } : {},
-    ...mode.rssOnly ? { rssOnly: true } : {},
-    ...scenario2.memoryLimit !== void 0 ? { memoryLimit: scenario2.memoryLimit } : {},
-    extraEnv: opts.plan.env,
-    timeoutMs: scenario2.timeoutMs,
-    ...opts.signal ? { signal: opts.signal } : {},
-    ...opts.registry ? { registry: opts.registry } : {},
-    ...opts.parentEnv ? { parentEnv: opts.parentEnv } : {}
-  });
-  const result = await classify(side, scenario2, run.outcome, out);
-  opts.onProgress?.({
-    side,
-    scenario: scenario2.name,
-    phase: mode.pass,
-    state: result.ok ? "done" : "failed",
-    ...result.ok ? {} : { message: result.error.message }
-  });
-  return result;
-}
-function overMemoryLimit(side, scenario2, o2, report) {
-  const limit = scenario2.memoryLimit;
-  if (limit === void 0 || o2.kind === "timeout" || o2.cancelled || o2.kind === "spawn") return void 0;
-  const what = `over memory limit (${formatBytes(limit)})`;
-  if (report?.error?.type === "MemoryError") {
-    const tail = report.error.traceback.length > 0 ? report.error.traceback.slice(-TAIL_LINES2) : [];
-    return { side, reason: "memory-limit", message: `${what}: MemoryError`, tail };
-  }
-  const died = o2.kind === "signal" || report === void 0;
-  if (died && (o2.likelyOom || mentionsOutOfMemory(o2.stderrTail))) {
-    const how = o2.kind === "signal" ? `killed by ${o2.signal ?? "a signal"}` : `exit code ${o2.exitCode ?? "none"}`;
-    return { side, reason: "memory-limit", message: `${what}: ${how}`, tail: tailLines(o2.stderrTail) };
-  }
-  return void 0;
-}
-async function classify(side, scenario2, o2, out) {
-  if (o2.kind === "signal" || o2.kind === "exit") {
-    const read2 = o2.kind === "exit" ? await readProbeReport(out) : void 0;
-    const limited = overMemoryLimit(side, scenario2, o2, read2?.ok ? read2.report : void 0);
-    if (limited) return { ok: false, error: limited, missingTarget: false };
-  }
-  const failed = processFailure(side, o2, scenario2.timeoutMs);
-  if (failed) return { ok: false, error: failed, missingTarget: false };
-  const read = await readProbeReport(out);
-  if (!read.ok) {
-    return {
-      ok: false,
-      missingTarget: false,
-      error: {
-        side,
-        reason: read.reason,
-        message: `${read.message} (probe exit code ${o2.exitCode ?? "none"})`,
-        tail: tailLines(o2.stderrTail)
-      }
-    };
-  }
-  const r = read.report;
-  if (r.error || r.exit_code !== 0 || o2.exitCode !== 0) {
-    const message = r.error ? `${r.error.type}: ${r.error.message}`.slice(0, 2e3) : `the benchmark exited with code ${r.exit_code !== 0 ? r.exit_code : o2.exitCode}`;
-    const tail = r.error && r.error.traceback.length > 0 ? r.error.traceback.slice(-TAIL_LINES2) : tailLines(o2.stderrTail);
-    return {
-      ok: false,
-      missingTarget: isMissingTarget(scenario2, r),
-      error: { side, reason: "exit", message, tail }
-    };
-  }
-  return { ok: true, report: r };
-}
-async function both(sequential, a2, b) {
-  if (sequential) {
-    const x = await a2();
-    return [x, await b()];
-  }
-  return Promise.all([a2(), b()]);
-}
-function detailOf(r) {
-  return {
-    source: "measured",
-    frames: r.settings.frames,
-    peakSites: r.settings.peak_sites,
-    python: r.python.version,
-    exitCode: r.exit_code,
-    wallTime: r.wall_time
-  };
-}
-function totals2(r) {
-  return { peak: r.peak, retained: r.retained, ...r.leak ? { leak: r.leak.per_iteration } : {} };
-}
-function gcDiff(base, head) {
-  if (!head.gc) return void 0;
-  const growth = /* @__PURE__ */ new Map();
-  for (const g of base?.gc?.growth ?? []) growth.set(g.type, { base: g.delta, head: 0 });
-  for (const g of head.gc.growth) growth.set(g.type, { base: growth.get(g.type)?.base ?? 0, head: g.delta });
-  return {
-    uncollectable: { base: base?.gc?.uncollectable.count ?? 0, head: head.gc.uncollectable.count },
-    cyclic: {
-      base: base?.gc?.cyclic.objects ?? 0,
-      head: head.gc.cyclic.objects,
-      bytes: { base: base?.gc?.cyclic.bytes ?? 0, head: head.gc.cyclic.bytes }
-    },
-    growth: [...growth.entries()].map(([type, v]) => ({ type, base: v.base, head: v.head, delta: v.head - v.base })).filter((g) => g.delta !== 0).sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta) || (x.type < y.type ? -1 : 1)).slice(0, 20)
-  };
-}
-function emptyResult(scenario2) {
-  return {
-    name: scenario2.name,
-    status: "error",
-    base: { peak: 0, retained: 0 },
-    head: { peak: 0, retained: 0 },
-    delta: { peak: 0, retained: 0 },
-    budget: [],
-    sites: [],
-    ...scenario2.iterations > 1 ? { iterations: scenario2.iterations } : {}
-  };
-}
-async function compareScenario(opts, wt, reports, index, scenario2, setupErrors) {
-  const plan = opts.plan;
-  const floor = scenario2.minDelta;
-  const cheap = { pass: "cheap", frames: plan.frames, peakSites: false };
-  const skip = (side) => Promise.resolve({ ok: false, missingTarget: false, error: setupErrors[side] });
-  const [cheapBase, cheapHead] = await both(
-    opts.sequential,
-    () => setupErrors.base ? skip("base") : measure(opts, "base", wt.base, reports, index, scenario2, cheap),
-    () => setupErrors.head ? skip("head") : measure(opts, "head", wt.head, reports, index, scenario2, cheap)
-  );
-  let base = cheapBase;
-  let head = cheapHead;
-  const result = emptyResult(scenario2);
-  if (!head.ok) {
-    result.error = head.missingTarget ? { ...head.error, message: `${head.error.message} (the benchmark does not exist on head)` } : head.error;
-    if (base.ok) {
-      result.base = totals2(base.report);
-      result.detail = { base: detailOf(base.report) };
-    } else if (!base.missingTarget) {
-      result.baseError = base.error;
-    }
-    return result;
-  }
-  if (base.ok) {
-    const peakMoved = isBeyondNoise(base.report.peak, head.report.peak, floor);
-    const cheapSites = diffSites(base.report, head.report, floor);
-    const unattributed = cheapSites.sites.some((s) => s.status !== "same" && !isProjectFile2(s.file));
-    const deeper = unattributed && plan.detailFrames > plan.frames;
-    if (peakMoved || deeper) {
-      const frames = deeper ? plan.detailFrames : plan.frames;
-      const detail2 = (side, cheapPeak) => measure(opts, side, wt[side], reports, index, scenario2, {
-        pass: "detail",
-        frames,
-        peakSites: peakMoved,
-        peakHint: cheapPeak
-      });
-      const basePeak = base.report.peak;
-      const headPeak = head.report.peak;
-      const [b2, h22] = await both(
-        opts.sequential,
-        () => detail2("base", basePeak),
-        () => detail2("head", headPeak)
-      );
-      if (!h22.ok) {
-        result.error = { ...h22.error, message: `detail pass: ${h22.error.message}` };
-        return result;
-      }
-      head = h22;
-      if (b2.ok) base = b2;
-      else result.baseError = { ...b2.error, message: `detail pass: ${b2.error.message}` };
-    }
-  }
-  const h2 = head.report;
-  const b = base.ok ? base.report : null;
-  const hTotals = cheapHead.ok ? cheapHead.report : h2;
-  const bTotals = b && cheapBase.ok ? cheapBase.report : b;
-  if (!base.ok && !base.missingTarget) result.baseError = base.error;
-  result.status = b ? "ok" : "no-baseline";
-  result.head = totals2(hTotals);
-  result.base = bTotals ? totals2(bTotals) : { peak: 0, retained: 0 };
-  result.detail = { head: detailOf(h2), ...b ? { base: detailOf(b) } : {} };
-  if (opts.rss) {
-    const rssMode = { pass: "rss", frames: 1, peakSites: false, rssOnly: true };
-    const [rb, rh] = await both(
-      opts.sequential,
-      () => b ? measure(opts, "base", wt.base, reports, index, scenario2, rssMode) : Promise.resolve(null),
-      () => measure(opts, "head", wt.head, reports, index, scenario2, rssMode)
-    );
-    if (rh?.ok && rh.report.rss !== null) result.head.rss = rh.report.rss;
-    if (rb?.ok && rb.report.rss !== null) result.base.rss = rb.report.rss;
-  }
-  const diff = diffSites(b, h2, floor);
-  result.sites = diff.sites;
-  result.sameSites = diff.sameSites;
-  result.delta = {
-    peak: result.head.peak - result.base.peak,
-    retained: result.head.retained - result.base.retained,
-    ...result.head.leak !== void 0 ? { leak: result.head.leak - (result.base.leak ?? 0) } : {},
-    ...result.head.rss !== void 0 && result.base.rss !== void 0 ? { rss: result.head.rss - result.base.rss } : {}
-  };
-  result.budget = checkBudgets(scenario2.budgets, b ? result.base : void 0, result.head, floor);
-  const gc2 = gcDiff(bTotals, hTotals);
-  if (gc2) result.gc = gc2;
-  return result;
-}
-async function runSetups(opts, wt) {
-  const errors = {};
-  const command = opts.plan.setup;
-  if (!command) return errors;
-  const one = async (side, cwd) => {
-    opts.onProgress?.({ side, phase: "setup", state: "start" });
-    const o2 = await runSetup({
-      command,
-      cwd,
-      extraEnv: opts.plan.env,
-      timeoutMs: Math.max(...opts.plan.scenarios.map((s) => s.timeoutMs)),
-      ...opts.signal ? { signal: opts.signal } : {},
-      ...opts.registry ? { registry: opts.registry } : {},
-      ...opts.parentEnv ? { parentEnv: opts.parentEnv } : {}
-    });
-    const why = describeSetupFailure(command, o2);
-    if (why)
-      errors[side] = { side, reason: "setup", message: why, tail: tailLines(o2.stderrTail || o2.stdoutTail) };
-    opts.onProgress?.({
-      side,
-      phase: "setup",
-      state: why ? "failed" : "done",
-      ...why ? { message: why } : {}
-    });
-  };
-  await both(
-    opts.sequential,
-    () => one("base", wt.base),
-    () => one("head", wt.head)
-  );
-  return errors;
-}
-async function compare(opts) {
-  let baseSha;
-  let headSha;
-  try {
-    baseSha = await resolveCommit(opts.git, opts.baseRef);
-    headSha = await resolveCommit(opts.git, opts.headRef);
-  } catch (e) {
-    throw new CompareError(e.message);
-  }
-  const wt = await makeWorktrees(opts.git, {
-    baseSha,
-    headSha,
-    ...opts.tmpParent ? { parent: opts.tmpParent } : {}
-  }).catch((e) => {
-    throw new CompareError(`could not check out base and head: ${e.message}`);
-  });
-  try {
-    const reports = join4(wt.root, "reports");
-    await mkdir(reports, { recursive: true });
-    const setupErrors = await runSetups(opts, wt);
-    const scenarios = [];
-    for (const [i2, s] of opts.plan.scenarios.entries()) {
-      if (opts.signal?.aborted) throw new CompareError("cancelled");
-      scenarios.push(await compareScenario(opts, wt, reports, i2, s, setupErrors));
-    }
-    const python = scenarios.map((s) => s.detail?.head?.python ?? s.detail?.base?.python).find(Boolean);
-    return {
-      schema: "memdelta/compare@1",
-      verdict: overallVerdict(scenarios),
-      base: { ref: opts.refNames?.base ?? opts.baseRef, sha: baseSha },
-      head: { ref: opts.refNames?.head ?? opts.headRef, sha: headSha },
-      scenarios,
-      settings: {
-        ...python ? { python } : {},
-        frames: opts.plan.frames,
-        minDelta: opts.plan.scenarios[0]?.minDelta ?? { bytes: 0, percent: 0 },
-        memdeltaVersion: opts.memdeltaVersion,
-        ...opts.repositoryUrl ? { repositoryUrl: opts.repositoryUrl } : {},
-        ...opts.command ? { command: opts.command } : {}
-      }
-    };
-  } finally {
-    await wt.dispose();
-  }
-}
-
-// src/run/describe.ts
-function quoteArg(a2) {
-  return /^[\w@%+=:,./-]+$/.test(a2) ? a2 : `'${a2.replace(/'/g, `'\\''`)}'`;
-}
-function reproduceCommand(a2, base, head) {
-  const words = ["npx", "memdelta", "compare", "--base", base, "--head", head];
-  if (a2.config) words.push("--config", a2.config);
-  if (a2.run) words.push("--run", a2.run);
-  if (a2.name) words.push("--name", a2.name);
-  if (a2.iterations) words.push("--iterations", a2.iterations);
-  if (a2.warmup) words.push("--warmup", a2.warmup);
-  if (a2.setup) words.push("--setup", a2.setup);
-  if (a2.frames) words.push("--frames", a2.frames);
-  for (const b of a2.budgets) words.push("--budget", b);
-  if (a2.minDelta) words.push("--min-delta", a2.minDelta);
-  if (a2.memoryLimit) words.push("--memory-limit", a2.memoryLimit);
-  return words.map(quoteArg).join(" ");
-}
-function progressLine(p) {
-  const what = p.scenario ? `${p.phase} ${cleanTerminal(p.scenario, LIMITS.name)}` : p.phase;
-  if (p.state === "start") return `  ${p.side.padEnd(4)} ${what} ...`;
-  if (p.state === "failed")
-    return `  ${p.side.padEnd(4)} ${what}: failed (${cleanTerminal(p.message ?? "", 200)})`;
-  return void 0;
-}
-
 // src/run/load-plan.ts
-import { open as open3, rename, rm as rm2, stat, writeFile as writeFile2 } from "node:fs/promises";
+import { open as open2, rename, rm, stat, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 
 // src/plan/config.ts
@@ -38286,7 +29101,7 @@ async function loadPlan(o2) {
   return resolvePlan({ config: { text: text2, file: file2 }, flags: o2.flags, parentEnv: o2.parentEnv });
 }
 async function readConfigText(path10, file2) {
-  const h2 = await open3(path10, "r");
+  const h2 = await open2(path10, "r");
   try {
     const st = await h2.stat();
     if (!st.isFile()) throw new ConfigError(`${file2}: is not a regular file`);
@@ -38327,7 +29142,7 @@ async function writeAtomic(path10, text2) {
   }
   if (special) {
     try {
-      await writeFile2(path10, text2);
+      await writeFile(path10, text2);
     } catch (e) {
       throw writeError(path10, e);
     }
@@ -38335,12 +29150,9458 @@ async function writeAtomic(path10, text2) {
   }
   const tmp = `${path10}.${process.pid}.tmp`;
   try {
-    await writeFile2(tmp, text2);
+    await writeFile(tmp, text2);
     await rename(tmp, path10);
   } catch (e) {
-    await rm2(tmp, { force: true }).catch(() => void 0);
+    await rm(tmp, { force: true }).catch(() => void 0);
     throw writeError(path10, e);
   }
+}
+
+// src/run/process.ts
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync as readFileSync3, statSync as statSync2 } from "node:fs";
+
+// ../../work/main/node_modules/is-plain-obj/index.js
+function isPlainObject2(value) {
+  if (typeof value !== "object" || value === null) {
+    return false;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  return (prototype === null || prototype === Object.prototype || Object.getPrototypeOf(prototype) === null) && !(Symbol.toStringTag in value) && !(Symbol.iterator in value);
+}
+
+// ../../work/main/node_modules/execa/lib/arguments/file-url.js
+import { fileURLToPath } from "node:url";
+var safeNormalizeFileUrl = (file2, name) => {
+  const fileString = normalizeFileUrl(normalizeDenoExecPath(file2));
+  if (typeof fileString !== "string") {
+    throw new TypeError(`${name} must be a string or a file URL: ${fileString}.`);
+  }
+  return fileString;
+};
+var normalizeDenoExecPath = (file2) => isDenoExecPath(file2) ? file2.toString() : file2;
+var isDenoExecPath = (file2) => typeof file2 !== "string" && file2 && Object.getPrototypeOf(file2) === String.prototype;
+var normalizeFileUrl = (file2) => file2 instanceof URL ? fileURLToPath(file2) : file2;
+
+// ../../work/main/node_modules/execa/lib/methods/parameters.js
+var normalizeParameters = (rawFile, rawArguments = [], rawOptions, ...rawExtraArguments) => {
+  if (rawExtraArguments.length > 0) {
+    throw new TypeError("Execa accepts at most three arguments: file, arguments, options.");
+  }
+  if (rawOptions !== void 0 && isPlainObject2(rawArguments)) {
+    throw new TypeError("Execa accepts at most one options object. Please merge the second and third arguments.");
+  }
+  const filePath = safeNormalizeFileUrl(rawFile, "First argument");
+  const [commandArguments, options = {}] = isPlainObject2(rawArguments) ? [[], rawArguments] : [rawArguments, rawOptions];
+  if (!Array.isArray(commandArguments)) {
+    throw new TypeError(`Second argument must be either an array of arguments or an options object: ${commandArguments}`);
+  }
+  if (commandArguments.some((commandArgument) => typeof commandArgument === "object" && commandArgument !== null)) {
+    throw new TypeError(`Second argument must be an array of strings: ${commandArguments}`);
+  }
+  const normalizedArguments = commandArguments.map(String);
+  const nullByteArgument = normalizedArguments.find((normalizedArgument) => normalizedArgument.includes("\0"));
+  if (nullByteArgument !== void 0) {
+    throw new TypeError(`Arguments cannot contain null bytes ("\\0"): ${nullByteArgument}`);
+  }
+  if (!isPlainObject2(options)) {
+    throw new TypeError(`Last argument must be an options object: ${options}`);
+  }
+  return [filePath, normalizedArguments, { __proto__: null, ...options }];
+};
+
+// ../../work/main/node_modules/execa/lib/methods/template.js
+import { ChildProcess } from "node:child_process";
+
+// ../../work/main/node_modules/execa/lib/arguments/escape.js
+import { platform } from "node:process";
+import { stripVTControlCharacters } from "node:util";
+var joinCommand = (filePath, rawArguments, shell) => {
+  const fileAndArguments = [filePath, ...rawArguments];
+  const command = fileAndArguments.join(" ");
+  const escapedCommand = shell ? escapeControlCharacters(command) : fileAndArguments.map((fileAndArgument) => quoteString(escapeControlCharacters(fileAndArgument))).join(" ");
+  return { command, escapedCommand };
+};
+var escapeLines = (lines) => stripVTControlCharacters(lines).split("\n").map((line) => escapeControlCharacters(line)).join("\n");
+var escapeControlCharacters = (line) => line.replaceAll(SPECIAL_CHAR_REGEXP, (character) => escapeControlCharacter(character));
+var escapeControlCharacter = (character) => {
+  const commonEscape = COMMON_ESCAPES[character];
+  if (commonEscape !== void 0) {
+    return commonEscape;
+  }
+  const codepoint = character.codePointAt(0);
+  const codepointHex = codepoint.toString(16);
+  return codepoint <= ASTRAL_START ? `\\u${codepointHex.padStart(4, "0")}` : `\\U${codepointHex}`;
+};
+var getSpecialCharRegExp = () => {
+  try {
+    return new RegExp("\\p{Separator}|\\p{Other}", "gu");
+  } catch {
+    return /[\s\u0000-\u001F\u007F-\u009F\u00AD]/g;
+  }
+};
+var SPECIAL_CHAR_REGEXP = getSpecialCharRegExp();
+var COMMON_ESCAPES = {
+  " ": " ",
+  "\b": "\\b",
+  "\f": "\\f",
+  "\n": "\\n",
+  "\r": "\\r",
+  "	": "\\t"
+};
+var ASTRAL_START = 65535;
+var quoteString = (escapedArgument) => {
+  if (NO_ESCAPE_REGEXP.test(escapedArgument)) {
+    return escapedArgument;
+  }
+  return platform === "win32" ? `"${escapedArgument.replaceAll('"', '""')}"` : `'${escapedArgument.replaceAll("'", "'\\''")}'`;
+};
+var NO_ESCAPE_REGEXP = /^[\w\-./]+$/;
+
+// ../../work/main/node_modules/execa/lib/utils/uint-array.js
+import { StringDecoder } from "node:string_decoder";
+var { toString: objectToString } = Object.prototype;
+var isArrayBuffer = (value) => objectToString.call(value) === "[object ArrayBuffer]";
+var isUint8Array = (value) => objectToString.call(value) === "[object Uint8Array]";
+var bufferToUint8Array = (buffer) => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+var textEncoder = new TextEncoder();
+var stringToUint8Array = (string4) => textEncoder.encode(string4);
+var textDecoder = new TextDecoder();
+var uint8ArrayToString = (uint8Array) => textDecoder.decode(uint8Array);
+var joinToString = (uint8ArraysOrStrings, encoding) => {
+  const strings = uint8ArraysToStrings(uint8ArraysOrStrings, encoding);
+  return strings.join("");
+};
+var uint8ArraysToStrings = (uint8ArraysOrStrings, encoding) => {
+  if (encoding === "utf8" && uint8ArraysOrStrings.every((uint8ArrayOrString) => typeof uint8ArrayOrString === "string")) {
+    return uint8ArraysOrStrings;
+  }
+  const decoder = new StringDecoder(encoding);
+  const strings = uint8ArraysOrStrings.map((uint8ArrayOrString) => typeof uint8ArrayOrString === "string" ? stringToUint8Array(uint8ArrayOrString) : uint8ArrayOrString).map((uint8Array) => decoder.write(uint8Array));
+  const finalString = decoder.end();
+  return finalString === "" ? strings : [...strings, finalString];
+};
+var joinToUint8Array = (uint8ArraysOrStrings) => uint8ArraysOrStrings.length === 1 && isUint8Array(uint8ArraysOrStrings[0]) ? uint8ArraysOrStrings[0] : concatUint8Arrays(stringsToUint8Arrays(uint8ArraysOrStrings));
+var stringsToUint8Arrays = (uint8ArraysOrStrings) => uint8ArraysOrStrings.map((uint8ArrayOrString) => typeof uint8ArrayOrString === "string" ? stringToUint8Array(uint8ArrayOrString) : uint8ArrayOrString);
+var concatUint8Arrays = (uint8Arrays) => {
+  const result = new Uint8Array(getJoinLength(uint8Arrays));
+  let index = 0;
+  for (const uint8Array of uint8Arrays) {
+    result.set(uint8Array, index);
+    index += uint8Array.length;
+  }
+  return result;
+};
+var getJoinLength = (uint8Arrays) => {
+  let joinLength = 0;
+  for (const uint8Array of uint8Arrays) {
+    joinLength += uint8Array.length;
+  }
+  return joinLength;
+};
+
+// ../../work/main/node_modules/execa/lib/return/final-error.js
+var getFinalError = (originalError, message, isSync) => {
+  const ErrorClass = isSync ? ExecaSyncError : ExecaError;
+  const options = originalError instanceof DiscardedError ? {} : { cause: originalError };
+  return new ErrorClass(message, options);
+};
+var DiscardedError = class extends Error {
+};
+var setErrorName = (ErrorClass, value) => {
+  Object.defineProperties(ErrorClass.prototype, {
+    name: {
+      value,
+      writable: true,
+      enumerable: false,
+      configurable: true
+    },
+    [execaErrorSymbol]: {
+      value: true,
+      writable: false,
+      enumerable: false,
+      configurable: false
+    }
+  });
+};
+var isExecaError = (error63) => isErrorInstance(error63) && execaErrorSymbol in error63;
+var execaErrorSymbol = /* @__PURE__ */ Symbol("isExecaError");
+var isErrorInstance = (value) => value instanceof Error || Object.prototype.toString.call(value) === "[object Error]";
+var ExecaError = class extends Error {
+};
+setErrorName(ExecaError, ExecaError.name);
+var ExecaSyncError = class extends Error {
+};
+setErrorName(ExecaSyncError, ExecaSyncError.name);
+
+// ../../work/main/node_modules/execa/lib/utils/type-name.js
+var getTypeName = (value) => value === null ? "null" : typeof value;
+
+// ../../work/main/node_modules/execa/lib/methods/template.js
+var isTemplateString = (templates) => Array.isArray(templates) && Array.isArray(templates.raw);
+var parseTemplates = (templates, expressions) => {
+  let tokens = [];
+  let isSeparated = false;
+  for (const [index, template] of templates.entries()) {
+    ({ tokens, isSeparated } = parseTemplate({
+      templates,
+      expressions,
+      tokens,
+      isSeparated,
+      index,
+      template
+    }));
+  }
+  if (tokens.length === 0) {
+    throw new TypeError("Template script must not be empty");
+  }
+  const [file2, ...commandArguments] = tokens;
+  return [file2, commandArguments, {}];
+};
+var parseTemplate = ({ templates, expressions, tokens, isSeparated, index, template }) => {
+  if (template === void 0) {
+    throw new TypeError(`Invalid backslash sequence: ${templates.raw[index]}`);
+  }
+  const { nextTokens, leadingWhitespaces, trailingWhitespaces } = splitByWhitespaces(template, templates.raw[index]);
+  const newTokens = concatTokens(tokens, nextTokens, isSeparated || leadingWhitespaces);
+  const isTemplateSeparated = trailingWhitespaces || nextTokens.length === 0 && isSeparated;
+  if (index === expressions.length) {
+    return { tokens: newTokens, isSeparated: isTemplateSeparated };
+  }
+  const expression = expressions[index];
+  const expressionTokens = Array.isArray(expression) ? expression.map((expression2) => parseExpression(expression2)) : [parseExpression(expression)];
+  return {
+    tokens: concatTokens(newTokens, expressionTokens, isTemplateSeparated),
+    isSeparated: expressionTokens.length === 0 && isTemplateSeparated
+  };
+};
+var splitByWhitespaces = (template, rawTemplate) => {
+  if (template.length === 0) {
+    return { nextTokens: [], leadingWhitespaces: false, trailingWhitespaces: false };
+  }
+  const nextTokens = [];
+  let templateStart = 0;
+  let isLeadingWhitespaces = false;
+  for (let templateIndex = 0, rawIndex = 0; templateIndex < template.length; templateIndex += 1, rawIndex += 1) {
+    const rawCharacter = rawTemplate[rawIndex];
+    if (DELIMITERS.has(rawCharacter)) {
+      if (templateIndex === 0) {
+        isLeadingWhitespaces = true;
+      }
+      if (templateStart !== templateIndex) {
+        nextTokens.push(template.slice(templateStart, templateIndex));
+      }
+      templateStart = templateIndex + 1;
+    } else if (rawCharacter === "\\") {
+      const nextRawCharacter = rawTemplate[rawIndex + 1];
+      if (nextRawCharacter === "\n") {
+        templateIndex -= 1;
+        rawIndex += 1;
+      } else if (nextRawCharacter === "u" && rawTemplate[rawIndex + 2] === "{") {
+        const closingBraceIndex = rawTemplate.indexOf("}", rawIndex + 3);
+        if (isAstralEscape(rawTemplate.slice(rawIndex + 3, closingBraceIndex))) {
+          templateIndex += 1;
+        }
+        rawIndex = closingBraceIndex;
+      } else {
+        rawIndex += ESCAPE_LENGTH[nextRawCharacter] ?? 1;
+      }
+    }
+  }
+  const isTrailingWhitespaces = templateStart === template.length;
+  if (!isTrailingWhitespaces) {
+    nextTokens.push(template.slice(templateStart));
+  }
+  return { nextTokens, leadingWhitespaces: isLeadingWhitespaces, trailingWhitespaces: isTrailingWhitespaces };
+};
+var isAstralEscape = (codePointHex) => Number.parseInt(codePointHex, 16) > ASTRAL_START;
+var DELIMITERS = /* @__PURE__ */ new Set([" ", "	", "\r", "\n"]);
+var ESCAPE_LENGTH = { x: 3, u: 5 };
+var concatTokens = (tokens, nextTokens, isSeparated) => isSeparated || tokens.length === 0 || nextTokens.length === 0 ? [...tokens, ...nextTokens] : [
+  ...tokens.slice(0, -1),
+  `${tokens.at(-1)}${nextTokens[0]}`,
+  ...nextTokens.slice(1)
+];
+var parseExpression = (expression) => {
+  const typeOfExpression = getTypeName(expression);
+  if (typeOfExpression === "string") {
+    return expression;
+  }
+  if (typeOfExpression === "number") {
+    return String(expression);
+  }
+  if ((isPlainObject2(expression) || isExecaError(expression)) && (Object.hasOwn(expression, "stdout") || Object.hasOwn(expression, "isMaxBuffer"))) {
+    return getSubprocessResult(expression);
+  }
+  if (expression instanceof ChildProcess || Object.prototype.toString.call(expression) === "[object Promise]") {
+    throw new TypeError("Unexpected subprocess in template expression. Please use ${await subprocess} instead of ${subprocess}.");
+  }
+  throw new TypeError(`Unexpected "${typeOfExpression}" in template expression`);
+};
+var getSubprocessResult = (result) => {
+  const stdout = Object.hasOwn(result, "stdout") ? result.stdout : void 0;
+  if (typeof stdout === "string") {
+    return stdout;
+  }
+  if (isUint8Array(stdout)) {
+    return uint8ArrayToString(stdout);
+  }
+  if (stdout === void 0) {
+    throw new TypeError(`Missing result.stdout in template expression. This is probably due to the previous subprocess' "stdout" option.`);
+  }
+  throw new TypeError(`Unexpected "${getTypeName(stdout)}" stdout in template expression`);
+};
+
+// ../../work/main/node_modules/execa/lib/methods/main-sync.js
+import { spawnSync } from "node:child_process";
+
+// ../../work/main/node_modules/execa/lib/arguments/specific.js
+import { debuglog } from "node:util";
+
+// ../../work/main/node_modules/execa/lib/utils/standard-stream.js
+import process2 from "node:process";
+var isStandardStream = (stream) => STANDARD_STREAMS.includes(stream);
+var STANDARD_STREAMS = [process2.stdin, process2.stdout, process2.stderr];
+var STANDARD_STREAMS_ALIASES = ["stdin", "stdout", "stderr"];
+var getStreamName = (fdNumber) => STANDARD_STREAMS_ALIASES[fdNumber] ?? `stdio[${fdNumber}]`;
+var allStreamSymbol = /* @__PURE__ */ Symbol("execa.allStream");
+var setAllStream = (stream) => Object.assign(stream, { [allStreamSymbol]: true });
+var isAllStream = (stream) => stream?.[allStreamSymbol] === true;
+
+// ../../work/main/node_modules/execa/lib/utils/options.js
+var copyOptions = (options = {}) => {
+  if (options === null) {
+    throw new TypeError("The options must be an object, not `null`.");
+  }
+  return { __proto__: null, ...options };
+};
+var checkBooleanOption = (value, optionName) => {
+  if (value !== void 0 && typeof value !== "boolean") {
+    throw new TypeError(`The \`${optionName}\` option must use a boolean.`);
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/arguments/specific.js
+var normalizeFdSpecificOptions = (options) => {
+  const optionsCopy = { __proto__: null, ...options };
+  for (const optionName of FD_SPECIFIC_OPTIONS) {
+    optionsCopy[optionName] = normalizeFdSpecificOption(options, optionName);
+  }
+  return optionsCopy;
+};
+var normalizeFdSpecificOption = (options, optionName) => {
+  const stdioLength = getStdioLength(options);
+  const optionBaseArray = Array.from({ length: stdioLength + 1 });
+  const optionArray = normalizeFdSpecificValue(options[optionName], optionBaseArray, optionName, stdioLength);
+  return addDefaultValue(optionArray, optionName);
+};
+var getStdioLength = ({ stdio }) => Array.isArray(stdio) ? Math.max(stdio.length, STANDARD_STREAMS_ALIASES.length) : STANDARD_STREAMS_ALIASES.length;
+var normalizeFdSpecificValue = (optionValue, optionArray, optionName, stdioLength) => {
+  if (isPlainObject2(optionValue)) {
+    return normalizeOptionObject(optionValue, optionArray, optionName, stdioLength);
+  }
+  validateFdSpecificValue(optionValue, optionName);
+  return optionArray.fill(optionValue);
+};
+var normalizeOptionObject = (optionValue, optionArray, optionName, stdioLength) => {
+  for (const fdName of Object.keys(optionValue).sort(compareFdName)) {
+    validateFdSpecificValue(optionValue[fdName], optionName, `${optionName}.${fdName}`);
+    for (const fdNumber of parseFdName(fdName, optionName, stdioLength)) {
+      optionArray[fdNumber] = optionValue[fdName];
+    }
+  }
+  return optionArray;
+};
+var compareFdName = (fdNameA, fdNameB) => getFdNameOrder(fdNameA) < getFdNameOrder(fdNameB) ? 1 : -1;
+var getFdNameOrder = (fdName) => {
+  if (fdName === "stdout" || fdName === "stderr") {
+    return 0;
+  }
+  return fdName === "all" ? 2 : 1;
+};
+var parseFdName = (fdName, optionName, stdioLength) => {
+  if (fdName === "ipc") {
+    return [stdioLength];
+  }
+  const fdNumber = parseFd(fdName);
+  if (fdNumber === void 0 || fdNumber === 0) {
+    throw new TypeError(`"${optionName}.${fdName}" is invalid.
+It must be "${optionName}.stdout", "${optionName}.stderr", "${optionName}.all", "${optionName}.ipc", or "${optionName}.fd3", "${optionName}.fd4" (and so on).`);
+  }
+  if (fdNumber !== "all" && fdNumber >= stdioLength) {
+    throw new TypeError(`"${optionName}.${fdName}" is invalid: that file descriptor does not exist.
+Please set the "stdio" option to ensure that file descriptor exists.`);
+  }
+  return fdNumber === "all" ? [1, 2] : [fdNumber];
+};
+var parseFd = (fdName) => {
+  if (fdName === "all") {
+    return fdName;
+  }
+  if (STANDARD_STREAMS_ALIASES.includes(fdName)) {
+    return STANDARD_STREAMS_ALIASES.indexOf(fdName);
+  }
+  const regexpResult = FD_REGEXP.exec(fdName);
+  if (regexpResult !== null) {
+    return Number(regexpResult.groups.fdNumber);
+  }
+};
+var FD_REGEXP = /^fd(?<fdNumber>\d+)$/;
+var addDefaultValue = (optionArray, optionName) => optionArray.map((optionValue) => optionValue === void 0 ? DEFAULT_OPTIONS[optionName] : optionValue);
+var BOOLEAN_FD_SPECIFIC_OPTIONS = /* @__PURE__ */ new Set(["lines", "buffer", "stripFinalNewline"]);
+var validateFdSpecificValue = (optionValue, optionName, fullOptionName = optionName) => {
+  if (BOOLEAN_FD_SPECIFIC_OPTIONS.has(optionName)) {
+    checkBooleanOption(optionValue, fullOptionName);
+  } else if (optionName === "maxBuffer" && optionValue !== void 0 && (typeof optionValue !== "number" || Number.isNaN(optionValue))) {
+    throw new TypeError(`The \`${fullOptionName}\` option must use a number.`);
+  }
+};
+var verboseDefault = debuglog("execa").enabled ? "full" : "none";
+var DEFAULT_OPTIONS = {
+  lines: false,
+  buffer: true,
+  maxBuffer: 1e3 * 1e3 * 100,
+  verbose: verboseDefault,
+  stripFinalNewline: true
+};
+var FD_SPECIFIC_OPTIONS = ["lines", "buffer", "maxBuffer", "verbose", "stripFinalNewline"];
+var getFdSpecificValue = (optionArray, fdNumber) => fdNumber === "ipc" ? optionArray.at(-1) : optionArray[fdNumber];
+
+// ../../work/main/node_modules/execa/lib/verbose/values.js
+var isVerbose = ({ verbose }, fdNumber) => getFdVerbose(verbose, fdNumber) !== "none";
+var isFullVerbose = ({ verbose }, fdNumber) => !["none", "short"].includes(getFdVerbose(verbose, fdNumber));
+var getVerboseFunction = ({ verbose }, fdNumber) => {
+  const fdVerbose = getFdVerbose(verbose, fdNumber);
+  return isVerboseFunction(fdVerbose) ? fdVerbose : void 0;
+};
+var getFdVerbose = (verbose, fdNumber) => fdNumber === void 0 ? getFdGenericVerbose(verbose) : getFdSpecificValue(verbose, fdNumber);
+var getFdGenericVerbose = (verbose) => verbose.find((fdVerbose) => isVerboseFunction(fdVerbose)) ?? VERBOSE_VALUES.findLast((fdVerbose) => verbose.includes(fdVerbose));
+var isVerboseFunction = (fdVerbose) => typeof fdVerbose === "function";
+var VERBOSE_VALUES = ["none", "short", "full"];
+
+// ../../work/main/node_modules/execa/lib/verbose/log.js
+import { inspect } from "node:util";
+
+// ../../work/main/node_modules/execa/lib/verbose/default.js
+import process4 from "node:process";
+
+// ../../work/main/node_modules/is-unicode-supported/index.js
+import process3 from "node:process";
+function isUnicodeSupported() {
+  const { env } = process3;
+  const { TERM, TERM_PROGRAM } = env;
+  if (process3.platform !== "win32") {
+    return TERM !== "linux";
+  }
+  return Boolean(env.WT_SESSION) || Boolean(env.TERMINUS_SUBLIME) || env.ConEmuTask === "{cmd::Cmder}" || TERM_PROGRAM === "Terminus-Sublime" || TERM_PROGRAM === "vscode" || TERM === "xterm-256color" || TERM === "alacritty" || TERM === "rxvt-unicode" || TERM === "rxvt-unicode-256color" || env.TERMINAL_EMULATOR === "JetBrains-JediTerm";
+}
+
+// ../../work/main/node_modules/figures/index.js
+var common = {
+  circleQuestionMark: "(?)",
+  questionMarkPrefix: "(?)",
+  square: "\u2588",
+  squareDarkShade: "\u2593",
+  squareMediumShade: "\u2592",
+  squareLightShade: "\u2591",
+  squareTop: "\u2580",
+  squareBottom: "\u2584",
+  squareLeft: "\u258C",
+  squareRight: "\u2590",
+  squareCenter: "\u25A0",
+  bullet: "\u25CF",
+  dot: "\u2024",
+  ellipsis: "\u2026",
+  pointerSmall: "\u203A",
+  triangleUp: "\u25B2",
+  triangleUpSmall: "\u25B4",
+  triangleDown: "\u25BC",
+  triangleDownSmall: "\u25BE",
+  triangleLeftSmall: "\u25C2",
+  triangleRightSmall: "\u25B8",
+  home: "\u2302",
+  heart: "\u2665",
+  musicNote: "\u266A",
+  musicNoteBeamed: "\u266B",
+  arrowUp: "\u2191",
+  arrowDown: "\u2193",
+  arrowLeft: "\u2190",
+  arrowRight: "\u2192",
+  arrowLeftRight: "\u2194",
+  arrowUpDown: "\u2195",
+  almostEqual: "\u2248",
+  notEqual: "\u2260",
+  lessOrEqual: "\u2264",
+  greaterOrEqual: "\u2265",
+  identical: "\u2261",
+  infinity: "\u221E",
+  subscriptZero: "\u2080",
+  subscriptOne: "\u2081",
+  subscriptTwo: "\u2082",
+  subscriptThree: "\u2083",
+  subscriptFour: "\u2084",
+  subscriptFive: "\u2085",
+  subscriptSix: "\u2086",
+  subscriptSeven: "\u2087",
+  subscriptEight: "\u2088",
+  subscriptNine: "\u2089",
+  oneHalf: "\xBD",
+  oneThird: "\u2153",
+  oneQuarter: "\xBC",
+  oneFifth: "\u2155",
+  oneSixth: "\u2159",
+  oneEighth: "\u215B",
+  twoThirds: "\u2154",
+  twoFifths: "\u2156",
+  threeQuarters: "\xBE",
+  threeFifths: "\u2157",
+  threeEighths: "\u215C",
+  fourFifths: "\u2158",
+  fiveSixths: "\u215A",
+  fiveEighths: "\u215D",
+  sevenEighths: "\u215E",
+  line: "\u2500",
+  lineBold: "\u2501",
+  lineDouble: "\u2550",
+  lineDashed0: "\u2504",
+  lineDashed1: "\u2505",
+  lineDashed2: "\u2508",
+  lineDashed3: "\u2509",
+  lineDashed4: "\u254C",
+  lineDashed5: "\u254D",
+  lineDashed6: "\u2574",
+  lineDashed7: "\u2576",
+  lineDashed8: "\u2578",
+  lineDashed9: "\u257A",
+  lineDashed10: "\u257C",
+  lineDashed11: "\u257E",
+  lineDashed12: "\u2212",
+  lineDashed13: "\u2013",
+  lineDashed14: "\u2010",
+  lineDashed15: "\u2043",
+  lineVertical: "\u2502",
+  lineVerticalBold: "\u2503",
+  lineVerticalDouble: "\u2551",
+  lineVerticalDashed0: "\u2506",
+  lineVerticalDashed1: "\u2507",
+  lineVerticalDashed2: "\u250A",
+  lineVerticalDashed3: "\u250B",
+  lineVerticalDashed4: "\u254E",
+  lineVerticalDashed5: "\u254F",
+  lineVerticalDashed6: "\u2575",
+  lineVerticalDashed7: "\u2577",
+  lineVerticalDashed8: "\u2579",
+  lineVerticalDashed9: "\u257B",
+  lineVerticalDashed10: "\u257D",
+  lineVerticalDashed11: "\u257F",
+  lineDownLeft: "\u2510",
+  lineDownLeftArc: "\u256E",
+  lineDownBoldLeftBold: "\u2513",
+  lineDownBoldLeft: "\u2512",
+  lineDownLeftBold: "\u2511",
+  lineDownDoubleLeftDouble: "\u2557",
+  lineDownDoubleLeft: "\u2556",
+  lineDownLeftDouble: "\u2555",
+  lineDownRight: "\u250C",
+  lineDownRightArc: "\u256D",
+  lineDownBoldRightBold: "\u250F",
+  lineDownBoldRight: "\u250E",
+  lineDownRightBold: "\u250D",
+  lineDownDoubleRightDouble: "\u2554",
+  lineDownDoubleRight: "\u2553",
+  lineDownRightDouble: "\u2552",
+  lineUpLeft: "\u2518",
+  lineUpLeftArc: "\u256F",
+  lineUpBoldLeftBold: "\u251B",
+  lineUpBoldLeft: "\u251A",
+  lineUpLeftBold: "\u2519",
+  lineUpDoubleLeftDouble: "\u255D",
+  lineUpDoubleLeft: "\u255C",
+  lineUpLeftDouble: "\u255B",
+  lineUpRight: "\u2514",
+  lineUpRightArc: "\u2570",
+  lineUpBoldRightBold: "\u2517",
+  lineUpBoldRight: "\u2516",
+  lineUpRightBold: "\u2515",
+  lineUpDoubleRightDouble: "\u255A",
+  lineUpDoubleRight: "\u2559",
+  lineUpRightDouble: "\u2558",
+  lineUpDownLeft: "\u2524",
+  lineUpBoldDownBoldLeftBold: "\u252B",
+  lineUpBoldDownBoldLeft: "\u2528",
+  lineUpDownLeftBold: "\u2525",
+  lineUpBoldDownLeftBold: "\u2529",
+  lineUpDownBoldLeftBold: "\u252A",
+  lineUpDownBoldLeft: "\u2527",
+  lineUpBoldDownLeft: "\u2526",
+  lineUpDoubleDownDoubleLeftDouble: "\u2563",
+  lineUpDoubleDownDoubleLeft: "\u2562",
+  lineUpDownLeftDouble: "\u2561",
+  lineUpDownRight: "\u251C",
+  lineUpBoldDownBoldRightBold: "\u2523",
+  lineUpBoldDownBoldRight: "\u2520",
+  lineUpDownRightBold: "\u251D",
+  lineUpBoldDownRightBold: "\u2521",
+  lineUpDownBoldRightBold: "\u2522",
+  lineUpDownBoldRight: "\u251F",
+  lineUpBoldDownRight: "\u251E",
+  lineUpDoubleDownDoubleRightDouble: "\u2560",
+  lineUpDoubleDownDoubleRight: "\u255F",
+  lineUpDownRightDouble: "\u255E",
+  lineDownLeftRight: "\u252C",
+  lineDownBoldLeftBoldRightBold: "\u2533",
+  lineDownLeftBoldRightBold: "\u252F",
+  lineDownBoldLeftRight: "\u2530",
+  lineDownBoldLeftBoldRight: "\u2531",
+  lineDownBoldLeftRightBold: "\u2532",
+  lineDownLeftRightBold: "\u252E",
+  lineDownLeftBoldRight: "\u252D",
+  lineDownDoubleLeftDoubleRightDouble: "\u2566",
+  lineDownDoubleLeftRight: "\u2565",
+  lineDownLeftDoubleRightDouble: "\u2564",
+  lineUpLeftRight: "\u2534",
+  lineUpBoldLeftBoldRightBold: "\u253B",
+  lineUpLeftBoldRightBold: "\u2537",
+  lineUpBoldLeftRight: "\u2538",
+  lineUpBoldLeftBoldRight: "\u2539",
+  lineUpBoldLeftRightBold: "\u253A",
+  lineUpLeftRightBold: "\u2536",
+  lineUpLeftBoldRight: "\u2535",
+  lineUpDoubleLeftDoubleRightDouble: "\u2569",
+  lineUpDoubleLeftRight: "\u2568",
+  lineUpLeftDoubleRightDouble: "\u2567",
+  lineUpDownLeftRight: "\u253C",
+  lineUpBoldDownBoldLeftBoldRightBold: "\u254B",
+  lineUpDownBoldLeftBoldRightBold: "\u2548",
+  lineUpBoldDownLeftBoldRightBold: "\u2547",
+  lineUpBoldDownBoldLeftRightBold: "\u254A",
+  lineUpBoldDownBoldLeftBoldRight: "\u2549",
+  lineUpBoldDownLeftRight: "\u2540",
+  lineUpDownBoldLeftRight: "\u2541",
+  lineUpDownLeftBoldRight: "\u253D",
+  lineUpDownLeftRightBold: "\u253E",
+  lineUpBoldDownBoldLeftRight: "\u2542",
+  lineUpDownLeftBoldRightBold: "\u253F",
+  lineUpBoldDownLeftBoldRight: "\u2543",
+  lineUpBoldDownLeftRightBold: "\u2544",
+  lineUpDownBoldLeftBoldRight: "\u2545",
+  lineUpDownBoldLeftRightBold: "\u2546",
+  lineUpDoubleDownDoubleLeftDoubleRightDouble: "\u256C",
+  lineUpDoubleDownDoubleLeftRight: "\u256B",
+  lineUpDownLeftDoubleRightDouble: "\u256A",
+  lineCross: "\u2573",
+  lineBackslash: "\u2572",
+  lineSlash: "\u2571"
+};
+var specialMainSymbols = {
+  tick: "\u2714",
+  info: "\u2139",
+  warning: "\u26A0",
+  cross: "\u2718",
+  squareSmall: "\u25FB",
+  squareSmallFilled: "\u25FC",
+  circle: "\u25EF",
+  circleFilled: "\u25C9",
+  circleDotted: "\u25CC",
+  circleDouble: "\u25CE",
+  circleCircle: "\u24DE",
+  circleCross: "\u24E7",
+  circlePipe: "\u24BE",
+  radioOn: "\u25C9",
+  radioOff: "\u25EF",
+  checkboxOn: "\u2612",
+  checkboxOff: "\u2610",
+  checkboxCircleOn: "\u24E7",
+  checkboxCircleOff: "\u24BE",
+  pointer: "\u276F",
+  triangleUpOutline: "\u25B3",
+  triangleLeft: "\u25C0",
+  triangleRight: "\u25B6",
+  lozenge: "\u25C6",
+  lozengeOutline: "\u25C7",
+  hamburger: "\u2630",
+  smiley: "\u32E1",
+  mustache: "\u0DF4",
+  star: "\u2605",
+  play: "\u25B6",
+  nodejs: "\u2B22",
+  oneSeventh: "\u2150",
+  oneNinth: "\u2151",
+  oneTenth: "\u2152"
+};
+var specialFallbackSymbols = {
+  tick: "\u221A",
+  info: "i",
+  warning: "\u203C",
+  cross: "\xD7",
+  squareSmall: "\u25A1",
+  squareSmallFilled: "\u25A0",
+  circle: "( )",
+  circleFilled: "(*)",
+  circleDotted: "( )",
+  circleDouble: "( )",
+  circleCircle: "(\u25CB)",
+  circleCross: "(\xD7)",
+  circlePipe: "(\u2502)",
+  radioOn: "(*)",
+  radioOff: "( )",
+  checkboxOn: "[\xD7]",
+  checkboxOff: "[ ]",
+  checkboxCircleOn: "(\xD7)",
+  checkboxCircleOff: "( )",
+  pointer: ">",
+  triangleUpOutline: "\u2206",
+  triangleLeft: "\u25C4",
+  triangleRight: "\u25BA",
+  lozenge: "\u2666",
+  lozengeOutline: "\u25CA",
+  hamburger: "\u2261",
+  smiley: "\u263A",
+  mustache: "\u250C\u2500\u2510",
+  star: "\u2736",
+  play: "\u25BA",
+  nodejs: "\u2666",
+  oneSeventh: "1/7",
+  oneNinth: "1/9",
+  oneTenth: "1/10"
+};
+var mainSymbols = { ...common, ...specialMainSymbols };
+var fallbackSymbols = { ...common, ...specialFallbackSymbols };
+var shouldUseMain = isUnicodeSupported();
+var figures = shouldUseMain ? mainSymbols : fallbackSymbols;
+var figures_default = figures;
+var replacements = Object.entries(specialMainSymbols);
+
+// ../../work/main/node_modules/yoctocolors/base.js
+import tty from "node:tty";
+var hasColors = tty?.WriteStream?.prototype?.hasColors?.() ?? false;
+var format = (open5, close) => {
+  if (!hasColors) {
+    return (input2) => input2;
+  }
+  const openCode = `\x1B[${open5}m`;
+  const closeCode = `\x1B[${close}m`;
+  return (input2) => {
+    const string4 = input2 + "";
+    let index = string4.indexOf(closeCode);
+    if (index === -1) {
+      return openCode + string4 + closeCode;
+    }
+    let result = openCode;
+    let lastIndex = 0;
+    const reopenOnNestedClose = close === 22;
+    const replaceCode = (reopenOnNestedClose ? closeCode : "") + openCode;
+    while (index !== -1) {
+      result += string4.slice(lastIndex, index) + replaceCode;
+      lastIndex = index + closeCode.length;
+      index = string4.indexOf(closeCode, lastIndex);
+    }
+    result += string4.slice(lastIndex) + closeCode;
+    return result;
+  };
+};
+var reset = format(0, 0);
+var bold = format(1, 22);
+var dim = format(2, 22);
+var italic = format(3, 23);
+var underline = format(4, 24);
+var underlineDouble = format("4:2", 24);
+var underlineCurly = format("4:3", 24);
+var underlineDotted = format("4:4", 24);
+var underlineDashed = format("4:5", 24);
+var overline = format(53, 55);
+var inverse = format(7, 27);
+var hidden = format(8, 28);
+var strikethrough = format(9, 29);
+var black = format(30, 39);
+var red = format(31, 39);
+var green = format(32, 39);
+var yellow = format(33, 39);
+var blue = format(34, 39);
+var magenta = format(35, 39);
+var cyan = format(36, 39);
+var white = format(37, 39);
+var gray = format(90, 39);
+var bgBlack = format(40, 49);
+var bgRed = format(41, 49);
+var bgGreen = format(42, 49);
+var bgYellow = format(43, 49);
+var bgBlue = format(44, 49);
+var bgMagenta = format(45, 49);
+var bgCyan = format(46, 49);
+var bgWhite = format(47, 49);
+var bgGray = format(100, 49);
+var redBright = format(91, 39);
+var greenBright = format(92, 39);
+var yellowBright = format(93, 39);
+var blueBright = format(94, 39);
+var magentaBright = format(95, 39);
+var cyanBright = format(96, 39);
+var whiteBright = format(97, 39);
+var bgRedBright = format(101, 49);
+var bgGreenBright = format(102, 49);
+var bgYellowBright = format(103, 49);
+var bgBlueBright = format(104, 49);
+var bgMagentaBright = format(105, 49);
+var bgCyanBright = format(106, 49);
+var bgWhiteBright = format(107, 49);
+var underlineBlack = format("58;5;0", 59);
+var underlineRed = format("58;5;1", 59);
+var underlineGreen = format("58;5;2", 59);
+var underlineYellow = format("58;5;3", 59);
+var underlineBlue = format("58;5;4", 59);
+var underlineMagenta = format("58;5;5", 59);
+var underlineCyan = format("58;5;6", 59);
+var underlineWhite = format("58;5;7", 59);
+var underlineGray = format("58;5;8", 59);
+var underlineRedBright = format("58;5;9", 59);
+var underlineGreenBright = format("58;5;10", 59);
+var underlineYellowBright = format("58;5;11", 59);
+var underlineBlueBright = format("58;5;12", 59);
+var underlineMagentaBright = format("58;5;13", 59);
+var underlineCyanBright = format("58;5;14", 59);
+var underlineWhiteBright = format("58;5;15", 59);
+
+// ../../work/main/node_modules/execa/lib/verbose/default.js
+var hasColors2 = process4.env.FORCE_COLOR !== void 0 || process4.stderr.isTTY === true;
+var identity = (string4) => string4;
+var getColor = (color) => hasColors2 ? color : identity;
+var gray2 = getColor(gray);
+var bold2 = getColor(bold);
+var redBright2 = getColor(redBright);
+var yellowBright2 = getColor(yellowBright);
+var defaultVerboseFunction = ({
+  type,
+  message,
+  timestamp,
+  piped,
+  commandId,
+  result: { failed = false } = {},
+  options: { reject = true }
+}) => {
+  const timestampString = serializeTimestamp(timestamp);
+  const icon = ICONS[type]({ failed, reject, piped });
+  const color = COLORS[type]({ reject });
+  return `${gray2(`[${timestampString}]`)} ${gray2(`[${commandId}]`)} ${color(icon)} ${color(message)}`;
+};
+var serializeTimestamp = (timestamp) => `${padField(timestamp.getHours(), 2)}:${padField(timestamp.getMinutes(), 2)}:${padField(timestamp.getSeconds(), 2)}.${padField(timestamp.getMilliseconds(), 3)}`;
+var padField = (field, padding) => String(field).padStart(padding, "0");
+var getFinalIcon = ({ failed, reject }) => {
+  if (!failed) {
+    return figures_default.tick;
+  }
+  return reject ? figures_default.cross : figures_default.warning;
+};
+var ICONS = {
+  command: ({ piped }) => piped ? "|" : "$",
+  output: () => " ",
+  ipc: () => "*",
+  error: getFinalIcon,
+  duration: getFinalIcon
+};
+var COLORS = {
+  command: () => bold2,
+  output: () => identity,
+  ipc: () => identity,
+  error: ({ reject }) => reject ? redBright2 : yellowBright2,
+  duration: () => gray2
+};
+
+// ../../work/main/node_modules/execa/lib/verbose/custom.js
+var applyVerboseOnLines = (printedLines, verboseInfo, fdNumber) => {
+  const verboseFunction = getVerboseFunction(verboseInfo, fdNumber);
+  return printedLines.map(({ verboseLine, verboseObject }) => applyVerboseFunction(verboseLine, verboseObject, verboseFunction)).filter((printedLine) => printedLine !== void 0).map((printedLine) => appendNewline(printedLine)).join("");
+};
+var applyVerboseFunction = (verboseLine, verboseObject, verboseFunction) => {
+  if (verboseFunction === void 0) {
+    return verboseLine;
+  }
+  const printedLine = verboseFunction(verboseLine, verboseObject);
+  if (typeof printedLine === "string") {
+    return printedLine;
+  }
+};
+var appendNewline = (printedLine) => printedLine.endsWith("\n") ? printedLine : `${printedLine}
+`;
+
+// ../../work/main/node_modules/execa/lib/verbose/log.js
+var verboseLog = ({ type, verboseMessage, fdNumber, verboseInfo, result }) => {
+  const verboseObject = getVerboseObject({ type, result, verboseInfo });
+  const printedLines = getPrintedLines(verboseMessage, verboseObject);
+  const finalLines = applyVerboseOnLines(printedLines, verboseInfo, fdNumber);
+  if (finalLines !== "") {
+    console.warn(finalLines.slice(0, -1));
+  }
+};
+var getVerboseObject = ({ type, result, verboseInfo }) => {
+  const { escapedCommand, commandId, rawOptions } = verboseInfo;
+  const { piped = false, ...options } = rawOptions;
+  return {
+    type,
+    escapedCommand,
+    commandId: `${commandId}`,
+    timestamp: /* @__PURE__ */ new Date(),
+    piped,
+    result,
+    options
+  };
+};
+var getPrintedLines = (verboseMessage, verboseObject) => verboseMessage.split("\n").map((message) => getPrintedLine({ ...verboseObject, message }));
+var getPrintedLine = (verboseObject) => {
+  const verboseLine = defaultVerboseFunction(verboseObject);
+  return { verboseLine, verboseObject };
+};
+var serializeVerboseMessage = (message) => {
+  const messageString = typeof message === "string" ? message : inspect(message);
+  return escapeLines(messageString);
+};
+
+// ../../work/main/node_modules/execa/lib/verbose/start.js
+var logCommand = (escapedCommand, verboseInfo) => {
+  if (!isVerbose(verboseInfo)) {
+    return;
+  }
+  verboseLog({
+    type: "command",
+    verboseMessage: escapedCommand,
+    verboseInfo
+  });
+};
+
+// ../../work/main/node_modules/execa/lib/verbose/info.js
+var getVerboseInfo = (verbose, escapedCommand, rawOptions) => {
+  validateVerbose(verbose);
+  const commandId = getCommandId(verbose);
+  return {
+    verbose,
+    escapedCommand,
+    commandId,
+    rawOptions
+  };
+};
+var getCommandId = (verbose) => isVerbose({ verbose }) ? COMMAND_ID++ : void 0;
+var COMMAND_ID = 0n;
+var validateVerbose = (verbose) => {
+  for (const fdVerbose of verbose) {
+    if (fdVerbose === false) {
+      throw new TypeError(`The "verbose: false" option was renamed to "verbose: 'none'".`);
+    }
+    if (fdVerbose === true) {
+      throw new TypeError(`The "verbose: true" option was renamed to "verbose: 'short'".`);
+    }
+    if (!VERBOSE_VALUES.includes(fdVerbose) && !isVerboseFunction(fdVerbose)) {
+      const allowedValues = VERBOSE_VALUES.map((allowedValue) => `'${allowedValue}'`).join(", ");
+      throw new TypeError(`The "verbose" option must not be ${fdVerbose}. Allowed values are: ${allowedValues} or a function.`);
+    }
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/return/duration.js
+import { hrtime } from "node:process";
+var getStartTime = () => hrtime.bigint();
+var getDurationMs = (startTime) => Number(hrtime.bigint() - startTime) / 1e6;
+
+// ../../work/main/node_modules/execa/lib/arguments/command.js
+var handleCommand = (filePath, rawArguments, rawOptions) => {
+  const startTime = getStartTime();
+  const { command, escapedCommand } = joinCommand(filePath, rawArguments, rawOptions.shell && !rawOptions.node);
+  const verbose = normalizeFdSpecificOption(rawOptions, "verbose");
+  const verboseInfo = getVerboseInfo(verbose, escapedCommand, { __proto__: null, ...rawOptions });
+  logCommand(escapedCommand, verboseInfo);
+  return {
+    command,
+    escapedCommand,
+    startTime,
+    verboseInfo
+  };
+};
+
+// ../../work/main/node_modules/execa/lib/arguments/options.js
+import path7 from "node:path";
+import process9 from "node:process";
+
+// ../../work/main/node_modules/npm-run-path/index.js
+import process5 from "node:process";
+import path2 from "node:path";
+
+// ../../work/main/node_modules/path-key/index.js
+function pathKey(options = {}) {
+  const {
+    env = process.env,
+    platform: platform2 = process.platform
+  } = options;
+  if (platform2 !== "win32") {
+    return "PATH";
+  }
+  return Object.keys(env).reverse().find((key) => key.toUpperCase() === "PATH") || "Path";
+}
+
+// ../../work/main/node_modules/unicorn-magic/node.js
+import { promisify } from "node:util";
+import { execFile as execFileCallback, execFileSync as execFileSyncOriginal } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
+var execFileOriginal = promisify(execFileCallback);
+function toPath(urlOrPath) {
+  return urlOrPath instanceof URL ? fileURLToPath2(urlOrPath) : urlOrPath;
+}
+function traversePathUp(startPath) {
+  return {
+    *[Symbol.iterator]() {
+      let currentPath = path.resolve(toPath(startPath));
+      let previousPath;
+      while (previousPath !== currentPath) {
+        yield currentPath;
+        previousPath = currentPath;
+        currentPath = path.resolve(currentPath, "..");
+      }
+    }
+  };
+}
+var TEN_MEGABYTES_IN_BYTES = 10 * 1024 * 1024;
+
+// ../../work/main/node_modules/npm-run-path/index.js
+var npmRunPath = ({
+  cwd = process5.cwd(),
+  path: pathOption = process5.env[pathKey()],
+  preferLocal = true,
+  execPath: execPath2 = process5.execPath,
+  addExecPath = true
+} = {}) => {
+  const cwdPath = path2.resolve(toPath(cwd));
+  const result = [];
+  const pathParts = pathOption.split(path2.delimiter);
+  if (preferLocal) {
+    applyPreferLocal(result, pathParts, cwdPath);
+  }
+  if (addExecPath) {
+    applyExecPath(result, pathParts, execPath2, cwdPath);
+  }
+  return pathOption === "" || pathOption === path2.delimiter ? `${result.join(path2.delimiter)}${pathOption}` : [...result, pathOption].join(path2.delimiter);
+};
+var applyPreferLocal = (result, pathParts, cwdPath) => {
+  for (const directory of traversePathUp(cwdPath)) {
+    const pathPart = path2.join(directory, "node_modules/.bin");
+    if (!pathParts.includes(pathPart)) {
+      result.push(pathPart);
+    }
+  }
+};
+var applyExecPath = (result, pathParts, execPath2, cwdPath) => {
+  const pathPart = path2.resolve(cwdPath, toPath(execPath2), "..");
+  if (!pathParts.includes(pathPart)) {
+    result.push(pathPart);
+  }
+};
+var npmRunPathEnv = ({ env = process5.env, ...options } = {}) => {
+  env = { ...env };
+  const pathName = pathKey({ env });
+  options.path = env[pathName];
+  env[pathName] = npmRunPath(options);
+  return env;
+};
+
+// ../../work/main/node_modules/execa/lib/terminate/kill.js
+import { setTimeout as setTimeout3 } from "node:timers/promises";
+
+// ../../work/main/node_modules/execa/lib/terminate/signal.js
+import { constants as constants3 } from "node:os";
+
+// ../../work/main/node_modules/human-signals/build/src/main.js
+import { constants as constants2 } from "node:os";
+
+// ../../work/main/node_modules/human-signals/build/src/realtime.js
+var getRealtimeSignals = () => {
+  const length = SIGRTMAX - SIGRTMIN + 1;
+  return Array.from({ length }, getRealtimeSignal);
+};
+var getRealtimeSignal = (value, index) => ({
+  name: `SIGRT${index + 1}`,
+  number: SIGRTMIN + index,
+  action: "terminate",
+  description: "Application-specific signal (realtime)",
+  standard: "posix"
+});
+var SIGRTMIN = 34;
+var SIGRTMAX = 64;
+
+// ../../work/main/node_modules/human-signals/build/src/signals.js
+import { constants } from "node:os";
+
+// ../../work/main/node_modules/human-signals/build/src/core.js
+var SIGNALS = [
+  {
+    name: "SIGHUP",
+    number: 1,
+    action: "terminate",
+    description: "Terminal closed",
+    standard: "posix"
+  },
+  {
+    name: "SIGINT",
+    number: 2,
+    action: "terminate",
+    description: "User interruption with CTRL-C",
+    standard: "ansi"
+  },
+  {
+    name: "SIGQUIT",
+    number: 3,
+    action: "core",
+    description: "User interruption with CTRL-\\",
+    standard: "posix"
+  },
+  {
+    name: "SIGILL",
+    number: 4,
+    action: "core",
+    description: "Invalid machine instruction",
+    standard: "ansi"
+  },
+  {
+    name: "SIGTRAP",
+    number: 5,
+    action: "core",
+    description: "Debugger breakpoint",
+    standard: "posix"
+  },
+  {
+    name: "SIGABRT",
+    number: 6,
+    action: "core",
+    description: "Aborted",
+    standard: "ansi"
+  },
+  {
+    name: "SIGIOT",
+    number: 6,
+    action: "core",
+    description: "Aborted",
+    standard: "bsd"
+  },
+  {
+    name: "SIGBUS",
+    number: 7,
+    action: "core",
+    description: "Bus error due to misaligned, non-existing address or paging error",
+    standard: "bsd"
+  },
+  {
+    name: "SIGEMT",
+    number: 7,
+    action: "terminate",
+    description: "Command should be emulated but is not implemented",
+    standard: "other"
+  },
+  {
+    name: "SIGFPE",
+    number: 8,
+    action: "core",
+    description: "Floating point arithmetic error",
+    standard: "ansi"
+  },
+  {
+    name: "SIGKILL",
+    number: 9,
+    action: "terminate",
+    description: "Forced termination",
+    standard: "posix",
+    forced: true
+  },
+  {
+    name: "SIGUSR1",
+    number: 10,
+    action: "terminate",
+    description: "Application-specific signal",
+    standard: "posix"
+  },
+  {
+    name: "SIGSEGV",
+    number: 11,
+    action: "core",
+    description: "Segmentation fault",
+    standard: "ansi"
+  },
+  {
+    name: "SIGUSR2",
+    number: 12,
+    action: "terminate",
+    description: "Application-specific signal",
+    standard: "posix"
+  },
+  {
+    name: "SIGPIPE",
+    number: 13,
+    action: "terminate",
+    description: "Broken pipe or socket",
+    standard: "posix"
+  },
+  {
+    name: "SIGALRM",
+    number: 14,
+    action: "terminate",
+    description: "Timeout or timer",
+    standard: "posix"
+  },
+  {
+    name: "SIGTERM",
+    number: 15,
+    action: "terminate",
+    description: "Termination",
+    standard: "ansi"
+  },
+  {
+    name: "SIGSTKFLT",
+    number: 16,
+    action: "terminate",
+    description: "Stack is empty or overflowed",
+    standard: "other"
+  },
+  {
+    name: "SIGCHLD",
+    number: 17,
+    action: "ignore",
+    description: "Child process terminated, paused or unpaused",
+    standard: "posix"
+  },
+  {
+    name: "SIGCLD",
+    number: 17,
+    action: "ignore",
+    description: "Child process terminated, paused or unpaused",
+    standard: "other"
+  },
+  {
+    name: "SIGCONT",
+    number: 18,
+    action: "unpause",
+    description: "Unpaused",
+    standard: "posix",
+    forced: true
+  },
+  {
+    name: "SIGSTOP",
+    number: 19,
+    action: "pause",
+    description: "Paused",
+    standard: "posix",
+    forced: true
+  },
+  {
+    name: "SIGTSTP",
+    number: 20,
+    action: "pause",
+    description: 'Paused using CTRL-Z or "suspend"',
+    standard: "posix"
+  },
+  {
+    name: "SIGTTIN",
+    number: 21,
+    action: "pause",
+    description: "Background process cannot read terminal input",
+    standard: "posix"
+  },
+  {
+    name: "SIGBREAK",
+    number: 21,
+    action: "terminate",
+    description: "User interruption with CTRL-BREAK",
+    standard: "other"
+  },
+  {
+    name: "SIGTTOU",
+    number: 22,
+    action: "pause",
+    description: "Background process cannot write to terminal output",
+    standard: "posix"
+  },
+  {
+    name: "SIGURG",
+    number: 23,
+    action: "ignore",
+    description: "Socket received out-of-band data",
+    standard: "bsd"
+  },
+  {
+    name: "SIGXCPU",
+    number: 24,
+    action: "core",
+    description: "Process timed out",
+    standard: "bsd"
+  },
+  {
+    name: "SIGXFSZ",
+    number: 25,
+    action: "core",
+    description: "File too big",
+    standard: "bsd"
+  },
+  {
+    name: "SIGVTALRM",
+    number: 26,
+    action: "terminate",
+    description: "Timeout or timer",
+    standard: "bsd"
+  },
+  {
+    name: "SIGPROF",
+    number: 27,
+    action: "terminate",
+    description: "Timeout or timer",
+    standard: "bsd"
+  },
+  {
+    name: "SIGWINCH",
+    number: 28,
+    action: "ignore",
+    description: "Terminal window size changed",
+    standard: "bsd"
+  },
+  {
+    name: "SIGIO",
+    number: 29,
+    action: "terminate",
+    description: "I/O is available",
+    standard: "other"
+  },
+  {
+    name: "SIGPOLL",
+    number: 29,
+    action: "terminate",
+    description: "Watched event",
+    standard: "other"
+  },
+  {
+    name: "SIGINFO",
+    number: 29,
+    action: "ignore",
+    description: "Request for process information",
+    standard: "other"
+  },
+  {
+    name: "SIGPWR",
+    number: 30,
+    action: "terminate",
+    description: "Device running out of power",
+    standard: "systemv"
+  },
+  {
+    name: "SIGSYS",
+    number: 31,
+    action: "core",
+    description: "Invalid system call",
+    standard: "other"
+  },
+  {
+    name: "SIGUNUSED",
+    number: 31,
+    action: "terminate",
+    description: "Invalid system call",
+    standard: "other"
+  }
+];
+
+// ../../work/main/node_modules/human-signals/build/src/signals.js
+var getSignals = () => {
+  const realtimeSignals = getRealtimeSignals();
+  const signals2 = [...SIGNALS, ...realtimeSignals].map(normalizeSignal);
+  return signals2;
+};
+var normalizeSignal = ({
+  name,
+  number: defaultNumber,
+  description,
+  action,
+  forced = false,
+  standard
+}) => {
+  const {
+    signals: { [name]: constantSignal }
+  } = constants;
+  const supported = constantSignal !== void 0;
+  const number4 = supported ? constantSignal : defaultNumber;
+  return { name, number: number4, description, supported, action, forced, standard };
+};
+
+// ../../work/main/node_modules/human-signals/build/src/main.js
+var getSignalsByName = () => {
+  const signals2 = getSignals();
+  return Object.fromEntries(signals2.map(getSignalByName));
+};
+var getSignalByName = ({
+  name,
+  number: number4,
+  description,
+  supported,
+  action,
+  forced,
+  standard
+}) => [name, { name, number: number4, description, supported, action, forced, standard }];
+var signalsByName = getSignalsByName();
+var getSignalsByNumber = () => {
+  const signals2 = getSignals();
+  const length = SIGRTMAX + 1;
+  const signalsA = Array.from(
+    { length },
+    (value, number4) => getSignalByNumber(number4, signals2)
+  );
+  return Object.assign({}, ...signalsA);
+};
+var getSignalByNumber = (number4, signals2) => {
+  const signal = findSignalByNumber(number4, signals2);
+  if (signal === void 0) {
+    return {};
+  }
+  const { name, description, supported, action, forced, standard } = signal;
+  return {
+    [number4]: {
+      name,
+      number: number4,
+      description,
+      supported,
+      action,
+      forced,
+      standard
+    }
+  };
+};
+var findSignalByNumber = (number4, signals2) => {
+  const signal = signals2.find(({ name }) => constants2.signals[name] === number4);
+  if (signal !== void 0) {
+    return signal;
+  }
+  return signals2.find((signalA) => signalA.number === number4);
+};
+var signalsByNumber = getSignalsByNumber();
+
+// ../../work/main/node_modules/execa/lib/terminate/signal.js
+var normalizeKillSignal = (killSignal) => {
+  const optionName = "option `killSignal`";
+  if (killSignal === 0) {
+    throw new TypeError(`Invalid ${optionName}: 0 cannot be used.`);
+  }
+  return normalizeSignal2(killSignal, optionName);
+};
+var normalizeSignalArgument = (signal) => signal === 0 ? signal : normalizeSignal2(signal, "`subprocess.kill()`'s argument");
+var normalizeSignal2 = (signalNameOrInteger, optionName) => {
+  if (Number.isInteger(signalNameOrInteger)) {
+    return normalizeSignalInteger(signalNameOrInteger, optionName);
+  }
+  if (typeof signalNameOrInteger === "string") {
+    return normalizeSignalName(signalNameOrInteger, optionName);
+  }
+  throw new TypeError(`Invalid ${optionName} ${String(signalNameOrInteger)}: it must be a string or an integer.
+${getAvailableSignals()}`);
+};
+var normalizeSignalInteger = (signalInteger, optionName) => {
+  if (signalsIntegerToName.has(signalInteger)) {
+    return signalsIntegerToName.get(signalInteger);
+  }
+  throw new TypeError(`Invalid ${optionName} ${signalInteger}: this signal integer does not exist.
+${getAvailableSignals()}`);
+};
+var getSignalsIntegerToName = () => new Map(Object.entries(constants3.signals).reverse().map(([signalName, signalInteger]) => [signalInteger, signalName]));
+var signalsIntegerToName = getSignalsIntegerToName();
+var normalizeSignalName = (signalName, optionName) => {
+  if (signalName in constants3.signals) {
+    return signalName;
+  }
+  if (signalName.toUpperCase() in constants3.signals) {
+    throw new TypeError(`Invalid ${optionName} '${signalName}': please rename it to '${signalName.toUpperCase()}'.`);
+  }
+  throw new TypeError(`Invalid ${optionName} '${signalName}': this signal name does not exist.
+${getAvailableSignals()}`);
+};
+var getAvailableSignals = () => `Available signal names: ${getAvailableSignalNames()}.
+Available signal numbers: ${getAvailableSignalIntegers()}.`;
+var getAvailableSignalNames = () => Object.keys(constants3.signals).sort().map((signalName) => `'${signalName}'`).join(", ");
+var getAvailableSignalIntegers = () => [...new Set(Object.values(constants3.signals).sort((signalInteger, signalIntegerTwo) => signalInteger - signalIntegerTwo))].join(", ");
+var getSignalDescription = (signal) => signalsByName[signal].description;
+
+// ../../work/main/node_modules/execa/lib/terminate/timeout.js
+import { setTimeout as setTimeout2 } from "node:timers/promises";
+var validateTimeout = ({ timeout }) => {
+  if (timeout !== void 0) {
+    validateDelay(timeout, "timeout");
+  }
+};
+var validateDelay = (delay, optionName) => {
+  if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY) {
+    throw new TypeError(`Expected the \`${optionName}\` option to be a non-negative integer up to ${MAX_DELAY}, got \`${delay}\` (${getTypeName(delay)})`);
+  }
+};
+var MAX_DELAY = 2 ** 31 - 1;
+var throwOnTimeout = (kill, timeout, context, controller) => timeout === 0 || timeout === void 0 ? [] : [killAfterTimeout(kill, timeout, context, controller)];
+var killAfterTimeout = async (kill, timeout, context, { signal }) => {
+  await setTimeout2(timeout, void 0, { signal });
+  context.terminationReason ??= "timeout";
+  kill();
+  throw new DiscardedError();
+};
+
+// ../../work/main/node_modules/execa/lib/terminate/kill.js
+var normalizeForceKillAfterDelay = (forceKillAfterDelay) => {
+  if (forceKillAfterDelay === false) {
+    return forceKillAfterDelay;
+  }
+  if (forceKillAfterDelay === true) {
+    return DEFAULT_FORCE_KILL_TIMEOUT;
+  }
+  validateDelay(forceKillAfterDelay, "forceKillAfterDelay");
+  return forceKillAfterDelay;
+};
+var DEFAULT_FORCE_KILL_TIMEOUT = 1e3 * 5;
+var subprocessKill = ({ kill, options: { forceKillAfterDelay, killSignal }, onInternalError, context, controller }, signalOrError, errorArgument) => {
+  const { signal, error: error63 } = parseKillArguments(signalOrError, errorArgument, killSignal);
+  emitKillError(error63, onInternalError);
+  const killResult = kill(signal);
+  setKillTimeout({
+    kill,
+    signal,
+    forceKillAfterDelay,
+    killSignal,
+    killResult,
+    context,
+    controller
+  });
+  return killResult;
+};
+var parseKillArguments = (signalOrError, errorArgument, killSignal) => {
+  const [signal = killSignal, error63] = isErrorInstance(signalOrError) ? [void 0, signalOrError] : [signalOrError, errorArgument];
+  if (typeof signal !== "string" && !Number.isInteger(signal)) {
+    throw new TypeError(`The first argument must be an error instance or a signal name string/integer: ${String(signal)}`);
+  }
+  if (error63 !== void 0 && !isErrorInstance(error63)) {
+    throw new TypeError(`The second argument is optional. If specified, it must be an error instance: ${error63}`);
+  }
+  return { signal: normalizeSignalArgument(signal), error: error63 };
+};
+var emitKillError = (error63, onInternalError) => {
+  if (error63 !== void 0) {
+    onInternalError.reject(error63);
+  }
+};
+var setKillTimeout = async ({ kill, signal, forceKillAfterDelay, killSignal, killResult, context, controller }) => {
+  if (signal === killSignal && killResult) {
+    killOnTimeout({
+      kill,
+      forceKillAfterDelay,
+      context,
+      controllerSignal: controller.signal
+    });
+  }
+};
+var killOnTimeout = async ({ kill, forceKillAfterDelay, context, controllerSignal }) => {
+  if (forceKillAfterDelay === false) {
+    return;
+  }
+  try {
+    await setTimeout3(forceKillAfterDelay, void 0, { signal: controllerSignal });
+    if (kill("SIGKILL")) {
+      context.isForcefullyTerminated ??= true;
+    }
+  } catch {
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/utils/abort-signal.js
+import { once } from "node:events";
+var onAbortedSignal = async (mainSignal, stopSignal) => {
+  if (!mainSignal.aborted) {
+    await once(mainSignal, "abort", { signal: stopSignal });
+  }
+};
+var validateAbortSignal = (signal, optionName) => {
+  if (signal !== void 0 && Object.prototype.toString.call(signal) !== "[object AbortSignal]") {
+    throw new TypeError(`The \`${optionName}\` option must be an AbortSignal: ${String(signal)}.`);
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/terminate/cancel.js
+var validateCancelSignal = ({ cancelSignal }) => {
+  validateAbortSignal(cancelSignal, "cancelSignal");
+};
+var validateRenamedSignalOption = ({ signal }) => {
+  if (signal !== void 0) {
+    throw new TypeError('The "signal" option has been renamed to "cancelSignal" instead.');
+  }
+};
+var throwOnCancel = ({ kill, cancelSignal, gracefulCancel, context, controller }) => cancelSignal === void 0 || gracefulCancel ? [] : [terminateOnCancel(kill, cancelSignal, context, controller)];
+var terminateOnCancel = async (kill, cancelSignal, context, { signal }) => {
+  await onAbortedSignal(cancelSignal, signal);
+  context.terminationReason ??= "cancel";
+  kill();
+  throw cancelSignal.reason;
+};
+
+// ../../work/main/node_modules/execa/lib/ipc/graceful.js
+import { scheduler as scheduler2 } from "node:timers/promises";
+
+// ../../work/main/node_modules/execa/lib/ipc/send.js
+import { promisify as promisify2 } from "node:util";
+
+// ../../work/main/node_modules/execa/lib/ipc/validation.js
+import { inspect as inspect2 } from "node:util";
+var validateIpcMethod = ({ methodName, isSubprocess, ipc, isConnected: isConnected2 }) => {
+  validateIpcOption(methodName, isSubprocess, ipc);
+  validateConnection(methodName, isSubprocess, isConnected2);
+};
+var validateIpcOption = (methodName, isSubprocess, ipc) => {
+  if (!ipc) {
+    throw new Error(`${getMethodName(methodName, isSubprocess)} can only be used if the \`ipc\` option is \`true\`.`);
+  }
+};
+var validateConnection = (methodName, isSubprocess, isConnected2) => {
+  if (!isConnected2) {
+    throw new Error(`${getMethodName(methodName, isSubprocess)} cannot be used: the ${getOtherProcessName(isSubprocess)} has already exited or disconnected.`);
+  }
+};
+var throwOnEarlyDisconnect = (isSubprocess) => {
+  throw new Error(`${getMethodName("getOneMessage", isSubprocess)} could not complete: the ${getOtherProcessName(isSubprocess)} exited or disconnected.`);
+};
+var throwOnStrictDeadlockError = (isSubprocess) => {
+  throw new Error(`${getMethodName("sendMessage", isSubprocess)} failed: the ${getOtherProcessName(isSubprocess)} is sending a message too, instead of listening to incoming messages.
+This can be fixed by both sending a message and listening to incoming messages at the same time:
+
+const [receivedMessage] = await Promise.all([
+	${getMethodName("getOneMessage", isSubprocess)},
+	${getMethodName("sendMessage", isSubprocess, "message, {strict: true}")},
+]);`);
+};
+var getStrictResponseError = (error63, isSubprocess) => new Error(`${getMethodName("sendMessage", isSubprocess)} failed when sending an acknowledgment response to the ${getOtherProcessName(isSubprocess)}.`, { cause: error63 });
+var throwOnMissingStrict = (isSubprocess) => {
+  throw new Error(`${getMethodName("sendMessage", isSubprocess)} failed: the ${getOtherProcessName(isSubprocess)} is not listening to incoming messages.`);
+};
+var throwOnStrictDisconnect = (isSubprocess) => {
+  throw new Error(`${getMethodName("sendMessage", isSubprocess)} failed: the ${getOtherProcessName(isSubprocess)} exited without listening to incoming messages.`);
+};
+var getAbortDisconnectError = () => new Error(`\`cancelSignal\` aborted: the ${getOtherProcessName(true)} disconnected.`);
+var throwOnMissingParent = () => {
+  throw new Error("`getCancelSignal()` cannot be used without setting the `gracefulCancel` option to `true`.");
+};
+var handleEpipeError = ({ error: error63, methodName, isSubprocess }) => {
+  if (error63.code === "EPIPE") {
+    throw new Error(`${getMethodName(methodName, isSubprocess)} cannot be used: the ${getOtherProcessName(isSubprocess)} is disconnecting.`, { cause: error63 });
+  }
+};
+var handleSerializationError = ({ error: error63, methodName, isSubprocess, message }) => {
+  if (isSerializationError(error63)) {
+    throw new Error(`${getMethodName(methodName, isSubprocess)}'s argument type is invalid: the message cannot be serialized: ${serializeInvalidMessage(message)}.`, { cause: error63 });
+  }
+};
+var serializeInvalidMessage = (message) => {
+  try {
+    return String(message);
+  } catch {
+    return inspect2(message);
+  }
+};
+var isSerializationError = ({ code, message }) => SERIALIZATION_ERROR_CODES.has(code) || SERIALIZATION_ERROR_MESSAGES.some((serializationErrorMessage) => message.includes(serializationErrorMessage));
+var SERIALIZATION_ERROR_CODES = /* @__PURE__ */ new Set([
+  // Message is `undefined`
+  "ERR_MISSING_ARGS",
+  // Message is a function, a bigint, a symbol
+  "ERR_INVALID_ARG_TYPE"
+]);
+var SERIALIZATION_ERROR_MESSAGES = [
+  // Message is a promise or a proxy, with `serialization: 'advanced'`
+  "could not be cloned",
+  // Message has cycles, with `serialization: 'json'`
+  "circular structure",
+  // Message has cycles inside toJSON(), with `serialization: 'json'`
+  "call stack size exceeded"
+];
+var getMethodName = (methodName, isSubprocess, parameters = "") => methodName === "cancelSignal" ? "`cancelSignal`'s `controller.abort()`" : `${getNamespaceName(isSubprocess)}${methodName}(${parameters})`;
+var getNamespaceName = (isSubprocess) => isSubprocess ? "" : "subprocess.";
+var getOtherProcessName = (isSubprocess) => isSubprocess ? "parent process" : "subprocess";
+var disconnect = (anyProcess) => {
+  if (anyProcess.connected) {
+    anyProcess.disconnect();
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/utils/deferred.js
+var createDeferred = () => {
+  const methods = {};
+  const promise2 = new Promise((resolve3, reject) => {
+    Object.assign(methods, { resolve: resolve3, reject });
+  });
+  return Object.assign(promise2, methods);
+};
+
+// ../../work/main/node_modules/execa/lib/ipc/strict.js
+import { once as once3 } from "node:events";
+
+// ../../work/main/node_modules/execa/lib/utils/max-listeners.js
+import { addAbortListener } from "node:events";
+var incrementMaxListeners = (eventEmitter, maxListenersIncrement, signal) => {
+  const maxListeners = eventEmitter.getMaxListeners();
+  if (maxListeners === 0 || maxListeners === Infinity) {
+    return;
+  }
+  eventEmitter.setMaxListeners(maxListeners + maxListenersIncrement);
+  addAbortListener(signal, () => {
+    eventEmitter.setMaxListeners(eventEmitter.getMaxListeners() - maxListenersIncrement);
+  });
+};
+
+// ../../work/main/node_modules/execa/lib/ipc/forward.js
+import { EventEmitter } from "node:events";
+
+// ../../work/main/node_modules/execa/lib/ipc/incoming.js
+import { once as once2 } from "node:events";
+import { scheduler } from "node:timers/promises";
+
+// ../../work/main/node_modules/execa/lib/ipc/reference.js
+var addReference = (channel, reference) => {
+  if (reference) {
+    addReferenceCount(channel);
+  }
+};
+var addReferenceCount = (channel) => {
+  channel.refCounted();
+};
+var removeReference = (channel, reference) => {
+  if (reference) {
+    removeReferenceCount(channel);
+  }
+};
+var removeReferenceCount = (channel) => {
+  channel.unrefCounted();
+};
+var undoAddedReferences = (channel, isSubprocess) => {
+  if (!isSubprocess) {
+    return;
+  }
+  removeReferenceCount(channel);
+  removeReferenceCount(channel);
+};
+var redoAddedReferences = (channel, isSubprocess) => {
+  if (!isSubprocess) {
+    return;
+  }
+  addReferenceCount(channel);
+  addReferenceCount(channel);
+};
+
+// ../../work/main/node_modules/execa/lib/ipc/incoming.js
+var onMessage = async ({ anyProcess, channel, isSubprocess, ipcEmitter }, wrappedMessage) => {
+  if (handleStrictResponse(wrappedMessage, anyProcess) || isSubprocess && handleAbort(wrappedMessage)) {
+    return;
+  }
+  if (!INCOMING_MESSAGES.has(anyProcess)) {
+    INCOMING_MESSAGES.set(anyProcess, []);
+  }
+  const incomingMessages = INCOMING_MESSAGES.get(anyProcess);
+  incomingMessages.push(wrappedMessage);
+  if (incomingMessages.length > 1) {
+    return;
+  }
+  while (incomingMessages.length > 0) {
+    await waitForOutgoingMessages(anyProcess, ipcEmitter, incomingMessages[0]);
+    await scheduler.yield();
+    const message = await handleStrictRequest({
+      wrappedMessage: incomingMessages[0],
+      anyProcess,
+      channel,
+      isSubprocess,
+      ipcEmitter
+    });
+    incomingMessages.shift();
+    ipcEmitter.emit("message", message);
+    ipcEmitter.emit("message:done");
+  }
+};
+var onDisconnect = async ({ anyProcess, channel, isSubprocess, ipcEmitter, boundOnMessage }) => {
+  if (isSubprocess) {
+    abortOnDisconnect();
+  }
+  const incomingMessages = INCOMING_MESSAGES.get(anyProcess);
+  while (incomingMessages?.length > 0) {
+    await once2(ipcEmitter, "message:done");
+  }
+  anyProcess.removeListener("message", boundOnMessage);
+  redoAddedReferences(channel, isSubprocess);
+  ipcEmitter.connected = false;
+  ipcEmitter.emit("disconnect");
+};
+var INCOMING_MESSAGES = /* @__PURE__ */ new WeakMap();
+
+// ../../work/main/node_modules/execa/lib/ipc/forward.js
+var getIpcEmitter = (anyProcess, channel, isSubprocess) => {
+  if (IPC_EMITTERS.has(anyProcess)) {
+    return IPC_EMITTERS.get(anyProcess);
+  }
+  const ipcEmitter = new EventEmitter();
+  ipcEmitter.setMaxListeners(0);
+  ipcEmitter.connected = true;
+  IPC_EMITTERS.set(anyProcess, ipcEmitter);
+  forwardEvents({
+    ipcEmitter,
+    anyProcess,
+    channel,
+    isSubprocess
+  });
+  return ipcEmitter;
+};
+var IPC_EMITTERS = /* @__PURE__ */ new WeakMap();
+var forwardEvents = ({ ipcEmitter, anyProcess, channel, isSubprocess }) => {
+  const boundOnMessage = onMessage.bind(void 0, {
+    anyProcess,
+    channel,
+    isSubprocess,
+    ipcEmitter
+  });
+  anyProcess.on("message", boundOnMessage);
+  anyProcess.once("disconnect", onDisconnect.bind(void 0, {
+    anyProcess,
+    channel,
+    isSubprocess,
+    ipcEmitter,
+    boundOnMessage
+  }));
+  undoAddedReferences(channel, isSubprocess);
+};
+var isConnected = (anyProcess) => {
+  const ipcEmitter = IPC_EMITTERS.get(anyProcess);
+  return ipcEmitter === void 0 ? anyProcess.channel !== void 0 && anyProcess.channel !== null : ipcEmitter.connected;
+};
+
+// ../../work/main/node_modules/execa/lib/ipc/strict.js
+var handleSendStrict = ({ anyProcess, channel, isSubprocess, message, strict }) => {
+  if (!strict) {
+    return message;
+  }
+  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+  const hasListeners = hasMessageListeners(anyProcess, ipcEmitter);
+  return {
+    id: count++,
+    type: REQUEST_TYPE,
+    message,
+    hasListeners
+  };
+};
+var count = 0;
+var validateStrictDeadlock = (outgoingMessages, wrappedMessage) => {
+  if (!isStrictRequest(wrappedMessage) || wrappedMessage.hasListeners) {
+    return;
+  }
+  for (const { id } of outgoingMessages) {
+    if (id !== void 0) {
+      STRICT_RESPONSES[id].deferred.resolve({ isDeadlock: true, hasListeners: false });
+    }
+  }
+};
+var handleStrictRequest = async ({ wrappedMessage, anyProcess, channel, isSubprocess, ipcEmitter }) => {
+  if (!isStrictRequest(wrappedMessage)) {
+    return wrappedMessage;
+  }
+  const { id, message } = wrappedMessage;
+  if (!anyProcess.connected) {
+    return message;
+  }
+  const response = { id, type: RESPONSE_TYPE, message: hasMessageListeners(anyProcess, ipcEmitter) };
+  try {
+    await sendMessage({
+      anyProcess,
+      channel,
+      isSubprocess,
+      ipc: true
+    }, response);
+  } catch (error63) {
+    if (error63.cause?.code !== "EPIPE") {
+      ipcEmitter.emit("strict:error", error63);
+    }
+  }
+  return message;
+};
+var handleStrictResponse = (wrappedMessage, anyProcess) => {
+  if (wrappedMessage?.type !== RESPONSE_TYPE) {
+    return false;
+  }
+  const { id, message: hasListeners } = wrappedMessage;
+  const strictResponse = STRICT_RESPONSES[id];
+  if (strictResponse?.anyProcess === anyProcess) {
+    strictResponse.deferred.resolve({ isDeadlock: false, hasListeners });
+  }
+  return true;
+};
+var waitForStrictResponse = async (wrappedMessage, anyProcess, isSubprocess) => {
+  const deferred = createDeferred();
+  STRICT_RESPONSES[wrappedMessage.id] = { deferred, anyProcess };
+  const controller = new AbortController();
+  try {
+    const { isDeadlock, hasListeners } = await Promise.race([
+      deferred,
+      throwOnDisconnect(anyProcess, isSubprocess, controller)
+    ]);
+    if (isDeadlock) {
+      throwOnStrictDeadlockError(isSubprocess);
+    }
+    if (!hasListeners) {
+      throwOnMissingStrict(isSubprocess);
+    }
+  } finally {
+    controller.abort();
+    delete STRICT_RESPONSES[wrappedMessage.id];
+  }
+};
+var STRICT_RESPONSES = { __proto__: null };
+var throwOnDisconnect = async (anyProcess, isSubprocess, { signal }) => {
+  incrementMaxListeners(anyProcess, 1, signal);
+  await once3(anyProcess, "disconnect", { signal });
+  throwOnStrictDisconnect(isSubprocess);
+};
+var REQUEST_TYPE = "execa:ipc:request";
+var RESPONSE_TYPE = "execa:ipc:response";
+var isStrictRequest = (wrappedMessage) => wrappedMessage?.type === REQUEST_TYPE && Number.isInteger(wrappedMessage.id) && typeof wrappedMessage.hasListeners === "boolean";
+
+// ../../work/main/node_modules/execa/lib/ipc/outgoing.js
+var startSendMessage = (anyProcess, wrappedMessage, strict) => {
+  if (!OUTGOING_MESSAGES.has(anyProcess)) {
+    OUTGOING_MESSAGES.set(anyProcess, /* @__PURE__ */ new Set());
+  }
+  const outgoingMessages = OUTGOING_MESSAGES.get(anyProcess);
+  const onMessageSent = createDeferred();
+  const id = strict ? wrappedMessage.id : void 0;
+  const outgoingMessage = { onMessageSent, id };
+  outgoingMessages.add(outgoingMessage);
+  return { outgoingMessages, outgoingMessage };
+};
+var endSendMessage = ({ outgoingMessages, outgoingMessage }) => {
+  outgoingMessages.delete(outgoingMessage);
+  outgoingMessage.onMessageSent.resolve();
+};
+var waitForOutgoingMessages = async (anyProcess, ipcEmitter, wrappedMessage) => {
+  while (!hasMessageListeners(anyProcess, ipcEmitter) && OUTGOING_MESSAGES.get(anyProcess)?.size > 0) {
+    const outgoingMessages = [...OUTGOING_MESSAGES.get(anyProcess)];
+    validateStrictDeadlock(outgoingMessages, wrappedMessage);
+    await Promise.all(outgoingMessages.map(({ onMessageSent }) => onMessageSent));
+  }
+};
+var OUTGOING_MESSAGES = /* @__PURE__ */ new WeakMap();
+var IPC_SUBPROCESS_OPTIONS = /* @__PURE__ */ new WeakMap();
+var setIpcSubprocessOptions = (subprocess, options) => {
+  IPC_SUBPROCESS_OPTIONS.set(subprocess, options);
+};
+var hasMessageListeners = (anyProcess, ipcEmitter) => ipcEmitter.listenerCount("message") > getMinListenerCount(anyProcess);
+var getMinListenerCount = (anyProcess) => getOptions(anyProcess) !== void 0 && !getFdSpecificValue(getOptions(anyProcess).buffer, "ipc") ? 1 : 0;
+var getOptions = (anyProcess) => IPC_SUBPROCESS_OPTIONS.get(anyProcess);
+
+// ../../work/main/node_modules/execa/lib/ipc/send.js
+var sendMessage = ({ anyProcess, channel, isSubprocess, ipc }, message, options) => {
+  const { strict = false } = copyOptions(options);
+  checkBooleanOption(strict, "strict");
+  const methodName = "sendMessage";
+  validateIpcMethod({
+    methodName,
+    isSubprocess,
+    ipc,
+    isConnected: anyProcess.connected
+  });
+  return sendMessageAsync({
+    anyProcess,
+    channel,
+    methodName,
+    isSubprocess,
+    message,
+    strict
+  });
+};
+var sendMessageAsync = async ({ anyProcess, channel, methodName, isSubprocess, message, strict }) => {
+  const wrappedMessage = handleSendStrict({
+    anyProcess,
+    channel,
+    isSubprocess,
+    message,
+    strict
+  });
+  const outgoingMessagesState = startSendMessage(anyProcess, wrappedMessage, strict);
+  try {
+    await sendOneMessage({
+      anyProcess,
+      methodName,
+      isSubprocess,
+      wrappedMessage,
+      message,
+      strict
+    });
+  } catch (error63) {
+    disconnect(anyProcess);
+    throw error63;
+  } finally {
+    endSendMessage(outgoingMessagesState);
+  }
+};
+var sendOneMessage = async ({ anyProcess, methodName, isSubprocess, wrappedMessage, message, strict = false }) => {
+  const sendMethod = getSendMethod(anyProcess);
+  try {
+    await Promise.all([
+      // Only messages sent with the `strict` option wait for an acknowledgment response
+      strict ? waitForStrictResponse(wrappedMessage, anyProcess, isSubprocess) : void 0,
+      sendMethod(wrappedMessage)
+    ]);
+  } catch (error63) {
+    handleEpipeError({ error: error63, methodName, isSubprocess });
+    handleSerializationError({
+      error: error63,
+      methodName,
+      isSubprocess,
+      message
+    });
+    throw error63;
+  }
+};
+var getSendMethod = (anyProcess) => {
+  if (PROCESS_SEND_METHODS.has(anyProcess)) {
+    return PROCESS_SEND_METHODS.get(anyProcess);
+  }
+  const sendMethod = promisify2(anyProcess.send.bind(anyProcess));
+  PROCESS_SEND_METHODS.set(anyProcess, sendMethod);
+  return sendMethod;
+};
+var PROCESS_SEND_METHODS = /* @__PURE__ */ new WeakMap();
+
+// ../../work/main/node_modules/execa/lib/ipc/graceful.js
+var sendAbort = (subprocess, message) => {
+  const methodName = "cancelSignal";
+  validateConnection(methodName, false, subprocess.connected);
+  return sendOneMessage({
+    anyProcess: subprocess,
+    methodName,
+    isSubprocess: false,
+    wrappedMessage: { type: GRACEFUL_CANCEL_TYPE, message },
+    message
+  });
+};
+var getCancelSignal = async ({ anyProcess, channel, isSubprocess, ipc }) => {
+  await startIpc({
+    anyProcess,
+    channel,
+    isSubprocess,
+    ipc
+  });
+  return cancelController.signal;
+};
+var startIpc = async ({ anyProcess, channel, isSubprocess, ipc }) => {
+  if (isCancelListening) {
+    return;
+  }
+  if (!ipc) {
+    throwOnMissingParent();
+    return;
+  }
+  isCancelListening = true;
+  if (!anyProcess.connected) {
+    abortOnDisconnect();
+    return;
+  }
+  getIpcEmitter(anyProcess, channel, isSubprocess);
+  await scheduler2.yield();
+};
+var isCancelListening = false;
+var handleAbort = (wrappedMessage) => {
+  if (wrappedMessage?.type !== GRACEFUL_CANCEL_TYPE) {
+    return false;
+  }
+  cancelController.abort(wrappedMessage.message);
+  return true;
+};
+var GRACEFUL_CANCEL_TYPE = "execa:ipc:cancel";
+var abortOnDisconnect = () => {
+  cancelController.abort(getAbortDisconnectError());
+};
+var cancelController = new AbortController();
+
+// ../../work/main/node_modules/execa/lib/terminate/graceful.js
+var validateGracefulCancel = ({ gracefulCancel, cancelSignal, ipc, serialization }) => {
+  if (!gracefulCancel) {
+    return;
+  }
+  if (cancelSignal === void 0) {
+    throw new Error("The `cancelSignal` option must be defined when setting the `gracefulCancel` option.");
+  }
+  if (!ipc) {
+    throw new Error("The `ipc` option cannot be false when setting the `gracefulCancel` option.");
+  }
+  if (serialization === "json") {
+    throw new Error("The `serialization` option cannot be 'json' when setting the `gracefulCancel` option.");
+  }
+};
+var throwOnGracefulCancel = ({
+  subprocess,
+  kill,
+  cancelSignal,
+  gracefulCancel,
+  forceKillAfterDelay,
+  context,
+  controller
+}) => gracefulCancel ? [sendOnAbort({
+  subprocess,
+  kill,
+  cancelSignal,
+  forceKillAfterDelay,
+  context,
+  controller
+})] : [];
+var sendOnAbort = async ({ subprocess, kill, cancelSignal, forceKillAfterDelay, context, controller: { signal } }) => {
+  await onAbortedSignal(cancelSignal, signal);
+  const reason = getReason(cancelSignal);
+  await sendAbort(subprocess, reason);
+  killOnTimeout({
+    kill,
+    forceKillAfterDelay,
+    context,
+    controllerSignal: signal
+  });
+  context.terminationReason ??= "gracefulCancel";
+  throw cancelSignal.reason;
+};
+var getReason = ({ reason }) => {
+  if (!(reason instanceof DOMException)) {
+    return reason;
+  }
+  const error63 = new Error(reason.message);
+  Object.defineProperty(error63, "stack", {
+    value: reason.stack,
+    enumerable: false,
+    configurable: true,
+    writable: true
+  });
+  return error63;
+};
+
+// ../../work/main/node_modules/execa/lib/methods/node.js
+import { execPath, execArgv } from "node:process";
+import path3 from "node:path";
+var mapNode = ({ options }) => {
+  if (options.node === false) {
+    throw new TypeError('The "node" option cannot be false with `execaNode()`.');
+  }
+  return { options: { __proto__: null, ...options, node: true } };
+};
+var getDefaultNodeOptions = () => {
+  const nodeOptions = [];
+  for (let index = 0; index < execArgv.length; index += 1) {
+    const nodeOption = execArgv[index];
+    if (REMOVED_OPTIONS_WITH_VALUE.has(nodeOption)) {
+      if (!execArgv[index + 1]?.startsWith("-")) {
+        index += 1;
+      }
+    } else if (!IGNORED_OPTIONS_REGEXP.test(nodeOption)) {
+      nodeOptions.push(nodeOption);
+    }
+  }
+  return nodeOptions;
+};
+var REMOVED_OPTIONS_WITH_VALUE = /* @__PURE__ */ new Set(["-e", "--eval", "-p", "--print", "-pe", "--input-type", "--inspect-port"]);
+var IGNORED_OPTIONS_REGEXP = /^--(?:inspect|eval=|print=|input-type=)/;
+var handleNodeOption = (file2, commandArguments, {
+  node: shouldHandleNode = false,
+  nodePath = execPath,
+  nodeOptions = getDefaultNodeOptions(),
+  cwd,
+  execPath: formerNodePath,
+  ...options
+}) => {
+  if (formerNodePath !== void 0) {
+    throw new TypeError('The "execPath" option has been removed. Please use the "nodePath" option instead.');
+  }
+  if (!Array.isArray(nodeOptions) || nodeOptions.some((nodeOption) => typeof nodeOption !== "string")) {
+    throw new TypeError('The "nodeOptions" option must be an array of strings.');
+  }
+  const normalizedNodePath = safeNormalizeFileUrl(nodePath, 'The "nodePath" option');
+  const resolvedNodePath = path3.resolve(cwd, normalizedNodePath);
+  const newOptions = {
+    __proto__: null,
+    shell: false,
+    ...options,
+    nodePath: resolvedNodePath,
+    node: shouldHandleNode,
+    cwd
+  };
+  if (!shouldHandleNode) {
+    return [file2, commandArguments, newOptions];
+  }
+  if (path3.basename(file2, ".exe") === "node") {
+    throw new TypeError('When the "node" option is true, the first argument does not need to be "node".');
+  }
+  return [
+    resolvedNodePath,
+    [
+      ...nodeOptions,
+      file2,
+      ...commandArguments
+    ],
+    {
+      __proto__: null,
+      ...newOptions,
+      // Like other options, `undefined` uses the default value
+      ipc: newOptions.ipc === void 0 ? true : newOptions.ipc,
+      shell: false
+    }
+  ];
+};
+
+// ../../work/main/node_modules/execa/lib/ipc/ipc-input.js
+import { serialize as serialize2 } from "node:v8";
+var validateIpcInputOption = ({ ipcInput, ipc, serialization }) => {
+  if (ipcInput === void 0) {
+    return;
+  }
+  if (!ipc) {
+    throw new Error("The `ipcInput` option cannot be set unless the `ipc` option is `true`.");
+  }
+  validateIpcInput[serialization]?.(ipcInput);
+};
+var validateAdvancedInput = (ipcInput) => {
+  try {
+    serialize2(ipcInput);
+  } catch (error63) {
+    throw new Error("The `ipcInput` option is not serializable with a structured clone.", { cause: error63 });
+  }
+};
+var validateJsonInput = (ipcInput) => {
+  try {
+    if (JSON.stringify(ipcInput) === void 0) {
+      throw new TypeError("The value cannot be represented as JSON.");
+    }
+  } catch (error63) {
+    throw new Error("The `ipcInput` option is not serializable with JSON.", { cause: error63 });
+  }
+};
+var validateIpcInput = {
+  __proto__: null,
+  advanced: validateAdvancedInput,
+  json: validateJsonInput
+};
+var sendIpcInput = async (subprocess, ipcInput, ipc) => {
+  if (ipcInput === void 0) {
+    return;
+  }
+  await sendMessage({
+    anyProcess: subprocess,
+    channel: subprocess.channel,
+    isSubprocess: false,
+    ipc
+  }, ipcInput);
+};
+
+// ../../work/main/node_modules/execa/lib/arguments/encoding-option.js
+var validateEncoding = ({ encoding }) => {
+  if (ENCODINGS.has(encoding)) {
+    return;
+  }
+  const correctEncoding = getCorrectEncoding(encoding);
+  if (correctEncoding !== void 0) {
+    throw new TypeError(`Invalid option \`encoding: ${serializeEncoding(encoding)}\`.
+Please rename it to ${serializeEncoding(correctEncoding)}.`);
+  }
+  const correctEncodings = [...ENCODINGS].map((correctEncoding2) => serializeEncoding(correctEncoding2)).join(", ");
+  throw new TypeError(`Invalid option \`encoding: ${serializeEncoding(encoding)}\`.
+Please rename it to one of: ${correctEncodings}.`);
+};
+var TEXT_ENCODINGS = /* @__PURE__ */ new Set(["utf8", "utf16le"]);
+var BINARY_ENCODINGS = /* @__PURE__ */ new Set(["buffer", "hex", "base64", "base64url", "latin1", "ascii"]);
+var ENCODINGS = TEXT_ENCODINGS.union(BINARY_ENCODINGS);
+var getStringEncoding = (binary, encoding) => binary || !TEXT_ENCODINGS.has(encoding) ? "utf8" : encoding;
+var getInputEncoding = (encoding) => TEXT_ENCODINGS.has(encoding) ? "utf8" : encoding;
+var getCorrectEncoding = (encoding) => {
+  if (encoding === null) {
+    return "buffer";
+  }
+  if (typeof encoding !== "string") {
+    return;
+  }
+  const lowerEncoding = encoding.toLowerCase();
+  if (lowerEncoding in ENCODING_ALIASES) {
+    return ENCODING_ALIASES[lowerEncoding];
+  }
+  if (ENCODINGS.has(lowerEncoding)) {
+    return lowerEncoding;
+  }
+};
+var ENCODING_ALIASES = {
+  __proto__: null,
+  // eslint-disable-next-line unicorn/text-encoding-identifier-case
+  "utf-8": "utf8",
+  "utf-16le": "utf16le",
+  "ucs-2": "utf16le",
+  ucs2: "utf16le",
+  binary: "latin1"
+};
+var serializeEncoding = (encoding) => typeof encoding === "string" ? `"${encoding}"` : String(encoding);
+
+// ../../work/main/node_modules/execa/lib/arguments/command-file.js
+import { openSync, readSync, closeSync } from "node:fs";
+import { Buffer as Buffer2 } from "node:buffer";
+import path5 from "node:path";
+import process7 from "node:process";
+
+// ../../work/main/node_modules/which-command/index.js
+import fs from "node:fs";
+import path4 from "node:path";
+import process6 from "node:process";
+var isWindows = process6.platform === "win32";
+var separatorPattern = isWindows ? new RegExp("[\\/\\\\]", "v") : new RegExp("\\/", "v");
+var defaultPathExt = ".COM;.EXE;.BAT;.CMD;.VBS;.VBE;.JS;.JSE;.WSF;.WSH;.MSC";
+function resolveOptions(command, options) {
+  if (typeof command !== "string" || command.length === 0) {
+    throw new TypeError("Expected a non-empty string.");
+  }
+  const {
+    cwd = process6.cwd(),
+    // On Windows, `process.env.PATH` can be undefined in some contexts (for example, worker threads), where it's only exposed as `Path`.
+    path: searchPath = process6.env.PATH ?? (isWindows ? process6.env.Path : void 0) ?? "",
+    // `||` (not `??`) so an empty `PATHEXT` falls back to the default instead of disabling all lookup on Windows.
+    pathExt = process6.env.PATHEXT || defaultPathExt
+  } = options;
+  return { cwd, searchPath, pathExt };
+}
+function windowsExtensions(command, pathExt) {
+  const extensions = pathExt.split(path4.delimiter).filter(Boolean);
+  const commandExtension = path4.extname(command).toLowerCase();
+  if (commandExtension !== "" && extensions.some((extension) => extension.toLowerCase() === commandExtension)) {
+    return ["", ...extensions];
+  }
+  return extensions;
+}
+function* candidatePaths(command, { cwd, searchPath, pathExt }) {
+  const extensions = isWindows ? windowsExtensions(command, pathExt) : [""];
+  if (separatorPattern.test(command)) {
+    const base = path4.resolve(cwd, command);
+    for (const extension of extensions) {
+      yield base + extension;
+    }
+    return;
+  }
+  const directories = [
+    // Windows searches the current directory before `PATH`.
+    ...isWindows ? [cwd] : [],
+    ...searchPath.split(path4.delimiter)
+  ];
+  for (const directory of directories) {
+    const unquoted = isWindows && directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
+    if (unquoted === "") {
+      continue;
+    }
+    const base = path4.resolve(cwd, unquoted, command);
+    for (const extension of extensions) {
+      yield base + extension;
+    }
+  }
+}
+function isExecutableSync(filePath) {
+  let stats;
+  try {
+    stats = fs.statSync(filePath);
+  } catch (error63) {
+    return isWindows && error63.code === "EACCES";
+  }
+  if (!stats.isFile()) {
+    return false;
+  }
+  if (isWindows) {
+    return true;
+  }
+  try {
+    fs.accessSync(filePath, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function whichCommandSync(command, options = {}) {
+  const resolved = resolveOptions(command, options);
+  for (const candidate of candidatePaths(command, resolved)) {
+    if (isExecutableSync(candidate)) {
+      return candidate;
+    }
+  }
+  return void 0;
+}
+
+// ../../work/main/node_modules/execa/lib/arguments/command-file.js
+var parseCommandFile = (file2, commandArguments, options) => {
+  const parsed = { file: file2, commandArguments: [...commandArguments], options };
+  return options.shell || process7.platform !== "win32" ? parsed : escapeWindowsCommand(parsed);
+};
+var directlyExecutableRegExp = /\.(?:com|exe)$/i;
+var escapeWindowsCommand = (parsed) => {
+  const resolvedFile = resolveWithShebang(parsed);
+  if (resolvedFile !== void 0 && directlyExecutableRegExp.test(resolvedFile)) {
+    if (parsed.options.argv0 === void 0) {
+      parsed.options.argv0 = parsed.file;
+    }
+    parsed.file = resolvedFile;
+    return parsed;
+  }
+  for (const value of [parsed.file, ...parsed.commandArguments]) {
+    assertNoLineBreak(value);
+  }
+  const escapedFile = escapeMetaChars(path5.normalize(resolvedFile ?? parsed.file));
+  const escapedArguments = parsed.commandArguments.map((argument) => escapeArgument(argument));
+  const commandLine = `"${[escapedFile, ...escapedArguments].join(" ")}"`;
+  parsed.options.windowsVerbatimArguments = true;
+  return {
+    file: process7.env.comspec || "cmd.exe",
+    // `/e:on` enables the command extensions the `%` escaping relies on, and `/v:off` disables delayed expansion so `!` is literal, even when the registry changes either default
+    commandArguments: ["/d", "/e:on", "/v:off", "/s", "/c", commandLine],
+    options: parsed.options
+  };
+};
+var resolveWithShebang = (parsed) => {
+  const resolvedFile = resolvePath(parsed);
+  const interpreter = resolvedFile !== void 0 && readShebang(resolvedFile);
+  if (!interpreter) {
+    return resolvedFile;
+  }
+  parsed.commandArguments.unshift(resolvedFile);
+  parsed.file = interpreter;
+  return resolvePath(parsed);
+};
+var resolvePath = (parsed) => {
+  const environment = parsed.options.env || process7.env;
+  const cwd = parsed.options.cwd ?? process7.cwd();
+  const environmentPathExt = getWindowsEnvironmentValue(environment, "PATHEXT");
+  const commandExtension = path5.extname(parsed.file);
+  const pathExt = commandExtension === "" ? environmentPathExt : `${commandExtension}${path5.delimiter}${environmentPathExt ?? ""}`;
+  if (hasWindowsPathSeparator(parsed.file)) {
+    return whichCommandSync(path5.resolve(cwd, parsed.file), { cwd, pathExt });
+  }
+  const searchPath = getWindowsEnvironmentValue(environment, "PATH") ?? getWindowsEnvironmentValue(process7.env, "PATH") ?? "";
+  const resolveOptions2 = {
+    cwd,
+    path: searchPath,
+    pathExt
+  };
+  return shouldSearchCurrentDirectory(environment) ? whichCommandSync(parsed.file, resolveOptions2) : resolvePathDirectories(parsed.file, resolveOptions2);
+};
+var hasWindowsPathSeparator = (file2) => file2.includes("/") || file2.includes("\\") || file2.includes(":");
+var shouldSearchCurrentDirectory = (environment) => getWindowsEnvironmentValue(process7.env, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0 && getWindowsEnvironmentValue(environment, "NODEFAULTCURRENTDIRECTORYINEXEPATH") === void 0;
+var resolvePathDirectories = (file2, { cwd, path: searchPath, pathExt }) => {
+  for (const directory of searchPath.split(path5.delimiter)) {
+    const unquotedDirectory = directory.length > 1 && directory.startsWith('"') && directory.endsWith('"') ? directory.slice(1, -1) : directory;
+    if (unquotedDirectory === "") {
+      continue;
+    }
+    const resolvedFile = whichCommandSync(path5.resolve(cwd, unquotedDirectory, file2), { cwd, pathExt });
+    if (resolvedFile !== void 0) {
+      return resolvedFile;
+    }
+  }
+};
+var getWindowsEnvironmentValue = (environment, name) => {
+  const environmentKey = Object.keys(environment).sort().find((key) => key.toUpperCase() === name);
+  return environmentKey === void 0 ? void 0 : environment[environmentKey];
+};
+var SHEBANG_BYTE_LENGTH = 150;
+var readShebang = (file2) => {
+  const buffer = Buffer2.alloc(SHEBANG_BYTE_LENGTH);
+  let bytesRead = 0;
+  try {
+    const fileDescriptor = openSync(file2, "r");
+    try {
+      bytesRead = readSync(fileDescriptor, buffer, 0, SHEBANG_BYTE_LENGTH, 0);
+    } finally {
+      closeSync(fileDescriptor);
+    }
+  } catch {
+    return void 0;
+  }
+  return parseShebang(buffer.toString("utf8", 0, bytesRead));
+};
+var shebangRegExp = /^#!(?<line>.*)/;
+var parseShebang = (contents) => {
+  const shebangLine = contents.match(shebangRegExp)?.groups.line.trim();
+  if (!shebangLine) {
+    return void 0;
+  }
+  const [interpreterPath, argument] = shebangLine.split(" ", 2);
+  const interpreter = interpreterPath.split("/").at(-1);
+  if (interpreter === "env") {
+    return argument;
+  }
+  return argument ? `${interpreter} ${argument}` : interpreter;
+};
+var lineBreakRegExp = /[\n\r]/;
+var assertNoLineBreak = (value) => {
+  if (lineBreakRegExp.test(value)) {
+    throw new TypeError(`The command and its arguments cannot contain a line break on Windows without a shell.
+This would allow a command injection with \`cmd.exe\`.
+Invalid value: ${JSON.stringify(`${value}`)}`);
+  }
+};
+var metaCharsRegExp = /[()\][%!^"`<>&|;, *?]/g;
+var escapeMetaChars = (value) => value.replaceAll(metaCharsRegExp, "^$&");
+var backslashRunRegExp = /\\+/g;
+var quotedCharacterRegExp = new RegExp("[^\\w#$*+\\-./:?@\\\\\\u{80}-\\u{10FFFF}]|\\p{Control}", "u");
+var escapeArgument = (rawArgument) => {
+  const argument = `${rawArgument}`;
+  if (!shouldQuoteArgument(argument)) {
+    return argument;
+  }
+  const escapedArgument = argument.replaceAll(backslashRunRegExp, (backslashes, offset, string4) => {
+    const nextCharacter = string4[offset + backslashes.length];
+    const isPrecedesDoubleQuote = nextCharacter === '"' || nextCharacter === void 0;
+    return isPrecedesDoubleQuote ? backslashes.repeat(2) : backslashes;
+  }).replaceAll('"', '""').replaceAll("%", "%%cd:~,%");
+  return `"${escapedArgument}"`;
+};
+var shouldQuoteArgument = (argument) => argument === "" || argument.endsWith("\\") || quotedCharacterRegExp.test(argument);
+
+// ../../work/main/node_modules/execa/lib/arguments/cwd.js
+import { statSync } from "node:fs";
+import path6 from "node:path";
+import process8 from "node:process";
+var normalizeCwd = (cwd = getDefaultCwd()) => {
+  const cwdString = safeNormalizeFileUrl(cwd, 'The "cwd" option');
+  return path6.resolve(cwdString);
+};
+var getDefaultCwd = () => {
+  try {
+    return process8.cwd();
+  } catch (error63) {
+    error63.message = `The current directory does not exist.
+${error63.message}`;
+    throw error63;
+  }
+};
+var getCurrentCwd = () => {
+  try {
+    return process8.cwd();
+  } catch {
+  }
+};
+var fixCwdError = (originalMessage, cwd) => {
+  if (cwd === getCurrentCwd()) {
+    return originalMessage;
+  }
+  let cwdStat;
+  try {
+    cwdStat = statSync(cwd);
+  } catch (error63) {
+    return `The "cwd" option is invalid: ${cwd}.
+${error63.message}
+${originalMessage}`;
+  }
+  return cwdStat.isDirectory() ? originalMessage : `The "cwd" option is not a directory: ${cwd}.
+${originalMessage}`;
+};
+
+// ../../work/main/node_modules/execa/lib/arguments/options.js
+var cmdExeRegExp = /^cmd(?:\.exe)?$/i;
+var normalizeOptions = (filePath, rawArguments, rawOptions) => {
+  const sanitizedOptions = { __proto__: null, ...rawOptions };
+  sanitizedOptions.cwd = normalizeCwd(sanitizedOptions.cwd);
+  const [processedFile, processedArguments, processedOptions] = handleNodeOption(filePath, rawArguments, sanitizedOptions);
+  const fdOptions = normalizeFdSpecificOptions(processedOptions);
+  const options = addDefaultOptions(fdOptions);
+  validateBooleanOptions(options);
+  validateEnv(options);
+  options.env = getEnv(options);
+  const { file: file2, commandArguments } = parseCommandFile(processedFile, processedArguments, options);
+  validateTimeout(options);
+  validateEncoding(options);
+  validateIpcInputOption(options);
+  validateCancelSignal(options);
+  validateRenamedSignalOption(options);
+  validateGracefulCancel(options);
+  options.shell = normalizeFileUrl(options.shell);
+  options.killSignal = normalizeKillSignal(options.killSignal);
+  options.forceKillAfterDelay = normalizeForceKillAfterDelay(options.forceKillAfterDelay);
+  options.lines = options.lines.map((lines, fdNumber) => lines && !BINARY_ENCODINGS.has(options.encoding) && options.buffer[fdNumber]);
+  if (process9.platform === "win32" && cmdExeRegExp.test(path7.basename(file2))) {
+    commandArguments.unshift("/q");
+  }
+  return { file: file2, commandArguments, options };
+};
+var BOOLEAN_OPTIONS = [
+  "extendEnv",
+  "preferLocal",
+  "reject",
+  "cleanup",
+  "killDescendants",
+  "all",
+  "gracefulCancel",
+  "ipc",
+  "node"
+];
+var validateBooleanOptions = (options) => {
+  for (const optionName of BOOLEAN_OPTIONS) {
+    checkBooleanOption(options[optionName], optionName);
+  }
+};
+var validateEnv = ({ env }) => {
+  if (env !== void 0 && (typeof env !== "object" || env === null || Array.isArray(env))) {
+    throw new TypeError(`The \`env\` option must be an object: ${String(env)}.`);
+  }
+};
+var addDefaultOptions = ({
+  extendEnv = true,
+  preferLocal = false,
+  cwd,
+  localDir: localDirectory = cwd,
+  encoding = "utf8",
+  reject = true,
+  cleanup = true,
+  killDescendants = false,
+  all = false,
+  windowsHide = true,
+  killSignal = "SIGTERM",
+  forceKillAfterDelay = true,
+  gracefulCancel = false,
+  ipcInput,
+  ipc = ipcInput !== void 0 || gracefulCancel,
+  serialization = "advanced",
+  ...options
+}) => ({
+  __proto__: null,
+  ...options,
+  extendEnv,
+  preferLocal,
+  cwd,
+  localDirectory,
+  encoding,
+  reject,
+  cleanup,
+  killDescendants,
+  all,
+  windowsHide,
+  killSignal,
+  forceKillAfterDelay,
+  gracefulCancel,
+  ipcInput,
+  ipc,
+  serialization
+});
+var getEnv = (options) => ({ __proto__: null, ...computeEnv(options) });
+var computeEnv = ({ env: envOption, extendEnv, preferLocal, node: node2, localDirectory, nodePath }) => {
+  const env = { __proto__: null, ...extendEnv && process9.env, ...envOption };
+  if (preferLocal || node2) {
+    return npmRunPathEnv({
+      env,
+      cwd: localDirectory,
+      execPath: nodePath,
+      preferLocal,
+      addExecPath: node2
+    });
+  }
+  return env;
+};
+
+// ../../work/main/node_modules/execa/lib/arguments/shell.js
+var concatenateShell = (file2, commandArguments, options) => options.shell && commandArguments.length > 0 ? [[file2, ...commandArguments].join(" "), [], options] : [file2, commandArguments, options];
+
+// ../../work/main/node_modules/execa/lib/resolve/all-sync.js
+import { Buffer as Buffer3 } from "node:buffer";
+
+// ../../work/main/node_modules/execa/lib/transform/split.js
+var getSplitLinesGenerator = (binary, preserveNewlines, skipped, state) => binary || skipped ? void 0 : initializeSplitLines(preserveNewlines, state);
+var splitLinesSync = (chunk, preserveNewlines, objectMode) => objectMode ? chunk.flatMap((item) => splitLinesItemSync(item, preserveNewlines)) : splitLinesItemSync(chunk, preserveNewlines);
+var splitLinesItemSync = (chunk, preserveNewlines) => {
+  const { transform: transform2, final } = initializeSplitLines(preserveNewlines, {});
+  return [...transform2(chunk), ...final()];
+};
+var initializeSplitLines = (preserveNewlines, state) => {
+  state.previousChunks = "";
+  return {
+    transform: splitGenerator.bind(void 0, state, preserveNewlines),
+    final: linesFinal.bind(void 0, state)
+  };
+};
+var splitGenerator = function* (state, preserveNewlines, chunk) {
+  if (typeof chunk !== "string") {
+    yield chunk;
+    return;
+  }
+  let { previousChunks } = state;
+  let start = -1;
+  for (let end = 0; end < chunk.length; end += 1) {
+    if (chunk[end] !== "\n") {
+      continue;
+    }
+    let line = chunk.slice(start + 1, preserveNewlines ? end + 1 : end);
+    if (previousChunks.length > 0) {
+      line = concatString(previousChunks, line);
+      previousChunks = "";
+    }
+    yield preserveNewlines ? line : stripCarriageReturn(line, state);
+    start = end;
+  }
+  if (start !== chunk.length - 1) {
+    previousChunks = concatString(previousChunks, chunk.slice(start + 1));
+  }
+  state.previousChunks = previousChunks;
+};
+var stripCarriageReturn = (line, state) => {
+  state.isWindowsNewline = line.endsWith("\r");
+  return state.isWindowsNewline ? line.slice(0, -1) : line;
+};
+var linesFinal = function* ({ previousChunks }) {
+  if (previousChunks.length > 0) {
+    yield previousChunks;
+  }
+};
+var getAppendNewlineGenerator = ({ binary, preserveNewlines, readableObjectMode, state, encoding }) => binary || preserveNewlines || readableObjectMode ? void 0 : { transform: appendNewlineGenerator.bind(void 0, state, getStringEncoding(binary, encoding)) };
+var appendNewlineGenerator = function* ({ isWindowsNewline = false }, stringEncoding, chunk) {
+  const { unixNewline, windowsNewline, concat } = typeof chunk === "string" ? linesStringInfo : LINES_BYTES_INFO[stringEncoding];
+  if (endsWithNewline(chunk, unixNewline)) {
+    yield chunk;
+    return;
+  }
+  const newline = isWindowsNewline ? windowsNewline : unixNewline;
+  yield concat(chunk, newline);
+};
+var endsWithNewline = (chunk, unixNewline) => typeof chunk === "string" ? chunk.endsWith(unixNewline) : chunk.length >= unixNewline.length && chunk.subarray(-unixNewline.length).every((byte, index) => byte === unixNewline[index]);
+var concatString = (firstChunk, secondChunk) => `${firstChunk}${secondChunk}`;
+var linesStringInfo = {
+  windowsNewline: "\r\n",
+  unixNewline: "\n",
+  concat: concatString
+};
+var concatUint8Array = (firstChunk, secondChunk) => {
+  const chunk = new Uint8Array(firstChunk.length + secondChunk.length);
+  chunk.set(firstChunk, 0);
+  chunk.set(secondChunk, firstChunk.length);
+  return chunk;
+};
+var LINES_BYTES_INFO = {
+  __proto__: null,
+  utf8: {
+    windowsNewline: new Uint8Array([13, 10]),
+    unixNewline: new Uint8Array([10]),
+    concat: concatUint8Array
+  },
+  utf16le: {
+    windowsNewline: new Uint8Array([13, 0, 10, 0]),
+    unixNewline: new Uint8Array([10, 0]),
+    concat: concatUint8Array
+  }
+};
+
+// ../../work/main/node_modules/strip-final-newline/index.js
+function stripFinalNewline(input2) {
+  if (typeof input2 === "string") {
+    return stripFinalNewlineString(input2);
+  }
+  if (!(ArrayBuffer.isView(input2) && input2.BYTES_PER_ELEMENT === 1)) {
+    throw new Error("Input must be a string or a Uint8Array");
+  }
+  return stripFinalNewlineBinary(input2);
+}
+var stripFinalNewlineString = (input2) => input2.at(-1) === LF ? input2.slice(0, input2.at(-2) === CR ? -2 : -1) : input2;
+var stripFinalNewlineBinary = (input2) => input2.at(-1) === LF_BINARY ? input2.subarray(0, input2.at(-2) === CR_BINARY ? -2 : -1) : input2;
+var LF = "\n";
+var LF_BINARY = LF.codePointAt(0);
+var CR = "\r";
+var CR_BINARY = CR.codePointAt(0);
+
+// ../../work/main/node_modules/execa/lib/io/strip-newline.js
+var stripNewline = (value, { stripFinalNewline: stripFinalNewline2 }, fdNumber, allFds) => value !== void 0 && !Array.isArray(value) && getStripFinalNewline(stripFinalNewline2, fdNumber, allFds) ? stripFinalNewline(value) : value;
+var getStripFinalNewline = (stripFinalNewline2, fdNumber, allFds) => fdNumber === "all" ? allFds.some((allFd) => stripFinalNewline2[allFd]) : stripFinalNewline2[fdNumber];
+
+// ../../work/main/node_modules/execa/lib/resolve/all-sync.js
+var getAllSyncFds = ([, stdout, stderr]) => [
+  ...stdout === void 0 ? [] : [1],
+  ...stderr === void 0 ? [] : [2]
+];
+var getAllSync = ([, stdout, stderr], allFds, options) => {
+  if (!options.all) {
+    return;
+  }
+  if (stdout === void 0) {
+    return splitAllLines(stderr, allFds, options);
+  }
+  if (stderr === void 0) {
+    return splitAllLines(stdout, allFds, options);
+  }
+  if (hasLines(options)) {
+    return [splitAllLines(stdout, allFds, options), splitAllLines(stderr, allFds, options)].flat();
+  }
+  if (Array.isArray(stdout) || Array.isArray(stderr)) {
+    return [stdout, stderr].filter((value) => value.length > 0).flat();
+  }
+  if (isUint8Array(stdout) && isUint8Array(stderr)) {
+    return concatUint8Arrays([stdout, stderr]);
+  }
+  return BASE64_ENCODINGS.has(options.encoding) ? concatBase64(stdout, stderr, options.encoding) : `${stdout}${stderr}`;
+};
+var concatBase64 = (stdout, stderr, encoding) => Buffer3.concat([Buffer3.from(stdout, encoding), Buffer3.from(stderr, encoding)]).toString(encoding);
+var BASE64_ENCODINGS = /* @__PURE__ */ new Set(["base64", "base64url"]);
+var hasLines = ({ lines }) => Boolean(lines[1] || lines[2]);
+var splitAllLines = (value, allFds, options) => value === void 0 || Array.isArray(value) || !hasLines(options) ? value : splitLinesSync(value, !getStripFinalNewline(options.stripFinalNewline, "all", allFds), false);
+
+// ../../work/main/node_modules/execa/lib/return/message.js
+import { inspect as inspect3 } from "node:util";
+
+// ../../work/main/node_modules/get-stream/source/index.js
+import { on } from "node:events";
+import { finished } from "node:stream/promises";
+
+// ../../work/main/node_modules/is-stream/index.js
+function isStream(stream, { checkOpen = true } = {}) {
+  return stream !== null && typeof stream === "object" && (stream.writable || stream.readable || !checkOpen || stream.writable === void 0 && stream.readable === void 0) && typeof stream.pipe === "function";
+}
+function isWritableStream(stream, { checkOpen = true } = {}) {
+  return isStream(stream, { checkOpen }) && (stream.writable || !checkOpen) && typeof stream.write === "function" && typeof stream.end === "function" && typeof stream.writable === "boolean" && typeof stream.writableObjectMode === "boolean" && typeof stream.destroy === "function" && typeof stream.destroyed === "boolean";
+}
+function isReadableStream(stream, { checkOpen = true } = {}) {
+  return isStream(stream, { checkOpen }) && (stream.readable || !checkOpen) && typeof stream.read === "function" && typeof stream.readable === "boolean" && typeof stream.readableObjectMode === "boolean" && typeof stream.destroy === "function" && typeof stream.destroyed === "boolean";
+}
+function isDuplexStream(stream, options) {
+  return isWritableStream(stream, options) && isReadableStream(stream, options);
+}
+
+// ../../work/main/node_modules/@sec-ant/readable-stream/dist/ponyfill/asyncIterator.js
+var a = Object.getPrototypeOf(
+  Object.getPrototypeOf(
+    /* istanbul ignore next */
+    async function* () {
+    }
+  ).prototype
+);
+var c = class {
+  #t;
+  #n;
+  #r = false;
+  #e = void 0;
+  constructor(e, t) {
+    this.#t = e, this.#n = t;
+  }
+  next() {
+    const e = () => this.#s();
+    return this.#e = this.#e ? this.#e.then(e, e) : e(), this.#e;
+  }
+  return(e) {
+    const t = () => this.#i(e);
+    return this.#e ? this.#e.then(t, t) : t();
+  }
+  async #s() {
+    if (this.#r)
+      return {
+        done: true,
+        value: void 0
+      };
+    let e;
+    try {
+      e = await this.#t.read();
+    } catch (t) {
+      throw this.#e = void 0, this.#r = true, this.#t.releaseLock(), t;
+    }
+    return e.done && (this.#e = void 0, this.#r = true, this.#t.releaseLock()), e;
+  }
+  async #i(e) {
+    if (this.#r)
+      return {
+        done: true,
+        value: e
+      };
+    if (this.#r = true, !this.#n) {
+      const t = this.#t.cancel(e);
+      return this.#t.releaseLock(), await t, {
+        done: true,
+        value: e
+      };
+    }
+    return this.#t.releaseLock(), {
+      done: true,
+      value: e
+    };
+  }
+};
+var n = /* @__PURE__ */ Symbol();
+function i() {
+  return this[n].next();
+}
+Object.defineProperty(i, "name", { value: "next" });
+function o(r) {
+  return this[n].return(r);
+}
+Object.defineProperty(o, "name", { value: "return" });
+var u = Object.create(a, {
+  next: {
+    enumerable: true,
+    configurable: true,
+    writable: true,
+    value: i
+  },
+  return: {
+    enumerable: true,
+    configurable: true,
+    writable: true,
+    value: o
+  }
+});
+function h({ preventCancel: r = false } = {}) {
+  const e = this.getReader(), t = new c(
+    e,
+    r
+  ), s = Object.create(u);
+  return s[n] = t, s;
+}
+
+// ../../work/main/node_modules/get-stream/source/stream.js
+var getAsyncIterable = (stream) => {
+  if (isReadableStream(stream, { checkOpen: false }) && nodeImports.on !== void 0) {
+    return getStreamIterable(stream);
+  }
+  if (typeof stream?.[Symbol.asyncIterator] === "function") {
+    return stream;
+  }
+  if (toString.call(stream) === "[object ReadableStream]") {
+    return h.call(stream);
+  }
+  throw new TypeError("The first argument must be a Readable, a ReadableStream, or an async iterable.");
+};
+var { toString } = Object.prototype;
+var getStreamIterable = async function* (stream) {
+  const controller = new AbortController();
+  const state = {};
+  handleStreamEnd(stream, controller, state);
+  try {
+    for await (const [chunk] of nodeImports.on(stream, "data", { signal: controller.signal })) {
+      yield chunk;
+    }
+  } catch (error63) {
+    if (state.error !== void 0) {
+      throw state.error;
+    } else if (!controller.signal.aborted) {
+      throw error63;
+    }
+  } finally {
+    stream.destroy();
+  }
+};
+var handleStreamEnd = async (stream, controller, state) => {
+  try {
+    await nodeImports.finished(stream, {
+      cleanup: true,
+      readable: true,
+      writable: false,
+      error: false
+    });
+  } catch (error63) {
+    state.error = error63;
+  } finally {
+    controller.abort();
+  }
+};
+var nodeImports = {};
+
+// ../../work/main/node_modules/get-stream/source/contents.js
+var getStreamContents = async (stream, { init, convertChunk, getSize, truncateChunk, addChunk, getFinalChunk, finalize: finalize2 }, { maxBuffer = Number.POSITIVE_INFINITY } = {}) => {
+  const asyncIterable = getAsyncIterable(stream);
+  const state = init();
+  state.length = 0;
+  try {
+    for await (const chunk of asyncIterable) {
+      const chunkType = getChunkType(chunk);
+      const convertedChunk = convertChunk[chunkType](chunk, state);
+      appendChunk({
+        convertedChunk,
+        state,
+        getSize,
+        truncateChunk,
+        addChunk,
+        maxBuffer
+      });
+    }
+    appendFinalChunk({
+      state,
+      convertChunk,
+      getSize,
+      truncateChunk,
+      addChunk,
+      getFinalChunk,
+      maxBuffer
+    });
+    return finalize2(state);
+  } catch (error63) {
+    const normalizedError = typeof error63 === "object" && error63 !== null ? error63 : new Error(error63);
+    normalizedError.bufferedData = finalize2(state);
+    throw normalizedError;
+  }
+};
+var appendFinalChunk = ({ state, getSize, truncateChunk, addChunk, getFinalChunk, maxBuffer }) => {
+  const convertedChunk = getFinalChunk(state);
+  if (convertedChunk !== void 0) {
+    appendChunk({
+      convertedChunk,
+      state,
+      getSize,
+      truncateChunk,
+      addChunk,
+      maxBuffer
+    });
+  }
+};
+var appendChunk = ({ convertedChunk, state, getSize, truncateChunk, addChunk, maxBuffer }) => {
+  const chunkSize = getSize(convertedChunk);
+  const newLength = state.length + chunkSize;
+  if (newLength <= maxBuffer) {
+    addNewChunk(convertedChunk, state, addChunk, newLength);
+    return;
+  }
+  const truncatedChunk = truncateChunk(convertedChunk, maxBuffer - state.length);
+  if (truncatedChunk !== void 0) {
+    addNewChunk(truncatedChunk, state, addChunk, maxBuffer);
+  }
+  throw new MaxBufferError();
+};
+var addNewChunk = (convertedChunk, state, addChunk, newLength) => {
+  state.contents = addChunk(convertedChunk, state, newLength);
+  state.length = newLength;
+};
+var getChunkType = (chunk) => {
+  const typeOfChunk = typeof chunk;
+  if (typeOfChunk === "string") {
+    return "string";
+  }
+  if (typeOfChunk !== "object" || chunk === null) {
+    return "others";
+  }
+  if (globalThis.Buffer?.isBuffer(chunk)) {
+    return "buffer";
+  }
+  const prototypeName = objectToString2.call(chunk);
+  if (prototypeName === "[object ArrayBuffer]") {
+    return "arrayBuffer";
+  }
+  if (prototypeName === "[object DataView]") {
+    return "dataView";
+  }
+  if (Number.isInteger(chunk.byteLength) && Number.isInteger(chunk.byteOffset) && objectToString2.call(chunk.buffer) === "[object ArrayBuffer]") {
+    return "typedArray";
+  }
+  return "others";
+};
+var { toString: objectToString2 } = Object.prototype;
+var MaxBufferError = class extends Error {
+  name = "MaxBufferError";
+  constructor() {
+    super("maxBuffer exceeded");
+  }
+};
+
+// ../../work/main/node_modules/get-stream/source/utils.js
+var identity2 = (value) => value;
+var noop = () => void 0;
+var getContentsProperty = ({ contents }) => contents;
+var throwObjectStream = (chunk) => {
+  throw new Error(`Streams in object mode are not supported: ${String(chunk)}`);
+};
+var getLengthProperty = (convertedChunk) => convertedChunk.length;
+
+// ../../work/main/node_modules/get-stream/source/array.js
+async function getStreamAsArray(stream, options) {
+  return getStreamContents(stream, arrayMethods, options);
+}
+var initArray = () => ({ contents: [] });
+var increment = () => 1;
+var addArrayChunk = (convertedChunk, { contents }) => {
+  contents.push(convertedChunk);
+  return contents;
+};
+var arrayMethods = {
+  init: initArray,
+  convertChunk: {
+    string: identity2,
+    buffer: identity2,
+    arrayBuffer: identity2,
+    dataView: identity2,
+    typedArray: identity2,
+    others: identity2
+  },
+  getSize: increment,
+  truncateChunk: noop,
+  addChunk: addArrayChunk,
+  getFinalChunk: noop,
+  finalize: getContentsProperty
+};
+
+// ../../work/main/node_modules/get-stream/source/array-buffer.js
+async function getStreamAsArrayBuffer(stream, options) {
+  return getStreamContents(stream, arrayBufferMethods, options);
+}
+var initArrayBuffer = () => ({ contents: new ArrayBuffer(0) });
+var useTextEncoder = (chunk) => textEncoder2.encode(chunk);
+var textEncoder2 = new TextEncoder();
+var useUint8Array = (chunk) => new Uint8Array(chunk);
+var useUint8ArrayWithOffset = (chunk) => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+var truncateArrayBufferChunk = (convertedChunk, chunkSize) => convertedChunk.slice(0, chunkSize);
+var addArrayBufferChunk = (convertedChunk, { contents, length: previousLength }, length) => {
+  const newContents = hasArrayBufferResize() ? resizeArrayBuffer(contents, length) : resizeArrayBufferSlow(contents, length);
+  new Uint8Array(newContents).set(convertedChunk, previousLength);
+  return newContents;
+};
+var resizeArrayBufferSlow = (contents, length) => {
+  if (length <= contents.byteLength) {
+    return contents;
+  }
+  const arrayBuffer = new ArrayBuffer(getNewContentsLength(length));
+  new Uint8Array(arrayBuffer).set(new Uint8Array(contents), 0);
+  return arrayBuffer;
+};
+var resizeArrayBuffer = (contents, length) => {
+  if (length <= contents.maxByteLength) {
+    contents.resize(length);
+    return contents;
+  }
+  const arrayBuffer = new ArrayBuffer(length, { maxByteLength: getNewContentsLength(length) });
+  new Uint8Array(arrayBuffer).set(new Uint8Array(contents), 0);
+  return arrayBuffer;
+};
+var getNewContentsLength = (length) => SCALE_FACTOR ** Math.ceil(Math.log(length) / Math.log(SCALE_FACTOR));
+var SCALE_FACTOR = 2;
+var finalizeArrayBuffer = ({ contents, length }) => hasArrayBufferResize() ? contents : contents.slice(0, length);
+var hasArrayBufferResize = () => "resize" in ArrayBuffer.prototype;
+var arrayBufferMethods = {
+  init: initArrayBuffer,
+  convertChunk: {
+    string: useTextEncoder,
+    buffer: useUint8Array,
+    arrayBuffer: useUint8Array,
+    dataView: useUint8ArrayWithOffset,
+    typedArray: useUint8ArrayWithOffset,
+    others: throwObjectStream
+  },
+  getSize: getLengthProperty,
+  truncateChunk: truncateArrayBufferChunk,
+  addChunk: addArrayBufferChunk,
+  getFinalChunk: noop,
+  finalize: finalizeArrayBuffer
+};
+
+// ../../work/main/node_modules/get-stream/source/string.js
+async function getStreamAsString(stream, options) {
+  return getStreamContents(stream, stringMethods, options);
+}
+var initString = () => ({ contents: "", textDecoder: new TextDecoder() });
+var useTextDecoder = (chunk, { textDecoder: textDecoder2 }) => textDecoder2.decode(chunk, { stream: true });
+var addStringChunk = (convertedChunk, { contents }) => contents + convertedChunk;
+var truncateStringChunk = (convertedChunk, chunkSize) => convertedChunk.slice(0, chunkSize);
+var getFinalStringChunk = ({ textDecoder: textDecoder2 }) => {
+  const finalChunk = textDecoder2.decode();
+  return finalChunk === "" ? void 0 : finalChunk;
+};
+var stringMethods = {
+  init: initString,
+  convertChunk: {
+    string: identity2,
+    buffer: useTextDecoder,
+    arrayBuffer: useTextDecoder,
+    dataView: useTextDecoder,
+    typedArray: useTextDecoder,
+    others: throwObjectStream
+  },
+  getSize: getLengthProperty,
+  truncateChunk: truncateStringChunk,
+  addChunk: addStringChunk,
+  getFinalChunk: getFinalStringChunk,
+  finalize: getContentsProperty
+};
+
+// ../../work/main/node_modules/get-stream/source/index.js
+Object.assign(nodeImports, { on, finished });
+
+// ../../work/main/node_modules/execa/lib/io/max-buffer.js
+var handleMaxBuffer = ({ error: error63, stream, readableObjectMode, lines, encoding, fdNumber }) => {
+  if (!(error63 instanceof MaxBufferError)) {
+    throw error63;
+  }
+  if (fdNumber === "all") {
+    return error63;
+  }
+  const unit = getMaxBufferUnit(readableObjectMode, lines, encoding);
+  error63.maxBufferInfo = { fdNumber, unit };
+  stream.destroy();
+  throw error63;
+};
+var getMaxBufferUnit = (readableObjectMode, lines, encoding) => {
+  if (readableObjectMode) {
+    return "objects";
+  }
+  if (lines) {
+    return "lines";
+  }
+  return encoding === "buffer" ? "bytes" : "characters";
+};
+var checkIpcMaxBuffer = (ipcOutput, maxBuffer) => {
+  if (ipcOutput.length + 1 <= maxBuffer) {
+    return;
+  }
+  const error63 = new MaxBufferError();
+  error63.maxBufferInfo = { fdNumber: "ipc" };
+  throw error63;
+};
+var getMaxBufferMessage = (error63, maxBuffer) => {
+  const { streamName, threshold, unit } = getMaxBufferInfo(error63, maxBuffer);
+  return `Command's ${streamName} was larger than ${threshold} ${unit}`;
+};
+var getMaxBufferInfo = (error63, maxBuffer) => {
+  if (error63?.maxBufferInfo === void 0) {
+    return { streamName: "output", threshold: maxBuffer[1], unit: "bytes" };
+  }
+  const { maxBufferInfo: { fdNumber, unit, threshold = getFdSpecificValue(maxBuffer, fdNumber) } } = error63;
+  delete error63.maxBufferInfo;
+  return fdNumber === "ipc" ? { streamName: "IPC output", threshold, unit: "messages" } : { streamName: getStreamName(fdNumber), threshold, unit };
+};
+var getMaxBufferSync = ([, stdoutMaxBuffer]) => stdoutMaxBuffer === 0 ? Number.MIN_VALUE : stdoutMaxBuffer;
+var handleMaxBufferSync = ({ resultError, output: output2, maxBuffer, buffer }) => {
+  const fdNumber = findMaxBufferSync(output2, maxBuffer, buffer);
+  if (fdNumber === void 0) {
+    return { resultError, isMaxBuffer: resultError?.code === "ENOBUFS" };
+  }
+  const threshold = getMaxBufferValueSync(maxBuffer, fdNumber);
+  const error63 = resultError ?? Object.assign(new MaxBufferError(), { code: "ENOBUFS" });
+  error63.maxBufferInfo = { fdNumber, unit: "bytes", threshold };
+  return { resultError: error63, isMaxBuffer: true };
+};
+var findMaxBufferSync = (output2, maxBuffer, buffer) => {
+  if (output2 === null) {
+    return;
+  }
+  const fdNumber = output2.findIndex((result, index) => result !== null && buffer[index] && result.length > getMaxBufferValueSync(maxBuffer, index));
+  return fdNumber === -1 ? void 0 : fdNumber;
+};
+var getMaxBufferValueSync = (maxBuffer, fdNumber) => Math.min(maxBuffer[1], maxBuffer[fdNumber]);
+var truncateMaxBufferSync = (result, fdNumber, { maxBuffer, buffer }) => {
+  const maxBufferValue = getMaxBufferValueSync(maxBuffer, fdNumber);
+  return buffer[fdNumber] && result.length > maxBufferValue ? result.slice(0, maxBufferValue) : result;
+};
+
+// ../../work/main/node_modules/execa/lib/return/message.js
+var createMessages = ({
+  stdio,
+  all,
+  ipcOutput,
+  originalError,
+  signal,
+  signalDescription,
+  exitCode,
+  escapedCommand,
+  timedOut,
+  isCanceled,
+  isGracefullyCanceled,
+  isMaxBuffer,
+  isForcefullyTerminated,
+  forceKillAfterDelay,
+  killSignal,
+  maxBuffer,
+  timeout,
+  cwd
+}) => {
+  const errorCode = getErrorCode(originalError);
+  const prefix = getErrorPrefix({
+    originalError,
+    timedOut,
+    timeout,
+    isMaxBuffer,
+    maxBuffer,
+    errorCode,
+    signal,
+    signalDescription,
+    exitCode,
+    isCanceled,
+    isGracefullyCanceled,
+    isForcefullyTerminated,
+    forceKillAfterDelay,
+    killSignal
+  });
+  const originalMessage = getOriginalMessage(originalError, cwd);
+  const suffix = originalMessage === void 0 ? "" : `
+${originalMessage}`;
+  const shortMessage = `${prefix}: ${escapedCommand}${suffix}`;
+  const messageStdio = all === void 0 ? [stdio[2], stdio[1]] : [all];
+  const message = [
+    shortMessage,
+    ...messageStdio,
+    ...stdio.slice(3),
+    ipcOutput.map((ipcMessage) => serializeIpcMessage(ipcMessage)).join("\n")
+  ].map((messagePart) => escapeLines(stripFinalNewline(serializeMessagePart(messagePart)))).filter(Boolean).join("\n\n");
+  return { originalMessage, shortMessage, message };
+};
+var getErrorCode = (error63) => typeof error63?.code === "string" ? error63.code : void 0;
+var getErrorPrefix = ({
+  originalError,
+  timedOut,
+  timeout,
+  isMaxBuffer,
+  maxBuffer,
+  errorCode,
+  signal,
+  signalDescription,
+  exitCode,
+  isCanceled,
+  isGracefullyCanceled,
+  isForcefullyTerminated,
+  forceKillAfterDelay,
+  killSignal
+}) => {
+  const forcefulSuffix = getForcefulSuffix(isForcefullyTerminated, forceKillAfterDelay);
+  if (timedOut) {
+    return `Command timed out after ${timeout} milliseconds${forcefulSuffix}`;
+  }
+  if (isGracefullyCanceled) {
+    if (signal === void 0) {
+      return `Command was gracefully canceled with exit code ${exitCode}`;
+    }
+    return isForcefullyTerminated ? `Command was gracefully canceled${forcefulSuffix}` : `Command was gracefully canceled with ${signal} (${signalDescription})`;
+  }
+  if (isCanceled) {
+    return `Command was canceled${forcefulSuffix}`;
+  }
+  if (isMaxBuffer) {
+    return `${getMaxBufferMessage(originalError, maxBuffer)}${forcefulSuffix}`;
+  }
+  if (errorCode !== void 0) {
+    return `Command failed with ${errorCode}${forcefulSuffix}`;
+  }
+  if (isForcefullyTerminated) {
+    return `Command was killed with ${killSignal} (${getSignalDescription(killSignal)})${forcefulSuffix}`;
+  }
+  if (signal !== void 0) {
+    return `Command was killed with ${signal} (${signalDescription})`;
+  }
+  return exitCode === void 0 ? "Command failed" : `Command failed with exit code ${exitCode}`;
+};
+var getForcefulSuffix = (isForcefullyTerminated, forceKillAfterDelay) => isForcefullyTerminated ? ` and was forcefully terminated after ${forceKillAfterDelay} milliseconds` : "";
+var getOriginalMessage = (originalError, cwd) => {
+  if (originalError instanceof DiscardedError) {
+    return;
+  }
+  const originalMessage = isExecaError(originalError) ? originalError.originalMessage ?? "" : String(originalError?.message ?? originalError);
+  const escapedOriginalMessage = escapeLines(fixCwdError(originalMessage, cwd));
+  return escapedOriginalMessage === "" ? void 0 : escapedOriginalMessage;
+};
+var serializeIpcMessage = (ipcMessage) => typeof ipcMessage === "string" ? ipcMessage : inspect3(ipcMessage);
+var serializeMessagePart = (messagePart) => Array.isArray(messagePart) ? messagePart.filter((messageItem) => isTextItem(messageItem)).map((messageItem) => stripFinalNewline(serializeMessageItem(messageItem))).join("\n") : serializeMessageItem(messagePart);
+var isTextItem = (messageItem) => typeof messageItem === "string" || isUint8Array(messageItem);
+var serializeMessageItem = (messageItem) => {
+  if (typeof messageItem === "string") {
+    return messageItem;
+  }
+  return isUint8Array(messageItem) ? uint8ArrayToString(messageItem) : "";
+};
+
+// ../../work/main/node_modules/execa/lib/return/result.js
+var makeSuccessResult = ({
+  command,
+  escapedCommand,
+  stdio,
+  all,
+  ipcOutput,
+  options: { cwd },
+  startTime
+}) => omitUndefinedProperties({
+  command,
+  escapedCommand,
+  cwd,
+  durationMs: getDurationMs(startTime),
+  failed: false,
+  timedOut: false,
+  isCanceled: false,
+  isGracefullyCanceled: false,
+  isTerminated: false,
+  isMaxBuffer: false,
+  isForcefullyTerminated: false,
+  exitCode: 0,
+  stdout: stdio[1],
+  stderr: stdio[2],
+  all,
+  stdio,
+  ipcOutput,
+  pipedFrom: []
+});
+var makeEarlyError = ({
+  error: error63,
+  command,
+  escapedCommand,
+  fileDescriptors,
+  options,
+  startTime,
+  isSync,
+  stdio = Array.from({ length: fileDescriptors.length }),
+  all
+}) => makeError({
+  error: error63,
+  command,
+  escapedCommand,
+  startTime,
+  timedOut: false,
+  isCanceled: false,
+  isGracefullyCanceled: false,
+  isMaxBuffer: false,
+  isForcefullyTerminated: false,
+  stdio,
+  all,
+  ipcOutput: [],
+  options,
+  isSync
+});
+var getEarlyErrorOutput = (fileDescriptors, options) => {
+  const stdio = fileDescriptors.map((fileDescriptor, fdNumber) => getEmptyOutput(fileDescriptor, fdNumber, options));
+  return { stdio, all: getAllSync(stdio, getAllSyncFds(stdio), options) };
+};
+var getEmptyOutput = ({ direction, objectMode }, fdNumber, { stdio, buffer, lines, encoding }) => {
+  if (direction === "input" || !PIPED_STDIO.has(stdio[fdNumber]) || !buffer[fdNumber]) {
+    return;
+  }
+  if (objectMode || lines[fdNumber]) {
+    return [];
+  }
+  return encoding === "buffer" ? new Uint8Array() : "";
+};
+var PIPED_STDIO = /* @__PURE__ */ new Set(["pipe", "overlapped"]);
+var makeError = ({
+  error: originalError,
+  command,
+  escapedCommand,
+  startTime,
+  timedOut,
+  isCanceled,
+  isGracefullyCanceled,
+  isMaxBuffer,
+  isForcefullyTerminated,
+  exitCode: rawExitCode,
+  signal: rawSignal,
+  stdio,
+  all,
+  ipcOutput,
+  options: {
+    timeoutDuration,
+    timeout = timeoutDuration,
+    forceKillAfterDelay,
+    killSignal,
+    cwd,
+    maxBuffer
+  },
+  isSync
+}) => {
+  const { exitCode, signal, signalDescription } = normalizeExitPayload(rawExitCode, rawSignal);
+  const { originalMessage, shortMessage, message } = createMessages({
+    stdio,
+    all,
+    ipcOutput,
+    originalError,
+    signal,
+    signalDescription,
+    exitCode,
+    escapedCommand,
+    timedOut,
+    isCanceled,
+    isGracefullyCanceled,
+    isMaxBuffer,
+    isForcefullyTerminated,
+    forceKillAfterDelay,
+    killSignal,
+    maxBuffer,
+    timeout,
+    cwd
+  });
+  const error63 = getFinalError(originalError, message, isSync);
+  Object.assign(error63, getErrorProperties({
+    error: error63,
+    command,
+    escapedCommand,
+    startTime,
+    timedOut,
+    isCanceled,
+    isGracefullyCanceled,
+    isMaxBuffer,
+    isForcefullyTerminated,
+    exitCode,
+    signal,
+    signalDescription,
+    stdio,
+    all,
+    ipcOutput,
+    cwd,
+    originalMessage,
+    shortMessage
+  }));
+  return error63;
+};
+var getErrorProperties = ({
+  error: error63,
+  command,
+  escapedCommand,
+  startTime,
+  timedOut,
+  isCanceled,
+  isGracefullyCanceled,
+  isMaxBuffer,
+  isForcefullyTerminated,
+  exitCode,
+  signal,
+  signalDescription,
+  stdio,
+  all,
+  ipcOutput,
+  cwd,
+  originalMessage,
+  shortMessage
+}) => omitUndefinedProperties({
+  shortMessage,
+  originalMessage,
+  command,
+  escapedCommand,
+  cwd,
+  durationMs: getDurationMs(startTime),
+  failed: true,
+  timedOut,
+  isCanceled,
+  isGracefullyCanceled,
+  isTerminated: signal !== void 0,
+  isMaxBuffer,
+  isForcefullyTerminated,
+  exitCode,
+  signal,
+  signalDescription,
+  code: getErrorCode(error63.cause),
+  stdout: stdio[1],
+  stderr: stdio[2],
+  all,
+  stdio,
+  ipcOutput,
+  pipedFrom: []
+});
+var omitUndefinedProperties = (result) => Object.fromEntries(Object.entries(result).filter(([, value]) => value !== void 0));
+var normalizeExitPayload = (rawExitCode, rawSignal) => {
+  const exitCode = rawExitCode === null ? void 0 : rawExitCode;
+  const signal = rawSignal === null ? void 0 : rawSignal;
+  const signalDescription = signal === void 0 ? void 0 : getSignalDescription(rawSignal);
+  return { exitCode, signal, signalDescription };
+};
+
+// ../../work/main/node_modules/parse-ms/index.js
+var toZeroIfInfinity = (value) => Number.isFinite(value) ? value : 0;
+function parseNumber(milliseconds) {
+  return {
+    days: Math.trunc(milliseconds / 864e5),
+    hours: Math.trunc(milliseconds / 36e5 % 24),
+    minutes: Math.trunc(milliseconds / 6e4 % 60),
+    seconds: Math.trunc(milliseconds / 1e3 % 60),
+    milliseconds: Math.trunc(milliseconds % 1e3),
+    microseconds: Math.trunc(toZeroIfInfinity(milliseconds * 1e3) % 1e3),
+    nanoseconds: Math.trunc(toZeroIfInfinity(milliseconds * 1e6) % 1e3)
+  };
+}
+function parseBigint(milliseconds) {
+  return {
+    days: milliseconds / 86400000n,
+    hours: milliseconds / 3600000n % 24n,
+    minutes: milliseconds / 60000n % 60n,
+    seconds: milliseconds / 1000n % 60n,
+    milliseconds: milliseconds % 1000n,
+    microseconds: 0n,
+    nanoseconds: 0n
+  };
+}
+function parseMilliseconds(milliseconds) {
+  switch (typeof milliseconds) {
+    case "number": {
+      if (Number.isFinite(milliseconds)) {
+        return parseNumber(milliseconds);
+      }
+      break;
+    }
+    case "bigint": {
+      return parseBigint(milliseconds);
+    }
+  }
+  throw new TypeError("Expected a finite number or bigint");
+}
+
+// ../../work/main/node_modules/pretty-ms/index.js
+var isZero = (value) => value === 0 || value === 0n;
+var pluralize = (word, count3) => count3 === 1 || count3 === 1n ? word : `${word}s`;
+var SECOND_ROUNDING_EPSILON = 1e-7;
+var ONE_DAY_IN_MILLISECONDS = 24n * 60n * 60n * 1000n;
+function prettyMilliseconds(milliseconds, options) {
+  const isBigInt = typeof milliseconds === "bigint";
+  if (!isBigInt && !Number.isFinite(milliseconds)) {
+    throw new TypeError("Expected a finite number or bigint");
+  }
+  options = { ...options };
+  const sign = milliseconds < 0 ? "-" : "";
+  milliseconds = milliseconds < 0 ? -milliseconds : milliseconds;
+  if (options.colonNotation) {
+    options.compact = false;
+    options.formatSubMilliseconds = false;
+    options.separateMilliseconds = false;
+    options.verbose = false;
+  }
+  if (options.compact) {
+    options.unitCount = 1;
+    options.secondsDecimalDigits = 0;
+    options.millisecondsDecimalDigits = 0;
+  }
+  let result = [];
+  const floorDecimals = (value, decimalDigits) => {
+    const flooredInterimValue = Math.floor(value * 10 ** decimalDigits + SECOND_ROUNDING_EPSILON);
+    const flooredValue = Math.round(flooredInterimValue) / 10 ** decimalDigits;
+    return flooredValue.toFixed(decimalDigits);
+  };
+  const add = (value, long, short, valueString) => {
+    if ((result.length === 0 || !options.colonNotation) && isZero(value) && !(options.colonNotation && short === "m")) {
+      return;
+    }
+    valueString ??= String(value);
+    if (options.colonNotation) {
+      const wholeDigits = valueString.includes(".") ? valueString.split(".")[0].length : valueString.length;
+      const minLength = result.length > 0 ? 2 : 1;
+      valueString = "0".repeat(Math.max(0, minLength - wholeDigits)) + valueString;
+    } else {
+      valueString += options.verbose ? " " + pluralize(long, value) : short;
+    }
+    result.push(valueString);
+  };
+  const parsed = parseMilliseconds(milliseconds);
+  const days = BigInt(parsed.days);
+  if (options.hideYearAndDays) {
+    add(BigInt(days) * 24n + BigInt(parsed.hours), "hour", "h");
+  } else {
+    if (options.hideYear) {
+      add(days, "day", "d");
+    } else {
+      add(days / 365n, "year", "y");
+      add(days % 365n, "day", "d");
+    }
+    add(Number(parsed.hours), "hour", "h");
+  }
+  add(Number(parsed.minutes), "minute", "m");
+  if (!options.hideSeconds) {
+    if (options.separateMilliseconds || options.formatSubMilliseconds || !options.colonNotation && milliseconds < 1e3 && !options.subSecondsAsDecimals) {
+      const seconds = Number(parsed.seconds);
+      const milliseconds2 = Number(parsed.milliseconds);
+      const microseconds = Number(parsed.microseconds);
+      const nanoseconds = Number(parsed.nanoseconds);
+      add(seconds, "second", "s");
+      if (options.formatSubMilliseconds) {
+        add(milliseconds2, "millisecond", "ms");
+        add(microseconds, "microsecond", "\xB5s");
+        add(nanoseconds, "nanosecond", "ns");
+      } else {
+        const millisecondsAndBelow = milliseconds2 + microseconds / 1e3 + nanoseconds / 1e6;
+        const millisecondsDecimalDigits = typeof options.millisecondsDecimalDigits === "number" ? options.millisecondsDecimalDigits : 0;
+        const roundedMilliseconds = millisecondsAndBelow >= 1 ? Math.round(millisecondsAndBelow) : Math.ceil(millisecondsAndBelow);
+        const maximumMilliseconds = 1e3 - 10 ** -millisecondsDecimalDigits;
+        const millisecondsString = millisecondsDecimalDigits ? Math.min(millisecondsAndBelow, maximumMilliseconds).toFixed(millisecondsDecimalDigits) : Math.min(roundedMilliseconds, maximumMilliseconds);
+        add(
+          Number.parseFloat(millisecondsString),
+          "millisecond",
+          "ms",
+          millisecondsString
+        );
+      }
+    } else {
+      const seconds = (isBigInt ? Number(milliseconds % ONE_DAY_IN_MILLISECONDS) : milliseconds) / 1e3 % 60;
+      const secondsDecimalDigits = typeof options.secondsDecimalDigits === "number" ? options.secondsDecimalDigits : 1;
+      const secondsFixed = floorDecimals(seconds, secondsDecimalDigits);
+      const secondsString = options.keepDecimalsOnWholeSeconds ? secondsFixed : secondsFixed.replace(/\.0+$/, "");
+      add(Number.parseFloat(secondsString), "second", "s", secondsString);
+    }
+  }
+  if (result.length === 0) {
+    return sign + "0" + (options.verbose ? " milliseconds" : "ms");
+  }
+  const separator = options.colonNotation ? ":" : " ";
+  if (typeof options.unitCount === "number") {
+    result = result.slice(0, Math.max(options.unitCount, 1));
+  }
+  return sign + result.join(separator);
+}
+
+// ../../work/main/node_modules/execa/lib/verbose/error.js
+var logError = (result, verboseInfo) => {
+  if (result.failed) {
+    verboseLog({
+      type: "error",
+      verboseMessage: result.shortMessage,
+      verboseInfo,
+      result
+    });
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/verbose/complete.js
+var logResult = (result, verboseInfo) => {
+  if (!isVerbose(verboseInfo)) {
+    return;
+  }
+  logError(result, verboseInfo);
+  logDuration(result, verboseInfo);
+};
+var logDuration = (result, verboseInfo) => {
+  const verboseMessage = `(done in ${prettyMilliseconds(result.durationMs)})`;
+  verboseLog({
+    type: "duration",
+    verboseMessage,
+    verboseInfo,
+    result
+  });
+};
+
+// ../../work/main/node_modules/execa/lib/return/reject.js
+var handleResult = (result, verboseInfo, { reject }) => {
+  logResult(result, verboseInfo);
+  if (reject && result.failed) {
+    throw result;
+  }
+  return result;
+};
+
+// ../../work/main/node_modules/execa/lib/stdio/handle-sync.js
+import { readFileSync as readFileSync2 } from "node:fs";
+
+// ../../work/main/node_modules/execa/lib/stdio/type.js
+var getStdioItemType = (value, optionName) => {
+  if (isAsyncGenerator(value)) {
+    return "asyncGenerator";
+  }
+  if (isSyncGenerator(value)) {
+    return "generator";
+  }
+  if (isUrl(value)) {
+    return "fileUrl";
+  }
+  if (isFilePathObject(value)) {
+    return "filePath";
+  }
+  if (isWebStream(value)) {
+    return "webStream";
+  }
+  if (isStream(value, { checkOpen: false })) {
+    return "native";
+  }
+  if (isUint8Array(value)) {
+    return "uint8Array";
+  }
+  if (isAsyncIterableObject(value)) {
+    return "asyncIterable";
+  }
+  if (isIterableObject(value)) {
+    return "iterable";
+  }
+  if (isTransformStream(value)) {
+    return getTransformStreamType({ transform: value }, optionName);
+  }
+  return isTransformOptions(value) ? getTransformObjectType(value, optionName) : "native";
+};
+var getTransformObjectType = (value, optionName) => {
+  if (isDuplexStream(value.transform, { checkOpen: false })) {
+    return getDuplexType(value, optionName);
+  }
+  return isTransformStream(value.transform) ? getTransformStreamType(value, optionName) : getGeneratorObjectType(value, optionName);
+};
+var getDuplexType = (value, optionName) => {
+  validateNonGeneratorType(value, optionName, "Duplex stream");
+  return "duplex";
+};
+var getTransformStreamType = (value, optionName) => {
+  validateNonGeneratorType(value, optionName, "web TransformStream");
+  return "webTransform";
+};
+var validateNonGeneratorType = ({ final, binary, objectMode }, optionName, typeName) => {
+  checkUndefinedOption(final, `${optionName}.final`, typeName);
+  checkUndefinedOption(binary, `${optionName}.binary`, typeName);
+  checkBooleanOption(objectMode, `${optionName}.objectMode`);
+};
+var checkUndefinedOption = (value, optionName, typeName) => {
+  if (value !== void 0) {
+    throw new TypeError(`The \`${optionName}\` option can only be defined when using a generator, not a ${typeName}.`);
+  }
+};
+var getGeneratorObjectType = ({ transform: transform2, final, binary, objectMode }, optionName) => {
+  if (transform2 !== void 0 && !isGenerator(transform2)) {
+    throw new TypeError(`The \`${optionName}.transform\` option must be a generator, a Duplex stream or a web TransformStream.`);
+  }
+  if (isDuplexStream(final, { checkOpen: false })) {
+    throw new TypeError(`The \`${optionName}.final\` option must not be a Duplex stream.`);
+  }
+  if (isTransformStream(final)) {
+    throw new TypeError(`The \`${optionName}.final\` option must not be a web TransformStream.`);
+  }
+  if (final !== void 0 && !isGenerator(final)) {
+    throw new TypeError(`The \`${optionName}.final\` option must be a generator.`);
+  }
+  checkBooleanOption(binary, `${optionName}.binary`);
+  checkBooleanOption(objectMode, `${optionName}.objectMode`);
+  return isAsyncGenerator(transform2) || isAsyncGenerator(final) ? "asyncGenerator" : "generator";
+};
+var isGenerator = (value) => isAsyncGenerator(value) || isSyncGenerator(value);
+var isAsyncGenerator = (value) => Object.prototype.toString.call(value) === "[object AsyncGeneratorFunction]";
+var isSyncGenerator = (value) => Object.prototype.toString.call(value) === "[object GeneratorFunction]";
+var isTransformOptions = (value) => isPlainObject2(value) && (value.transform !== void 0 || value.final !== void 0);
+var isUrl = (value) => Object.prototype.toString.call(value) === "[object URL]";
+var isRegularUrl = (value) => isUrl(value) && value.protocol !== "file:";
+var isFilePathObject = (value) => isPlainObject2(value) && Object.keys(value).length > 0 && Object.keys(value).every((key) => FILE_PATH_KEYS.has(key)) && isFilePathString(value.file);
+var FILE_PATH_KEYS = /* @__PURE__ */ new Set(["file", "append"]);
+var isFilePathString = (file2) => typeof file2 === "string";
+var isStdioValueObject = (value) => isPlainObject2(value) && Object.keys(value).length > 0 && Object.keys(value).every((key) => STDIO_VALUE_KEYS.has(key)) && "value" in value;
+var STDIO_VALUE_KEYS = /* @__PURE__ */ new Set(["value", "input"]);
+var isUnknownStdioString = (type, value) => type === "native" && typeof value === "string" && !KNOWN_STDIO_STRINGS.has(value);
+var KNOWN_STDIO_STRINGS = /* @__PURE__ */ new Set(["ipc", "ignore", "inherit", "overlapped", "pipe"]);
+var isReadableStream2 = (value) => Object.prototype.toString.call(value) === "[object ReadableStream]";
+var isWritableStream2 = (value) => Object.prototype.toString.call(value) === "[object WritableStream]";
+var isWebStream = (value) => isReadableStream2(value) || isWritableStream2(value);
+var isTransformStream = (value) => isReadableStream2(value?.readable) && isWritableStream2(value?.writable);
+var isAsyncIterableObject = (value) => isObject2(value) && typeof value[Symbol.asyncIterator] === "function";
+var isIterableObject = (value) => isObject2(value) && typeof value[Symbol.iterator] === "function";
+var isObject2 = (value) => typeof value === "object" && value !== null;
+var TRANSFORM_TYPES = /* @__PURE__ */ new Set(["generator", "asyncGenerator", "duplex", "webTransform"]);
+var FILE_TYPES = /* @__PURE__ */ new Set(["fileUrl", "filePath", "fileNumber"]);
+var SPECIAL_DUPLICATE_TYPES_SYNC = /* @__PURE__ */ new Set(["fileUrl", "filePath"]);
+var SPECIAL_DUPLICATE_TYPES = /* @__PURE__ */ new Set([...SPECIAL_DUPLICATE_TYPES_SYNC, "webStream", "nodeStream"]);
+var FORBID_DUPLICATE_TYPES = /* @__PURE__ */ new Set(["webTransform", "duplex"]);
+var TYPE_TO_MESSAGE = {
+  generator: "a generator",
+  asyncGenerator: "an async generator",
+  fileUrl: "a file URL",
+  filePath: "a file path string",
+  fileNumber: "a file descriptor number",
+  webStream: "a web stream",
+  nodeStream: "a Node.js stream",
+  webTransform: "a web TransformStream",
+  duplex: "a Duplex stream",
+  native: "any value",
+  iterable: "an iterable",
+  asyncIterable: "an async iterable",
+  string: "a string",
+  uint8Array: "a Uint8Array"
+};
+
+// ../../work/main/node_modules/execa/lib/transform/object-mode.js
+var getTransformObjectModes = (objectMode, index, newTransforms, direction) => direction === "output" ? getOutputObjectModes(objectMode, index, newTransforms) : getInputObjectModes(objectMode, index, newTransforms);
+var getOutputObjectModes = (objectMode, index, newTransforms) => {
+  const writableObjectMode = index !== 0 && newTransforms[index - 1].value.readableObjectMode;
+  const readableObjectMode = objectMode ?? writableObjectMode;
+  return { writableObjectMode, readableObjectMode };
+};
+var getInputObjectModes = (objectMode, index, newTransforms) => {
+  const writableObjectMode = index === 0 ? objectMode === true : newTransforms[index - 1].value.readableObjectMode;
+  const readableObjectMode = index !== newTransforms.length - 1 && (objectMode ?? writableObjectMode);
+  return { writableObjectMode, readableObjectMode };
+};
+var getFdObjectMode = (stdioItems, direction) => {
+  const lastTransform = stdioItems.findLast(({ type }) => TRANSFORM_TYPES.has(type));
+  if (lastTransform === void 0) {
+    return false;
+  }
+  return direction === "input" ? lastTransform.value.writableObjectMode : lastTransform.value.readableObjectMode;
+};
+
+// ../../work/main/node_modules/execa/lib/transform/normalize.js
+var normalizeTransforms = (stdioItems, optionName, direction, options) => [
+  ...stdioItems.filter(({ type }) => !TRANSFORM_TYPES.has(type)),
+  ...getTransforms(stdioItems, optionName, direction, options)
+];
+var getTransforms = (stdioItems, optionName, direction, { encoding }) => {
+  const transforms = stdioItems.filter(({ type }) => TRANSFORM_TYPES.has(type));
+  const newTransforms = Array.from({ length: transforms.length });
+  for (const [index, stdioItem] of Object.entries(transforms)) {
+    newTransforms[index] = normalizeTransform({
+      stdioItem,
+      index: Number(index),
+      newTransforms,
+      optionName,
+      direction,
+      encoding
+    });
+  }
+  return sortTransforms(newTransforms, direction);
+};
+var normalizeTransform = ({ stdioItem, stdioItem: { type }, index, newTransforms, optionName, direction, encoding }) => {
+  if (type === "duplex") {
+    return normalizeDuplex({ stdioItem, optionName });
+  }
+  if (type === "webTransform") {
+    return normalizeTransformStream({
+      stdioItem,
+      index,
+      newTransforms,
+      direction
+    });
+  }
+  return normalizeGenerator({
+    stdioItem,
+    index,
+    newTransforms,
+    direction,
+    encoding
+  });
+};
+var normalizeDuplex = ({ stdioItem, optionName }) => {
+  const { value } = stdioItem;
+  const { transform: transform2 } = value;
+  const { writableObjectMode, readableObjectMode } = transform2;
+  const { objectMode = readableObjectMode } = value;
+  if (objectMode && !readableObjectMode) {
+    throw new TypeError(`The \`${optionName}.objectMode\` option can only be \`true\` if \`new Duplex({objectMode: true})\` is used.`);
+  }
+  if (!objectMode && readableObjectMode) {
+    throw new TypeError(`The \`${optionName}.objectMode\` option cannot be \`false\` if \`new Duplex({objectMode: true})\` is used.`);
+  }
+  return {
+    ...stdioItem,
+    value: { transform: transform2, writableObjectMode, readableObjectMode }
+  };
+};
+var normalizeTransformStream = ({ stdioItem, stdioItem: { value }, index, newTransforms, direction }) => {
+  const { transform: transform2, objectMode } = isPlainObject2(value) ? value : { transform: value };
+  const { writableObjectMode, readableObjectMode } = getTransformObjectModes(objectMode, index, newTransforms, direction);
+  return {
+    ...stdioItem,
+    value: { transform: transform2, writableObjectMode, readableObjectMode }
+  };
+};
+var normalizeGenerator = ({ stdioItem, stdioItem: { value }, index, newTransforms, direction, encoding }) => {
+  const {
+    transform: transform2,
+    final,
+    binary: binaryOption = false,
+    preserveNewlines = false,
+    objectMode
+  } = isPlainObject2(value) ? value : { transform: value };
+  const binary = binaryOption || BINARY_ENCODINGS.has(encoding);
+  const { writableObjectMode, readableObjectMode } = getTransformObjectModes(objectMode, index, newTransforms, direction);
+  return {
+    ...stdioItem,
+    value: {
+      transform: transform2,
+      final,
+      binary,
+      preserveNewlines,
+      writableObjectMode,
+      readableObjectMode
+    }
+  };
+};
+var sortTransforms = (newTransforms, direction) => direction === "input" ? newTransforms.reverse() : newTransforms;
+
+// ../../work/main/node_modules/execa/lib/stdio/direction.js
+import process10 from "node:process";
+var getStreamDirection = ({ stdioItems, isStdioArray, fdNumber, optionName }) => {
+  const directions = stdioItems.map((stdioItem) => getStdioItemDirection(stdioItem, fdNumber, isStdioArray));
+  if (directions.includes("input") && directions.includes("output")) {
+    throw new TypeError(`The \`${optionName}\` option must not be an array of both readable and writable values.`);
+  }
+  return directions.find(Boolean) ?? DEFAULT_DIRECTION;
+};
+var getStdioItemDirection = (stdioItem, fdNumber, isStdioArray) => {
+  const knownDirection = KNOWN_DIRECTIONS[fdNumber];
+  const direction = getRequestedDirection(stdioItem);
+  if (knownDirection === void 0) {
+    return direction;
+  }
+  validateKnownDirection(stdioItem, knownDirection, isStdioArray);
+  return knownDirection;
+};
+var getRequestedDirection = ({ type, value, direction, optionName }) => {
+  const guessedDirection = guessStreamDirection[type](value);
+  if (direction === "input" && guessedDirection === "output") {
+    throw new TypeError(`The \`${optionName}\` option is invalid: \`input: true\` cannot be used with a writable value, which is always an output.`);
+  }
+  return direction ?? guessedDirection;
+};
+var validateKnownDirection = ({ type, value, optionName }, knownDirection, isStdioArray) => {
+  if (!STREAM_TYPES.has(type) || !isStdioArray && getStandardStreamDirection(value) !== void 0) {
+    return;
+  }
+  const guessedDirection = guessStreamDirection[type](value);
+  if (guessedDirection === void 0 || guessedDirection === knownDirection) {
+    return;
+  }
+  const valueName = guessedDirection === "input" ? "readable" : "writable";
+  throw new TypeError(`The \`${optionName}\` option is invalid: a ${valueName} value is always an ${guessedDirection}, but \`${optionName}\` is an ${knownDirection}.`);
+};
+var STREAM_TYPES = /* @__PURE__ */ new Set(["native", "nodeStream", "webStream"]);
+var KNOWN_DIRECTIONS = ["input", "output", "output"];
+var anyDirection = () => void 0;
+var alwaysInput = () => "input";
+var guessStreamDirection = {
+  generator: anyDirection,
+  asyncGenerator: anyDirection,
+  fileUrl: anyDirection,
+  filePath: anyDirection,
+  iterable: alwaysInput,
+  asyncIterable: alwaysInput,
+  uint8Array: alwaysInput,
+  string: alwaysInput,
+  webStream: (value) => isWritableStream2(value) ? "output" : "input",
+  nodeStream(value) {
+    if (!isReadableStream(value, { checkOpen: false })) {
+      return "output";
+    }
+    return isWritableStream(value, { checkOpen: false }) ? void 0 : "input";
+  },
+  webTransform: anyDirection,
+  duplex: anyDirection,
+  native(value) {
+    const standardStreamDirection = getStandardStreamDirection(value);
+    if (standardStreamDirection !== void 0) {
+      return standardStreamDirection;
+    }
+    if (isStream(value, { checkOpen: false })) {
+      return guessStreamDirection.nodeStream(value);
+    }
+  }
+};
+var getStandardStreamDirection = (value) => {
+  if ([0, process10.stdin].includes(value)) {
+    return "input";
+  }
+  if ([1, 2, process10.stdout, process10.stderr].includes(value)) {
+    return "output";
+  }
+};
+var DEFAULT_DIRECTION = "output";
+
+// ../../work/main/node_modules/execa/lib/ipc/array.js
+var normalizeIpcStdioArray = (stdioArray, ipc) => ipc ? [...stdioArray, "ipc"] : stdioArray;
+
+// ../../work/main/node_modules/execa/lib/stdio/stdio-option.js
+var normalizeStdioOption = (options, verboseInfo, isSync) => {
+  const { stdio, ipc, buffer } = options;
+  const stdioArray = getStdioArray(stdio, options).map((stdioOption, fdNumber) => addDefaultValue2(stdioOption, fdNumber));
+  validateIpcStdioOption(stdioArray);
+  return isSync ? normalizeStdioSync(stdioArray, buffer, verboseInfo) : normalizeIpcStdioArray(stdioArray, ipc);
+};
+var validateIpcStdioOption = (stdioArray) => {
+  if (stdioArray.some((stdioOption) => hasIpcStdioOption(stdioOption))) {
+    throw new Error("The `ipc: true` option must be used instead of `stdio: 'ipc'`.");
+  }
+};
+var hasIpcStdioOption = (stdioOption) => Array.isArray(stdioOption) ? stdioOption.some((item) => hasIpcStdioItem(item)) : hasIpcStdioItem(stdioOption);
+var hasIpcStdioItem = (stdioOption) => isStdioValueObject(stdioOption) ? stdioOption.value === "ipc" : stdioOption === "ipc";
+var getStdioArray = (stdio, options) => {
+  if (stdio === void 0) {
+    return STANDARD_STREAMS_ALIASES.map((alias) => options[alias]);
+  }
+  if (hasAlias(options)) {
+    throw new Error(`It's not possible to provide \`stdio\` in combination with one of ${STANDARD_STREAMS_ALIASES.map((alias) => `\`${alias}\``).join(", ")}`);
+  }
+  if (typeof stdio === "string") {
+    return [stdio, stdio, stdio];
+  }
+  if (!Array.isArray(stdio)) {
+    throw new TypeError(`Expected \`stdio\` to be of type \`string\` or \`Array\`, got \`${getTypeName(stdio)}\``);
+  }
+  const length = Math.max(stdio.length, STANDARD_STREAMS_ALIASES.length);
+  return Array.from({ length }, (_, fdNumber) => stdio[fdNumber]);
+};
+var hasAlias = (options) => STANDARD_STREAMS_ALIASES.some((alias) => options[alias] !== void 0);
+var addDefaultValue2 = (stdioOption, fdNumber) => {
+  if (Array.isArray(stdioOption)) {
+    return stdioOption.map((item) => addDefaultValue2(item, fdNumber));
+  }
+  if (stdioOption === null || stdioOption === void 0) {
+    return fdNumber >= STANDARD_STREAMS_ALIASES.length ? "ignore" : "pipe";
+  }
+  return stdioOption;
+};
+var normalizeStdioSync = (stdioArray, buffer, verboseInfo) => stdioArray.map((stdioOption, fdNumber) => !buffer[fdNumber] && isStandardOutputFd(fdNumber) && !isFullVerbose(verboseInfo, fdNumber) && isOutputPipeOnly(stdioOption, fdNumber) ? "ignore" : stdioOption);
+var isOutputPipeOnly = (stdioOption, fdNumber) => isOutputPipe(stdioOption, fdNumber) || Array.isArray(stdioOption) && stdioOption.length > 0 && stdioOption.every((item) => isOutputPipe(item, fdNumber));
+var isOutputPipe = (stdioOption, fdNumber) => stdioOption === "pipe" || isOutputPipeObject(stdioOption, fdNumber);
+var isOutputPipeObject = (stdioOption, fdNumber) => isStdioValueObject(stdioOption) && stdioOption.value === "pipe" && (stdioOption.input === void 0 || stdioOption.input === false || isFixedOutputPipe(fdNumber, stdioOption.input));
+var isFixedOutputPipe = (fdNumber, input2) => input2 === true && isStandardOutputFd(fdNumber);
+var isStandardOutputFd = (fdNumber) => fdNumber === 1 || fdNumber === 2;
+
+// ../../work/main/node_modules/execa/lib/stdio/native.js
+import { readFileSync } from "node:fs";
+import tty2 from "node:tty";
+
+// ../../work/main/node_modules/execa/lib/arguments/fd-options.js
+var getToStream = (destination, to = "stdin") => {
+  const isWritable = true;
+  const { options, fileDescriptors } = SUBPROCESS_OPTIONS.get(destination);
+  const fdNumber = getFdNumber(fileDescriptors, to, isWritable);
+  const destinationStream = destination.stdio[fdNumber];
+  if (destinationStream === null) {
+    throw new TypeError(getInvalidStdioOptionMessage(fdNumber, to, options, isWritable));
+  }
+  return destinationStream;
+};
+var getFromStream = (source, from = "stdout") => {
+  const isWritable = false;
+  const { options, fileDescriptors } = SUBPROCESS_OPTIONS.get(source);
+  const fdNumber = getFdNumber(fileDescriptors, from, isWritable);
+  const sourceStream = fdNumber === "all" ? source.all : source.stdio[fdNumber];
+  if (sourceStream === null || sourceStream === void 0) {
+    throw new TypeError(getInvalidStdioOptionMessage(fdNumber, from, options, isWritable));
+  }
+  return sourceStream;
+};
+var SUBPROCESS_OPTIONS = /* @__PURE__ */ new WeakMap();
+var getFdNumber = (fileDescriptors, fdName, isWritable) => {
+  const fdNumber = parseFdNumber(fdName, isWritable);
+  validateFdNumber(fdNumber, fdName, isWritable, fileDescriptors);
+  return fdNumber;
+};
+var parseFdNumber = (fdName, isWritable) => {
+  const fdNumber = parseFd(fdName);
+  if (fdNumber !== void 0) {
+    return fdNumber;
+  }
+  const { validOptions, defaultValue } = isWritable ? { validOptions: '"stdin"', defaultValue: "stdin" } : { validOptions: '"stdout", "stderr", "all"', defaultValue: "stdout" };
+  throw new TypeError(`"${getOptionName(isWritable)}" must not be "${fdName}".
+It must be ${validOptions} or "fd3", "fd4" (and so on).
+It is optional and defaults to "${defaultValue}".`);
+};
+var validateFdNumber = (fdNumber, fdName, isWritable, fileDescriptors) => {
+  const fileDescriptor = fileDescriptors[getUsedDescriptor(fdNumber)];
+  if (fileDescriptor === void 0) {
+    throw new TypeError(`"${getOptionName(isWritable)}" must not be ${fdName}. That file descriptor does not exist.
+Please set the "stdio" option to ensure that file descriptor exists.`);
+  }
+  if (!isWritable && fileDescriptor.direction === "input") {
+    throw new TypeError(`"${getOptionName(isWritable)}" must not be ${fdName}. It must be a readable stream, not writable.`);
+  }
+  if (isWritable && fileDescriptor.direction !== "input") {
+    throw new TypeError(`"${getOptionName(isWritable)}" must not be ${fdName}. It must be a writable stream, not readable.
+If you meant to use it as input, please set its "stdio" option to \`{value: 'pipe', input: true}\`.`);
+  }
+};
+var getInvalidStdioOptionMessage = (fdNumber, fdName, options, isWritable) => {
+  if (fdNumber === "all" && !options.all) {
+    return `The "all" option must be true to use "from: 'all'".`;
+  }
+  const { optionName, optionValue } = getInvalidStdioOption(fdNumber, options);
+  return `The "${optionName}: ${serializeOptionValue(optionValue)}" option is incompatible with using "${getOptionName(isWritable)}: ${serializeOptionValue(fdName)}".
+Please set this option with "pipe" instead.`;
+};
+var getInvalidStdioOption = (fdNumber, { stdin, stdout, stderr, stdio }) => {
+  const usedDescriptor = getUsedDescriptor(fdNumber);
+  if (usedDescriptor === 0 && stdin !== void 0) {
+    return { optionName: "stdin", optionValue: stdin };
+  }
+  if (usedDescriptor === 1 && stdout !== void 0) {
+    return { optionName: "stdout", optionValue: stdout };
+  }
+  return usedDescriptor === 2 && stderr !== void 0 ? { optionName: "stderr", optionValue: stderr } : { optionName: `stdio[${usedDescriptor}]`, optionValue: stdio[usedDescriptor] };
+};
+var getUsedDescriptor = (fdNumber) => fdNumber === "all" ? 1 : fdNumber;
+var getOptionName = (isWritable) => isWritable ? "to" : "from";
+var serializeOptionValue = (value) => {
+  if (typeof value === "string") {
+    return `'${value}'`;
+  }
+  return typeof value === "number" ? `${value}` : "Stream";
+};
+
+// ../../work/main/node_modules/execa/lib/stdio/native.js
+var handleNativeStream = ({ stdioItem, stdioItem: { type }, isStdioArray, fdNumber, direction, isSync }) => {
+  if (!isStdioArray || type !== "native") {
+    return stdioItem;
+  }
+  return isSync ? handleNativeStreamSync({ stdioItem, fdNumber, direction }) : handleNativeStreamAsync({ stdioItem, fdNumber });
+};
+var handleNativeStreamSync = ({ stdioItem, stdioItem: { value, optionName }, fdNumber, direction }) => {
+  const targetFd = getTargetFd({
+    value,
+    optionName,
+    fdNumber,
+    direction
+  });
+  if (targetFd !== void 0) {
+    return targetFd;
+  }
+  if (isStream(value, { checkOpen: false })) {
+    throw new TypeError(`The \`${optionName}: Stream\` option cannot both be an array and include a stream with synchronous methods.`);
+  }
+  return stdioItem;
+};
+var getTargetFd = ({ value, optionName, fdNumber, direction }) => {
+  const targetFdNumber = getTargetFdNumber(value, fdNumber);
+  if (targetFdNumber === void 0) {
+    return;
+  }
+  if (direction === "output") {
+    return { type: "fileNumber", value: targetFdNumber, optionName };
+  }
+  if (tty2.isatty(targetFdNumber)) {
+    throw new TypeError(`The \`${optionName}: ${serializeOptionValue(value)}\` option is invalid: it cannot be a TTY with synchronous methods.`);
+  }
+  return { type: "uint8Array", contents: () => [bufferToUint8Array(readFileSync(targetFdNumber))], optionName };
+};
+var getTargetFdNumber = (value, fdNumber) => {
+  if (value === "inherit") {
+    return fdNumber;
+  }
+  if (typeof value === "number") {
+    return value;
+  }
+  const standardStreamIndex = STANDARD_STREAMS.indexOf(value);
+  if (standardStreamIndex !== -1) {
+    return standardStreamIndex;
+  }
+};
+var handleNativeStreamAsync = ({ stdioItem, stdioItem: { value, optionName }, fdNumber }) => {
+  if (value === "inherit") {
+    return { type: "nodeStream", value: getStandardStream(fdNumber, value, optionName), optionName };
+  }
+  if (typeof value === "number") {
+    return { type: "nodeStream", value: getStandardStream(value, value, optionName), optionName };
+  }
+  return isStream(value, { checkOpen: false }) ? { type: "nodeStream", value, optionName } : stdioItem;
+};
+var getStandardStream = (fdNumber, value, optionName) => {
+  const standardStream = STANDARD_STREAMS[fdNumber];
+  if (standardStream === void 0) {
+    throw new TypeError(`The \`${optionName}: ${value}\` option is invalid: no such standard stream.`);
+  }
+  return standardStream;
+};
+
+// ../../work/main/node_modules/execa/lib/stdio/input-option.js
+var handleInputOptions = ({ input: input2, inputFile }, fdNumber) => fdNumber === 0 ? [
+  ...handleInputOption(input2),
+  ...handleInputFileOption(inputFile)
+] : [];
+var handleInputOption = (input2) => input2 === void 0 ? [] : [{
+  type: getInputType(input2),
+  value: input2,
+  optionName: "input"
+}];
+var getInputType = (input2) => {
+  if (isReadableStream(input2, { checkOpen: false })) {
+    return "nodeStream";
+  }
+  if (typeof input2 === "string") {
+    return "string";
+  }
+  if (isUint8Array(input2)) {
+    return "uint8Array";
+  }
+  throw new Error("The `input` option must be a string, a Uint8Array or a Node.js Readable stream.");
+};
+var handleInputFileOption = (inputFile) => inputFile === void 0 ? [] : [{
+  ...getInputFileType(inputFile),
+  optionName: "inputFile"
+}];
+var getInputFileType = (inputFile) => {
+  if (isUrl(inputFile)) {
+    return { type: "fileUrl", value: inputFile };
+  }
+  if (isFilePathString(inputFile)) {
+    return { type: "filePath", value: { file: inputFile } };
+  }
+  throw new Error("The `inputFile` option must be a file path string or a file URL.");
+};
+
+// ../../work/main/node_modules/execa/lib/stdio/duplicate.js
+import path8 from "node:path";
+import { fileURLToPath as fileURLToPath3 } from "node:url";
+var isFileType = (type) => SPECIAL_DUPLICATE_TYPES_SYNC.has(type);
+var getFileTarget = ({ type, value }) => type === "filePath" ? path8.resolve(value.file) : fileURLToPath3(value);
+var filterDuplicates = (stdioItems) => stdioItems.filter((stdioItemOne, indexOne) => stdioItems.every((stdioItemTwo, indexTwo) => !hasSameValueAndDirection(stdioItemOne, stdioItemTwo) || indexOne >= indexTwo || stdioItemOne.type === "generator" || stdioItemOne.type === "asyncGenerator"));
+var hasSameValueAndDirection = (stdioItemOne, stdioItemTwo) => stdioItemOne.value === stdioItemTwo.value && stdioItemOne.direction === stdioItemTwo.direction;
+var getDuplicateStream = ({ stdioItem: { type, value, optionName }, direction, fileDescriptors, isSync }) => {
+  const otherStdioItems = getOtherStdioItems(fileDescriptors, type);
+  if (otherStdioItems.length === 0) {
+    return;
+  }
+  if (isSync) {
+    validateDuplicateStreamSync({
+      otherStdioItems,
+      type,
+      value,
+      optionName,
+      direction
+    });
+    return;
+  }
+  if (SPECIAL_DUPLICATE_TYPES.has(type)) {
+    return getDuplicateStreamInstance({
+      otherStdioItems,
+      type,
+      value,
+      optionName,
+      direction
+    });
+  }
+  if (FORBID_DUPLICATE_TYPES.has(type)) {
+    validateDuplicateTransform({
+      otherStdioItems,
+      type,
+      value,
+      optionName
+    });
+  }
+};
+var getOtherStdioItems = (fileDescriptors, type) => fileDescriptors.flatMap(
+  ({ direction, stdioItems }) => stdioItems.map((stdioItem) => ({ ...stdioItem, direction }))
+).filter((stdioItem) => isSameDuplicateType(stdioItem.type, type));
+var isSameDuplicateType = (otherType, type) => otherType === type || isFileType(otherType) && isFileType(type);
+var validateDuplicateStreamSync = ({ otherStdioItems, type, value, optionName, direction }) => {
+  if (SPECIAL_DUPLICATE_TYPES_SYNC.has(type)) {
+    getDuplicateStreamInstance({
+      otherStdioItems,
+      type,
+      value,
+      optionName,
+      direction
+    });
+  }
+};
+var getDuplicateStreamInstance = ({ otherStdioItems, type, value, optionName, direction }) => {
+  const duplicateStdioItems = otherStdioItems.filter((stdioItem) => hasSameValue(stdioItem, type, value));
+  if (duplicateStdioItems.length === 0) {
+    return;
+  }
+  const differentStdioItem = duplicateStdioItems.find((stdioItem) => stdioItem.direction !== direction);
+  throwOnDuplicateStream(differentStdioItem, optionName, type);
+  return direction === "output" || type === "webStream" ? duplicateStdioItems[0].stream : void 0;
+};
+var hasSameValue = (otherStdioItem, type, value) => isFileType(otherStdioItem.type) ? getFileTarget(otherStdioItem) === getFileTarget({ type, value }) : otherStdioItem.value === value;
+var validateDuplicateTransform = ({ otherStdioItems, type, value, optionName }) => {
+  const duplicateStdioItem = otherStdioItems.find(({ value: { transform: transform2 } }) => transform2 === value.transform);
+  throwOnDuplicateStream(duplicateStdioItem, optionName, type);
+};
+var throwOnDuplicateStream = (stdioItem, optionName, type) => {
+  if (stdioItem !== void 0) {
+    throw new TypeError(`The \`${stdioItem.optionName}\` and \`${optionName}\` options must not target ${TYPE_TO_MESSAGE[type]} that is the same.`);
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/stdio/handle.js
+var handleStdio = (addProperties3, options, verboseInfo, isSync) => {
+  const stdio = normalizeStdioOption(options, verboseInfo, isSync);
+  const initialFileDescriptors = stdio.map((stdioOption, fdNumber) => getFileDescriptor({
+    stdioOption,
+    fdNumber,
+    options,
+    isSync
+  }));
+  const fileDescriptors = getFinalFileDescriptors({
+    initialFileDescriptors,
+    addProperties: addProperties3,
+    options,
+    isSync
+  });
+  options.stdio = fileDescriptors.map(({ stdioItems }) => forwardStdio(stdioItems));
+  return fileDescriptors;
+};
+var getFileDescriptor = ({ stdioOption, fdNumber, options, isSync }) => {
+  const optionName = getStreamName(fdNumber);
+  const { stdioItems: initialStdioItems, isStdioArray } = initializeStdioItems({
+    stdioOption,
+    fdNumber,
+    options,
+    optionName
+  });
+  const direction = getStreamDirection({
+    stdioItems: initialStdioItems,
+    isStdioArray,
+    fdNumber,
+    optionName
+  });
+  const stdioItems = initialStdioItems.map((stdioItem) => handleNativeStream({
+    stdioItem,
+    isStdioArray,
+    fdNumber,
+    direction,
+    isSync
+  }));
+  const normalizedStdioItems = normalizeTransforms(stdioItems, optionName, direction, options);
+  const objectMode = getFdObjectMode(normalizedStdioItems, direction);
+  validateFileObjectMode(normalizedStdioItems, objectMode);
+  return { direction, objectMode, stdioItems: normalizedStdioItems };
+};
+var initializeStdioItems = ({ stdioOption, fdNumber, options, optionName }) => {
+  const values = Array.isArray(stdioOption) ? stdioOption : [stdioOption];
+  const inputStdioItems = handleInputOptions(options, fdNumber);
+  const initialStdioItems = [
+    ...omitInheritedStdin(values.map((value) => initializeStdioItem(value, optionName)), inputStdioItems),
+    ...inputStdioItems
+  ];
+  const stdioItems = filterDuplicates(initialStdioItems);
+  const isStdioArray = stdioItems.length > 1;
+  validateStdioArray(stdioItems, isStdioArray, optionName);
+  validateStreams(stdioItems, isStdioArray);
+  return { stdioItems, isStdioArray };
+};
+var omitInheritedStdin = (stdioItems, inputStdioItems) => inputStdioItems.length > 0 && isInheritedStdinOnly(stdioItems) ? [] : stdioItems;
+var isInheritedStdinOnly = (stdioItems) => stdioItems.length === 1 && stdioItems[0].type === "native" && stdioItems[0].value === "inherit";
+var initializeStdioItem = (value, optionName) => {
+  if (isStdioValueObject(value)) {
+    return initializeStdioValueObject(value, optionName);
+  }
+  return {
+    type: getStdioItemType(value, optionName),
+    value,
+    optionName
+  };
+};
+var initializeStdioValueObject = ({ value, input: input2 }, optionName) => {
+  checkBooleanOption(input2, `${optionName}.input`);
+  return {
+    type: getStdioItemType(value, optionName),
+    value,
+    direction: input2 ? "input" : void 0,
+    optionName
+  };
+};
+var validateStdioArray = (stdioItems, isStdioArray, optionName) => {
+  if (stdioItems.length === 0) {
+    throw new TypeError(`The \`${optionName}\` option must not be an empty array.`);
+  }
+  if (!isStdioArray) {
+    return;
+  }
+  for (const { value, optionName: optionName2 } of stdioItems) {
+    if (INVALID_STDIO_ARRAY_OPTIONS.has(value)) {
+      throw new Error(`The \`${optionName2}\` option must not include \`${value}\`.`);
+    }
+  }
+};
+var INVALID_STDIO_ARRAY_OPTIONS = /* @__PURE__ */ new Set(["ignore"]);
+var validateStreams = (stdioItems, isStdioArray) => {
+  for (const stdioItem of stdioItems) {
+    validateFileStdio(stdioItem);
+    validateFileDescriptorStdio(stdioItem);
+    validateNativeStdio(stdioItem, isStdioArray);
+  }
+};
+var validateFileDescriptorStdio = ({ type, value, optionName }) => {
+  if (type !== "native") {
+    return;
+  }
+  const fileDescriptor = typeof value === "number" ? value : value?.fd;
+  if (typeof fileDescriptor === "number" && (!Number.isInteger(fileDescriptor) || fileDescriptor < 0 || fileDescriptor > MAX_FILE_DESCRIPTOR)) {
+    throw new TypeError(`The \`${optionName}\` option must be a non-negative 32-bit integer: got ${fileDescriptor}.`);
+  }
+};
+var MAX_FILE_DESCRIPTOR = 2 ** 31 - 1;
+var validateNativeStdio = ({ type, value, optionName }, isStdioArray) => {
+  if (type !== "native") {
+    return;
+  }
+  if (isFileHandle(value)) {
+    if (isStdioArray) {
+      throw new TypeError(`The \`${optionName}\` option cannot combine file handles with other values.`);
+    }
+    return;
+  }
+  if (typeof value !== "string" && typeof value !== "number" && !isStream(value, { checkOpen: false })) {
+    throw new TypeError(`The \`${optionName}\` option is invalid: ${String(value)} (${typeof value}).`);
+  }
+};
+var isFileHandle = (value) => typeof value?.fd === "number" && !isStream(value, { checkOpen: false });
+var validateFileStdio = ({ type, value, optionName }) => {
+  if (isRegularUrl(value)) {
+    throw new TypeError(`The \`${optionName}: URL\` option must use the \`file:\` scheme.
+For example, you can use the \`pathToFileURL()\` method of the \`url\` core module.`);
+  }
+  if (isUnknownStdioString(type, value)) {
+    throw new TypeError(`The \`${optionName}: { file: '...' }\` option must be used instead of \`${optionName}: '...'\`.`);
+  }
+};
+var validateFileObjectMode = (stdioItems, objectMode) => {
+  if (!objectMode) {
+    return;
+  }
+  const fileStdioItem = stdioItems.find(({ type }) => FILE_TYPES.has(type));
+  if (fileStdioItem !== void 0) {
+    throw new TypeError(`The \`${fileStdioItem.optionName}\` option cannot use both files and transforms in objectMode.`);
+  }
+};
+var getFinalFileDescriptors = ({ initialFileDescriptors, addProperties: addProperties3, options, isSync }) => {
+  const fileDescriptors = [];
+  try {
+    for (const fileDescriptor of initialFileDescriptors) {
+      addFinalFileDescriptor({
+        fileDescriptor,
+        fileDescriptors,
+        addProperties: addProperties3,
+        options,
+        isSync
+      });
+    }
+    return fileDescriptors;
+  } catch (error63) {
+    cleanupCustomStreams(fileDescriptors);
+    throw error63;
+  }
+};
+var addFinalFileDescriptor = ({ fileDescriptor, fileDescriptors, addProperties: addProperties3, options, isSync }) => {
+  const { direction, objectMode, stdioItems } = fileDescriptor;
+  const finalFileDescriptor = { direction, objectMode, stdioItems: [] };
+  fileDescriptors.push(finalFileDescriptor);
+  for (const stdioItem of stdioItems) {
+    finalFileDescriptor.stdioItems.push(addStreamProperties({
+      stdioItem,
+      addProperties: addProperties3,
+      direction,
+      objectMode,
+      options,
+      fileDescriptors,
+      isSync
+    }));
+  }
+};
+var addStreamProperties = ({ stdioItem, addProperties: addProperties3, direction, objectMode, options, fileDescriptors, isSync }) => {
+  const duplicateStream = getDuplicateStream({
+    stdioItem,
+    direction,
+    fileDescriptors,
+    isSync
+  });
+  if (duplicateStream !== void 0) {
+    return { ...stdioItem, stream: duplicateStream };
+  }
+  return {
+    ...stdioItem,
+    ...addProperties3[direction][stdioItem.type](stdioItem, options, objectMode)
+  };
+};
+var cleanupCustomStreams = (fileDescriptors) => {
+  for (const { stream } of fileDescriptors.flatMap(({ stdioItems }) => stdioItems)) {
+    if (stream === void 0 || isStandardStream(stream)) {
+      continue;
+    }
+    stream.on("error", () => {
+    });
+    stream.destroy();
+  }
+};
+var forwardStdio = (stdioItems) => {
+  if (stdioItems.length > 1) {
+    return stdioItems.some(({ value: value2 }) => value2 === "overlapped") ? "overlapped" : "pipe";
+  }
+  const [{ type, value }] = stdioItems;
+  return type === "native" ? value : "pipe";
+};
+
+// ../../work/main/node_modules/execa/lib/stdio/handle-sync.js
+var handleStdioSync = (options, verboseInfo) => handleStdio(addPropertiesSync, options, verboseInfo, true);
+var forbiddenIfSync = ({ type, optionName }) => {
+  throwInvalidSyncValue(optionName, TYPE_TO_MESSAGE[type]);
+};
+var forbiddenNativeIfSync = ({ optionName, value }) => {
+  if (value === "overlapped") {
+    throwInvalidSyncValue(optionName, `"${value}"`);
+  }
+  return {};
+};
+var forbiddenNativeInputIfSync = (stdioItem) => {
+  const { optionName, value } = stdioItem;
+  if (value === "pipe" && optionName !== "stdin") {
+    throw new TypeError(`Only the \`stdin\` option, not \`${optionName}\`, can be an input pipe with synchronous methods.`);
+  }
+  return forbiddenNativeIfSync(stdioItem);
+};
+var forbiddenInputTransformIfSync = ({ optionName }) => {
+  if (optionName !== "stdin") {
+    throw new TypeError(`Only the \`stdin\` option, not \`${optionName}\`, can be an input transform with synchronous methods.`);
+  }
+};
+var throwInvalidSyncValue = (optionName, value) => {
+  throw new TypeError(`The \`${optionName}\` option cannot be ${value} with synchronous methods.`);
+};
+var addProperties = {
+  generator() {
+  },
+  asyncGenerator: forbiddenIfSync,
+  webStream: forbiddenIfSync,
+  nodeStream: forbiddenIfSync,
+  webTransform: forbiddenIfSync,
+  duplex: forbiddenIfSync,
+  asyncIterable: forbiddenIfSync,
+  native: forbiddenNativeIfSync
+};
+var addPropertiesSync = {
+  input: {
+    ...addProperties,
+    generator: forbiddenInputTransformIfSync,
+    native: forbiddenNativeInputIfSync,
+    // Files and iterables are read lazily, so that a file which cannot be read, or an iterable which throws, is reported like any other early error, instead of being thrown as a raw error
+    fileUrl: ({ value }) => ({ contents: () => [bufferToUint8Array(readFileSync2(value))] }),
+    filePath: ({ value: { file: file2 } }) => ({ contents: () => [bufferToUint8Array(readFileSync2(file2))] }),
+    fileNumber: forbiddenIfSync,
+    iterable: ({ value }) => ({ contents: () => [...value] }),
+    string: ({ value }) => ({ contents: [value] }),
+    // `contents` is already set when reading from a file descriptor
+    uint8Array: ({ value, contents = [value] }) => ({ contents })
+  },
+  output: {
+    ...addProperties,
+    fileUrl: ({ value }) => ({ path: value }),
+    filePath: ({ value: { file: file2, append } }) => ({ path: file2, append }),
+    fileNumber: ({ value }) => ({ path: value }),
+    iterable: forbiddenIfSync,
+    string: forbiddenIfSync,
+    uint8Array: forbiddenIfSync
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/transform/generator.js
+import { Transform, getDefaultHighWaterMark } from "node:stream";
+import { Buffer as Buffer6 } from "node:buffer";
+
+// ../../work/main/node_modules/execa/lib/transform/validate.js
+import { Buffer as Buffer4 } from "node:buffer";
+var getValidateTransformInput = (writableObjectMode, optionName) => writableObjectMode ? void 0 : validateStringTransformInput.bind(void 0, optionName);
+var validateStringTransformInput = function* (optionName, chunk) {
+  if (typeof chunk !== "string" && !isUint8Array(chunk) && !Buffer4.isBuffer(chunk)) {
+    throw new TypeError(`The \`${optionName}\` option's transform must use "objectMode: true" to receive as input: ${typeof chunk}.`);
+  }
+  yield chunk;
+};
+var getValidateTransformReturn = (readableObjectMode, optionName) => readableObjectMode ? validateObjectTransformReturn.bind(void 0, optionName) : validateStringTransformReturn.bind(void 0, optionName);
+var validateObjectTransformReturn = function* (optionName, chunk) {
+  validateEmptyReturn(optionName, chunk);
+  yield chunk;
+};
+var validateStringTransformReturn = function* (optionName, chunk) {
+  validateEmptyReturn(optionName, chunk);
+  if (typeof chunk !== "string" && !isUint8Array(chunk)) {
+    throw new TypeError(`The \`${optionName}\` option's function must yield a string or an Uint8Array, not ${typeof chunk}.`);
+  }
+  yield chunk;
+};
+var validateEmptyReturn = (optionName, chunk) => {
+  if (chunk === null || chunk === void 0) {
+    throw new TypeError(`The \`${optionName}\` option's function must not call \`yield ${chunk}\`.
+Instead, \`yield\` should either be called with a value, or not be called at all. For example:
+  if (condition) { yield value; }`);
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/transform/encoding-transform.js
+import { Buffer as Buffer5 } from "node:buffer";
+import { StringDecoder as StringDecoder2 } from "node:string_decoder";
+var getEncodingTransformGenerator = (binary, encoding, skipped) => {
+  if (skipped) {
+    return;
+  }
+  if (binary) {
+    return { transform: encodingUint8ArrayGenerator.bind(void 0, new TextEncoder()) };
+  }
+  const stringDecoder = new StringDecoder2(encoding);
+  return {
+    transform: encodingStringGenerator.bind(void 0, stringDecoder),
+    final: encodingStringFinal.bind(void 0, stringDecoder)
+  };
+};
+var encodingUint8ArrayGenerator = function* (textEncoder3, chunk) {
+  if (Buffer5.isBuffer(chunk)) {
+    yield bufferToUint8Array(chunk);
+  } else if (typeof chunk === "string") {
+    yield textEncoder3.encode(chunk);
+  } else {
+    yield chunk;
+  }
+};
+var encodingStringGenerator = function* (stringDecoder, chunk) {
+  yield isUint8Array(chunk) ? stringDecoder.write(chunk) : chunk;
+};
+var encodingStringFinal = function* (stringDecoder) {
+  const lastChunk = stringDecoder.end();
+  if (lastChunk !== "") {
+    yield lastChunk;
+  }
+};
+var getStringToBytesGenerator = (binary, encoding, skipped) => skipped || encoding === "utf8" ? void 0 : { transform: stringToBytesGenerator.bind(void 0, getStringEncoding(binary, encoding)) };
+var stringToBytesGenerator = function* (stringEncoding, chunk) {
+  yield typeof chunk === "string" ? bufferToUint8Array(Buffer5.from(chunk, stringEncoding)) : chunk;
+};
+
+// ../../work/main/node_modules/execa/lib/transform/run-async.js
+import { callbackify } from "node:util";
+var pushChunks = callbackify(async (getChunks2, state, getChunksArguments, transformStream) => {
+  state.currentIterable = getChunks2(...getChunksArguments);
+  try {
+    for await (const chunk of state.currentIterable) {
+      transformStream.push(chunk);
+    }
+  } finally {
+    delete state.currentIterable;
+  }
+});
+var transformChunk = async function* (chunk, generators, index) {
+  if (index === generators.length) {
+    yield chunk;
+    return;
+  }
+  const { transform: transform2 = identityGenerator } = generators[index];
+  for await (const transformedChunk of transform2(chunk)) {
+    yield* transformChunk(transformedChunk, generators, index + 1);
+  }
+};
+var finalChunks = async function* (generators) {
+  for (const [index, { final }] of Object.entries(generators)) {
+    yield* generatorFinalChunks(final, Number(index), generators);
+  }
+};
+var generatorFinalChunks = async function* (final, index, generators) {
+  if (final === void 0) {
+    return;
+  }
+  for await (const finalChunk of final()) {
+    yield* transformChunk(finalChunk, generators, index + 1);
+  }
+};
+var destroyTransform = callbackify(async ({ currentIterable }, error63) => {
+  if (currentIterable !== void 0) {
+    await (error63 ? currentIterable.throw(error63) : currentIterable.return());
+    return;
+  }
+  if (error63) {
+    throw error63;
+  }
+});
+var identityGenerator = function* (chunk) {
+  yield chunk;
+};
+
+// ../../work/main/node_modules/execa/lib/transform/run-sync.js
+var pushChunksSync = (getChunksSync, getChunksArguments, transformStream, done) => {
+  try {
+    for (const chunk of getChunksSync(...getChunksArguments)) {
+      transformStream.push(chunk);
+    }
+    done();
+  } catch (error63) {
+    done(normalizeTransformError(error63));
+  }
+};
+var normalizeTransformError = (error63) => error63 || Object.assign(new Error("Promise was rejected with falsy value"), {
+  code: "ERR_FALSY_VALUE_REJECTION",
+  reason: error63
+});
+var runTransformSync = (generators, chunks) => {
+  try {
+    return [
+      ...chunks.flatMap((chunk) => [...transformChunkSync(chunk, generators, 0)]),
+      ...finalChunksSync(generators)
+    ];
+  } catch (error63) {
+    throw normalizeTransformError(error63);
+  }
+};
+var transformChunkSync = function* (chunk, generators, index) {
+  if (index === generators.length) {
+    yield chunk;
+    return;
+  }
+  const { transform: transform2 = identityGenerator2 } = generators[index];
+  for (const transformedChunk of transform2(chunk)) {
+    yield* transformChunkSync(transformedChunk, generators, index + 1);
+  }
+};
+var finalChunksSync = function* (generators) {
+  for (const [index, { final }] of Object.entries(generators)) {
+    yield* generatorFinalChunksSync(final, Number(index), generators);
+  }
+};
+var generatorFinalChunksSync = function* (final, index, generators) {
+  if (final === void 0) {
+    return;
+  }
+  for (const finalChunk of final()) {
+    yield* transformChunkSync(finalChunk, generators, index + 1);
+  }
+};
+var identityGenerator2 = function* (chunk) {
+  yield chunk;
+};
+
+// ../../work/main/node_modules/execa/lib/transform/generator.js
+var generatorToStream = ({
+  value,
+  value: {
+    transform: transform2,
+    final,
+    binary,
+    writableObjectMode,
+    readableObjectMode
+  },
+  optionName
+}, { encoding }) => {
+  const state = {};
+  const generators = addInternalGenerators(value, encoding, optionName);
+  const transformAsync = isAsyncGenerator(transform2);
+  const finalAsync = isAsyncGenerator(final);
+  const transformMethod = transformAsync ? pushChunks.bind(void 0, transformChunk, state) : pushChunksSync.bind(void 0, transformChunkSync);
+  const finalMethod = transformAsync || finalAsync ? pushChunks.bind(void 0, finalChunks, state) : pushChunksSync.bind(void 0, finalChunksSync);
+  const destroyMethod = transformAsync || finalAsync ? destroyTransform.bind(void 0, state) : void 0;
+  const stream = new Transform({
+    writableObjectMode,
+    writableHighWaterMark: getDefaultHighWaterMark(writableObjectMode),
+    readableObjectMode,
+    readableHighWaterMark: getDefaultHighWaterMark(readableObjectMode),
+    // A string written to the stream is converted to bytes with this encoding, which `getEncodingTransformGenerator()` then decodes with the `encoding` option
+    defaultEncoding: getStringEncoding(binary, encoding),
+    transform(chunk, encoding2, done) {
+      transformMethod([chunk, generators, 0], this, done);
+    },
+    flush(done) {
+      finalMethod([generators], this, done);
+    },
+    destroy: destroyMethod
+  });
+  return { stream };
+};
+var runGeneratorsSync = (chunks, stdioItems, encoding, isInput) => {
+  const generators = stdioItems.filter(({ type }) => type === "generator");
+  const reversedGenerators = isInput ? generators.reverse() : generators;
+  for (const { value, optionName } of reversedGenerators) {
+    if (!value.writableObjectMode) {
+      const stringEncoding = getStringEncoding(value.binary, encoding);
+      chunks = chunks.map((chunk) => typeof chunk === "string" ? Buffer6.from(chunk, stringEncoding) : chunk);
+    }
+    const generators2 = addInternalGenerators(value, encoding, optionName);
+    chunks = runTransformSync(generators2, chunks);
+  }
+  return chunks;
+};
+var addInternalGenerators = ({ transform: transform2, final, binary, writableObjectMode, readableObjectMode, preserveNewlines }, encoding, optionName) => {
+  const state = {};
+  return [
+    { transform: getValidateTransformInput(writableObjectMode, optionName) },
+    getEncodingTransformGenerator(binary, encoding, writableObjectMode),
+    getSplitLinesGenerator(binary, preserveNewlines, writableObjectMode, state),
+    { transform: transform2, final },
+    { transform: getValidateTransformReturn(readableObjectMode, optionName) },
+    getAppendNewlineGenerator({
+      binary,
+      preserveNewlines,
+      readableObjectMode,
+      state,
+      encoding
+    }),
+    getStringToBytesGenerator(binary, encoding, readableObjectMode)
+  ].filter(Boolean);
+};
+
+// ../../work/main/node_modules/execa/lib/io/input-sync.js
+var addInputOptionsSync = (fileDescriptors, options) => {
+  for (const fdNumber of getInputFdNumbers(fileDescriptors)) {
+    addInputOptionSync(fileDescriptors, fdNumber, options);
+  }
+};
+var getInputFdNumbers = (fileDescriptors) => new Set(Object.entries(fileDescriptors).filter(([, { direction }]) => direction === "input").map(([fdNumber]) => Number(fdNumber)));
+var addInputOptionSync = (fileDescriptors, fdNumber, options) => {
+  const { stdioItems } = fileDescriptors[fdNumber];
+  const allStdioItems = stdioItems.filter(({ contents }) => contents !== void 0);
+  if (allStdioItems.length === 0 && stdioItems.every(({ type }) => type !== "generator")) {
+    return;
+  }
+  if (fdNumber !== 0) {
+    const [{ type, optionName }] = allStdioItems;
+    throw new TypeError(`Only the \`stdin\` option, not \`${optionName}\`, can be ${TYPE_TO_MESSAGE[type]} with synchronous methods.`);
+  }
+  const chunks = allStdioItems.flatMap(({ type, contents }) => getChunks(type, typeof contents === "function" ? contents() : contents));
+  options.input = applyInputGeneratorsSync(chunks, stdioItems, options.encoding);
+};
+var getChunks = (type, chunks) => type === "iterable" ? chunks : chunks.filter((chunk) => chunk.length > 0);
+var applyInputGeneratorsSync = (chunks, stdioItems, encoding) => {
+  const newContents = runGeneratorsSync(chunks, stdioItems, getInputEncoding(encoding), true);
+  validateSerializable(newContents);
+  return joinToUint8Array(newContents);
+};
+var validateSerializable = (newContents) => {
+  const invalidItem = newContents.find((item) => !isSerializableInput(item));
+  if (invalidItem !== void 0) {
+    throwOnSerializableInput("stdin", invalidItem);
+  }
+};
+var isSerializableInput = (item) => typeof item === "string" || isUint8Array(item);
+var throwOnSerializableInput = (optionName, invalidItem) => {
+  throw new TypeError(`The \`${optionName}\` option is invalid: when passing objects as input, a transform must be used to serialize them to strings or Uint8Arrays: ${invalidItem}.`);
+};
+
+// ../../work/main/node_modules/execa/lib/io/output-sync.js
+import { writeFileSync, appendFileSync } from "node:fs";
+
+// ../../work/main/node_modules/execa/lib/verbose/output.js
+var shouldLogOutput = ({ stdioItems, encoding, verboseInfo, fdNumber }) => fdNumber !== "all" && isFullVerbose(verboseInfo, fdNumber) && !BINARY_ENCODINGS.has(encoding) && isFdVerbose(fdNumber) && (stdioItems.some(({ type, value }) => type === "native" && PIPED_STDIO_VALUES.has(value)) || stdioItems.every(({ type }) => TRANSFORM_TYPES.has(type)));
+var isFdVerbose = (fdNumber) => fdNumber === 1 || fdNumber === 2;
+var PIPED_STDIO_VALUES = /* @__PURE__ */ new Set(["pipe", "overlapped"]);
+var logLines = async (linesIterable, stream, fdNumber, verboseInfo) => {
+  for await (const line of linesIterable) {
+    if (!isPipingStream(stream)) {
+      logLine(line, fdNumber, verboseInfo);
+    }
+  }
+};
+var logLinesSync = (linesArray, fdNumber, verboseInfo) => {
+  for (const line of linesArray) {
+    logLine(line, fdNumber, verboseInfo);
+  }
+};
+var isPipingStream = (stream) => stream._readableState.pipes.some((pipe2) => !isAllStream(pipe2) || isPipingStream(pipe2));
+var logLine = (line, fdNumber, verboseInfo) => {
+  const verboseMessage = serializeVerboseMessage(line);
+  verboseLog({
+    type: "output",
+    verboseMessage,
+    fdNumber,
+    verboseInfo
+  });
+};
+
+// ../../work/main/node_modules/execa/lib/io/output-sync.js
+var transformOutputSync = ({ fileDescriptors, syncResult, options, verboseInfo }) => {
+  const output2 = syncResult.output ?? getSpawnFailureOutput(options);
+  const outputFiles = /* @__PURE__ */ new Set();
+  const errors = [];
+  const transformedOutput = output2.map((result, fdNumber) => transformOutputResultSync({
+    result,
+    fileDescriptors,
+    fdNumber,
+    errors,
+    outputFiles,
+    verboseInfo
+  }, options));
+  return { output: transformedOutput, error: errors.find((error63) => error63 !== void 0) };
+};
+var getSpawnFailureOutput = ({ stdio }) => stdio.map((stdioOption, fdNumber) => fdNumber !== 0 && stdioOption === "pipe" ? new Uint8Array() : null);
+var transformOutputResultSync = ({ result, fileDescriptors, fdNumber, errors, outputFiles, verboseInfo }, { buffer, encoding, lines, stripFinalNewline: stripFinalNewline2, maxBuffer }) => {
+  if (result === null) {
+    return;
+  }
+  const truncatedResult = truncateMaxBufferSync(result, fdNumber, { maxBuffer, buffer });
+  const uint8ArrayResult = bufferToUint8Array(truncatedResult);
+  const { stdioItems, objectMode } = fileDescriptors[fdNumber];
+  const { chunks, error: transformError } = runOutputGeneratorsSync(uint8ArrayResult.length === 0 ? [] : [uint8ArrayResult], stdioItems, encoding);
+  const { serializedResult, finalResult } = serializeChunks({
+    chunks,
+    objectMode,
+    encoding,
+    lines,
+    stripFinalNewline: stripFinalNewline2,
+    fdNumber
+  });
+  const logError2 = logOutputSync({
+    serializedResult,
+    fdNumber,
+    verboseInfo,
+    encoding,
+    stdioItems,
+    objectMode
+  });
+  const error63 = transformError ?? logError2;
+  errors.push(error63);
+  const returnedResult = buffer[fdNumber] ? finalResult : void 0;
+  try {
+    if (error63 === void 0) {
+      writeToFiles(chunks, stdioItems, outputFiles);
+    }
+    return returnedResult;
+  } catch (writeError2) {
+    errors.push(writeError2);
+    return returnedResult;
+  }
+};
+var runOutputGeneratorsSync = (chunks, stdioItems, encoding) => {
+  try {
+    return { chunks: runGeneratorsSync(chunks, stdioItems, encoding, false), error: void 0 };
+  } catch (error63) {
+    return { chunks: [], error: error63 };
+  }
+};
+var serializeChunks = ({ chunks, objectMode, encoding, lines, stripFinalNewline: stripFinalNewline2, fdNumber }) => {
+  if (objectMode) {
+    return { serializedResult: chunks, finalResult: chunks };
+  }
+  if (encoding === "buffer") {
+    const serializedResult2 = joinToUint8Array(chunks);
+    return { serializedResult: serializedResult2, finalResult: serializedResult2 };
+  }
+  const serializedResult = joinToString(chunks, encoding);
+  const finalResult = lines[fdNumber] ? splitLinesSync(serializedResult, !stripFinalNewline2[fdNumber], objectMode) : serializedResult;
+  return { serializedResult, finalResult };
+};
+var logOutputSync = ({ serializedResult, fdNumber, verboseInfo, encoding, stdioItems, objectMode }) => {
+  if (!shouldLogOutput({
+    stdioItems,
+    encoding,
+    verboseInfo,
+    fdNumber
+  })) {
+    return;
+  }
+  const linesArray = splitLinesSync(serializedResult, false, objectMode);
+  try {
+    logLinesSync(linesArray, fdNumber, verboseInfo);
+  } catch (error63) {
+    return error63;
+  }
+};
+var writeToFiles = (chunks, stdioItems, outputFiles) => {
+  const fileItems = stdioItems.filter(({ type }) => FILE_TYPES.has(type));
+  if (fileItems.length === 0) {
+    return;
+  }
+  const contents = joinToUint8Array(chunks);
+  const writtenPaths = /* @__PURE__ */ new Set();
+  for (const stdioItem of fileItems) {
+    const { type, append } = stdioItem;
+    const path10 = type === "fileNumber" ? stdioItem.path : getFileTarget(stdioItem);
+    if (writtenPaths.has(path10)) {
+      continue;
+    }
+    writtenPaths.add(path10);
+    if (append || outputFiles.has(path10)) {
+      appendFileSync(path10, contents);
+    } else {
+      writeFileSync(path10, contents);
+    }
+    outputFiles.add(path10);
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/resolve/exit-async.js
+import { once as once4 } from "node:events";
+var waitForExit = async (subprocess, context) => {
+  const [exitCode, signal] = await waitForExitOrError(subprocess);
+  context.isForcefullyTerminated ??= false;
+  return [exitCode, signal];
+};
+var waitForExitOrError = async (subprocess) => {
+  const [spawnPayload, exitPayload] = await Promise.allSettled([
+    once4(subprocess, "spawn"),
+    once4(subprocess, "exit")
+  ]);
+  if (spawnPayload.status === "rejected") {
+    return [];
+  }
+  return exitPayload.status === "rejected" ? waitForSubprocessExit(subprocess) : exitPayload.value;
+};
+var waitForSubprocessExit = async (subprocess) => {
+  try {
+    return await once4(subprocess, "exit");
+  } catch {
+    return waitForSubprocessExit(subprocess);
+  }
+};
+var waitForSuccessfulExit = async (exitPromise) => {
+  const [exitCode, signal] = await exitPromise;
+  if (!isSubprocessErrorExit(exitCode, signal) && isFailedExit(exitCode, signal)) {
+    throw new DiscardedError();
+  }
+  return [exitCode, signal];
+};
+var isSubprocessErrorExit = (exitCode, signal) => exitCode === void 0 && signal === void 0;
+var isFailedExit = (exitCode, signal) => exitCode !== 0 || signal !== null;
+
+// ../../work/main/node_modules/execa/lib/resolve/exit-sync.js
+var getExitResultSync = ({ error: error63, status: exitCode, signal, output: output2 }, { maxBuffer, buffer }) => {
+  const initialError = getResultError(error63, exitCode, signal);
+  const isTimedOut = initialError?.code === "ETIMEDOUT";
+  const { resultError, isMaxBuffer } = isTimedOut ? { resultError: initialError, isMaxBuffer: false } : handleMaxBufferSync({
+    resultError: initialError,
+    output: output2,
+    maxBuffer,
+    buffer
+  });
+  return {
+    resultError,
+    exitCode,
+    signal,
+    timedOut: isTimedOut,
+    isMaxBuffer
+  };
+};
+var getResultError = (error63, exitCode, signal) => {
+  if (error63 !== void 0) {
+    return error63;
+  }
+  return isFailedExit(exitCode, signal) ? new DiscardedError() : void 0;
+};
+
+// ../../work/main/node_modules/execa/lib/methods/main-sync.js
+var execaCoreSync = (rawFile, rawArguments, rawOptions) => {
+  const { file: file2, commandArguments, command, escapedCommand, startTime, verboseInfo, options, fileDescriptors } = handleSyncArguments(rawFile, rawArguments, rawOptions);
+  const result = spawnSubprocessSync({
+    file: file2,
+    commandArguments,
+    options,
+    command,
+    escapedCommand,
+    verboseInfo,
+    fileDescriptors,
+    startTime
+  });
+  return handleResult(result, verboseInfo, options);
+};
+var handleSyncArguments = (rawFile, rawArguments, rawOptions) => {
+  const { command, escapedCommand, startTime, verboseInfo } = handleCommand(rawFile, rawArguments, rawOptions);
+  const syncOptions = normalizeSyncOptions(rawOptions);
+  const { file: file2, commandArguments, options } = normalizeOptions(rawFile, rawArguments, syncOptions);
+  validateSyncOptions(options);
+  const fileDescriptors = handleStdioSync(options, verboseInfo);
+  return {
+    file: file2,
+    commandArguments,
+    command,
+    escapedCommand,
+    startTime,
+    verboseInfo,
+    options,
+    fileDescriptors
+  };
+};
+var normalizeSyncOptions = (options) => options.node && !options.ipc ? { ...options, ipc: false } : options;
+var validateSyncOptions = ({ ipc, ipcInput, detached, cancelSignal, killDescendants }) => {
+  if (ipcInput !== void 0) {
+    throwInvalidSyncOption("ipcInput");
+  }
+  if (ipc) {
+    throwInvalidSyncOption("ipc: true");
+  }
+  if (detached) {
+    throwInvalidSyncOption("detached: true");
+  }
+  if (killDescendants) {
+    throwInvalidSyncOption("killDescendants: true");
+  }
+  if (cancelSignal) {
+    throwInvalidSyncOption("cancelSignal");
+  }
+};
+var throwInvalidSyncOption = (value) => {
+  throw new TypeError(`The "${value}" option cannot be used with synchronous methods.`);
+};
+var spawnSubprocessSync = ({ file: file2, commandArguments, options, command, escapedCommand, verboseInfo, fileDescriptors, startTime }) => {
+  const syncResult = runSubprocessSync({
+    file: file2,
+    commandArguments,
+    options,
+    command,
+    escapedCommand,
+    fileDescriptors,
+    startTime
+  });
+  if (syncResult.failed) {
+    return syncResult;
+  }
+  const { resultError, exitCode, signal, timedOut, isMaxBuffer } = getExitResultSync(syncResult, options);
+  const { output: output2, error: error63 = resultError } = transformOutputSync({
+    fileDescriptors,
+    syncResult,
+    options,
+    verboseInfo
+  });
+  const stdio = output2.map((stdioOutput, fdNumber) => stripNewline(stdioOutput, options, fdNumber));
+  const allFds = getAllSyncFds(output2);
+  const all = stripNewline(getAllSync(output2, allFds, options), options, "all", allFds);
+  return getSyncResult({
+    error: error63,
+    exitCode,
+    signal,
+    timedOut,
+    isMaxBuffer,
+    stdio,
+    all,
+    options,
+    command,
+    escapedCommand,
+    startTime
+  });
+};
+var runSubprocessSync = ({ file: file2, commandArguments, options, command, escapedCommand, fileDescriptors, startTime }) => {
+  try {
+    addInputOptionsSync(fileDescriptors, options);
+    const normalizedOptions = normalizeSpawnSyncOptions(options);
+    return { __proto__: null, ...spawnSync(...concatenateShell(file2, commandArguments, normalizedOptions)) };
+  } catch (error63) {
+    return makeEarlyError({
+      error: error63,
+      command,
+      escapedCommand,
+      fileDescriptors,
+      options,
+      startTime,
+      isSync: true,
+      ...getEarlyErrorOutput(fileDescriptors, options)
+    });
+  }
+};
+var normalizeSpawnSyncOptions = ({ encoding, maxBuffer, ...options }) => ({ ...options, encoding: "buffer", maxBuffer: getMaxBufferSync(maxBuffer) });
+var getSyncResult = ({ error: error63, exitCode, signal, timedOut, isMaxBuffer, stdio, all, options, command, escapedCommand, startTime }) => error63 === void 0 ? makeSuccessResult({
+  command,
+  escapedCommand,
+  stdio,
+  all,
+  ipcOutput: [],
+  options,
+  startTime
+}) : makeError({
+  error: error63,
+  command,
+  escapedCommand,
+  timedOut,
+  isCanceled: false,
+  isGracefullyCanceled: false,
+  isMaxBuffer,
+  isForcefullyTerminated: false,
+  exitCode,
+  signal,
+  stdio,
+  all,
+  ipcOutput: [],
+  options,
+  startTime,
+  isSync: true
+});
+
+// ../../work/main/node_modules/execa/lib/methods/main-async.js
+import { setMaxListeners, once as once9 } from "node:events";
+import { spawn } from "node:child_process";
+
+// ../../work/main/node_modules/execa/lib/ipc/methods.js
+import process11 from "node:process";
+
+// ../../work/main/node_modules/execa/lib/ipc/get-one.js
+import { once as once5, on as on2 } from "node:events";
+var internalGetOneMessageOptions = /* @__PURE__ */ Symbol("internalGetOneMessageOptions");
+var getOneMessage = ({ anyProcess, channel, isSubprocess, ipc }, rawOptions) => {
+  const options = copyOptions(rawOptions);
+  const { reference = true, filter } = options;
+  const { signal } = options[internalGetOneMessageOptions] ?? {};
+  validateIpcMethod({
+    methodName: "getOneMessage",
+    isSubprocess,
+    ipc,
+    isConnected: isConnected(anyProcess)
+  });
+  return getOneMessageAsync({
+    anyProcess,
+    channel,
+    isSubprocess,
+    filter,
+    reference,
+    signal
+  });
+};
+var getOneMessageAsync = async ({ anyProcess, channel, isSubprocess, filter, reference, signal }) => {
+  addReference(channel, reference);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+  const controller = new AbortController();
+  stopOnAbort(signal, controller);
+  try {
+    return await Promise.race([
+      getMessage(ipcEmitter, filter, controller),
+      throwOnDisconnect2(ipcEmitter, isSubprocess, controller),
+      throwOnStrictError(ipcEmitter, isSubprocess, controller)
+    ]);
+  } catch (error63) {
+    if (!signal?.aborted) {
+      disconnect(anyProcess);
+    }
+    throw error63;
+  } finally {
+    controller.abort();
+    removeReference(channel, reference);
+  }
+};
+var stopOnAbort = (signal, controller) => {
+  if (signal === void 0) {
+    return;
+  }
+  if (signal.aborted) {
+    controller.abort();
+    return;
+  }
+  signal.addEventListener("abort", () => {
+    controller.abort();
+  }, { once: true, signal: controller.signal });
+};
+var getMessage = async (ipcEmitter, filter, { signal }) => {
+  if (filter === void 0) {
+    const [message] = await once5(ipcEmitter, "message", { signal });
+    return message;
+  }
+  for await (const [message] of on2(ipcEmitter, "message", { signal })) {
+    if (filter(message)) {
+      return message;
+    }
+  }
+};
+var throwOnDisconnect2 = async (ipcEmitter, isSubprocess, { signal }) => {
+  await once5(ipcEmitter, "disconnect", { signal });
+  throwOnEarlyDisconnect(isSubprocess);
+};
+var throwOnStrictError = async (ipcEmitter, isSubprocess, { signal }) => {
+  const [error63] = await once5(ipcEmitter, "strict:error", { signal });
+  throw getStrictResponseError(error63, isSubprocess);
+};
+
+// ../../work/main/node_modules/execa/lib/ipc/get-each.js
+import { once as once6, on as on3 } from "node:events";
+var internalGetEachMessageOptions = /* @__PURE__ */ Symbol("internalGetEachMessageOptions");
+var getEachMessage = (subprocessInfo, rawOptions) => {
+  const options = copyOptions(rawOptions);
+  const { reference = true } = options;
+  const { signal, shouldAwait = !subprocessInfo.isSubprocess } = options[internalGetEachMessageOptions] ?? {};
+  return loopOnMessages({
+    ...subprocessInfo,
+    shouldAwait,
+    reference,
+    signal
+  });
+};
+var loopOnMessages = ({ anyProcess, waitProcess = anyProcess, channel, isSubprocess, ipc, shouldAwait, reference, signal }) => {
+  validateIpcMethod({
+    methodName: "getEachMessage",
+    isSubprocess,
+    ipc,
+    isConnected: isConnected(anyProcess)
+  });
+  addReference(channel, reference);
+  const ipcEmitter = getIpcEmitter(anyProcess, channel, isSubprocess);
+  const controller = new AbortController();
+  const state = {};
+  stopOnAbort2(signal, controller);
+  stopOnDisconnect(anyProcess, ipcEmitter, controller);
+  abortOnStrictError({
+    ipcEmitter,
+    isSubprocess,
+    controller,
+    state
+  });
+  return iterateOnMessages({
+    anyProcess,
+    waitProcess,
+    channel,
+    ipcEmitter,
+    isSubprocess,
+    shouldAwait,
+    controller,
+    state,
+    reference,
+    signal
+  });
+};
+var stopOnAbort2 = (signal, controller) => {
+  if (signal === void 0) {
+    return;
+  }
+  if (signal.aborted) {
+    controller.abort();
+    return;
+  }
+  signal.addEventListener("abort", () => {
+    controller.abort();
+  }, { once: true, signal: controller.signal });
+};
+var stopOnDisconnect = async (anyProcess, ipcEmitter, controller) => {
+  try {
+    await once6(ipcEmitter, "disconnect", { signal: controller.signal });
+    controller.abort();
+  } catch {
+  }
+};
+var abortOnStrictError = async ({ ipcEmitter, isSubprocess, controller, state }) => {
+  try {
+    const [error63] = await once6(ipcEmitter, "strict:error", { signal: controller.signal });
+    state.error = getStrictResponseError(error63, isSubprocess);
+    controller.abort();
+  } catch {
+  }
+};
+var iterateOnMessages = async function* ({ anyProcess, waitProcess, channel, ipcEmitter, isSubprocess, shouldAwait, controller, state, reference, signal }) {
+  try {
+    for await (const [message] of on3(ipcEmitter, "message", { signal: controller.signal })) {
+      throwIfStrictError(state);
+      yield message;
+    }
+  } catch {
+    throwIfStrictError(state);
+  } finally {
+    controller.abort();
+    removeReference(channel, reference);
+    if (!isSubprocess && !signal?.aborted) {
+      disconnect(anyProcess);
+    }
+    if (shouldAwait) {
+      await waitProcess;
+    }
+  }
+};
+var throwIfStrictError = ({ error: error63 }) => {
+  if (error63) {
+    throw error63;
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/ipc/methods.js
+var addIpcMethods = (target, subprocess, { ipc }) => {
+  Object.assign(target, getIpcMethods(subprocess, false, ipc, target));
+};
+var getIpcExport = () => {
+  const anyProcess = process11;
+  const isSubprocess = true;
+  const isIpc = process11.channel !== void 0;
+  return {
+    ...getIpcMethods(anyProcess, isSubprocess, isIpc),
+    getCancelSignal: getCancelSignal.bind(void 0, {
+      anyProcess,
+      channel: anyProcess.channel,
+      isSubprocess,
+      ipc: isIpc
+    })
+  };
+};
+var getIpcMethods = (anyProcess, isSubprocess, ipc, waitProcess = anyProcess) => ({
+  sendMessage: sendMessage.bind(void 0, {
+    anyProcess,
+    channel: anyProcess.channel,
+    isSubprocess,
+    ipc
+  }),
+  getOneMessage: getOneMessage.bind(void 0, {
+    anyProcess,
+    channel: anyProcess.channel,
+    isSubprocess,
+    ipc
+  }),
+  getEachMessage: getEachMessage.bind(void 0, {
+    anyProcess,
+    channel: anyProcess.channel,
+    isSubprocess,
+    ipc,
+    waitProcess
+  })
+});
+
+// ../../work/main/node_modules/execa/lib/return/early-error.js
+import { ChildProcess as ChildProcess2 } from "node:child_process";
+import { callbackify as callbackify2 } from "node:util";
+import {
+  PassThrough,
+  Readable,
+  Writable,
+  Duplex
+} from "node:stream";
+var handleEarlyError = ({ error: error63, command, escapedCommand, fileDescriptors, options, startTime, verboseInfo }) => {
+  cleanupCustomStreams(fileDescriptors);
+  const subprocess = new ChildProcess2();
+  subprocess.kill = () => false;
+  const all = createDummyStreams(subprocess, fileDescriptors);
+  const promise2 = handleDummyPromise({
+    error: error63,
+    command,
+    escapedCommand,
+    fileDescriptors,
+    options,
+    startTime,
+    verboseInfo
+  });
+  return {
+    subprocess,
+    promise: promise2,
+    all: options.all ? all : void 0,
+    convertedStreams: getConvertedStreams(promise2)
+  };
+};
+var createDummyStreams = (subprocess, fileDescriptors) => {
+  const stdin = createDummyStream();
+  const stdout = createDummyStream();
+  const stderr = createDummyStream();
+  const extraStdio = Array.from({ length: fileDescriptors.length - 3 }, createDummyStream);
+  const all = createDummyStream();
+  const stdio = [stdin, stdout, stderr, ...extraStdio];
+  Object.assign(subprocess, {
+    stdin,
+    stdout,
+    stderr,
+    stdio
+  });
+  return all;
+};
+var createDummyStream = () => {
+  const stream = new PassThrough();
+  stream.on("error", () => {
+  });
+  stream.end();
+  return stream;
+};
+var getConvertedStreams = (promise2) => {
+  const waitForPromise = async () => {
+    await promise2;
+  };
+  const endReadable = function() {
+    callbackify2(waitForPromise)((error63) => {
+      if (error63) {
+        this.destroy(error63);
+      } else {
+        this.push(null);
+      }
+    });
+  };
+  const endWritable = callbackify2(waitForPromise);
+  const writeWritable = (chunk, encoding, done) => {
+    endWritable(done);
+  };
+  const readable = () => new Readable({ read: endReadable });
+  const writable = () => new Writable({ write: writeWritable, final: endWritable });
+  const duplex = () => new Duplex({ read: endReadable, write: writeWritable, final: endWritable });
+  const iterable = () => readable()[Symbol.asyncIterator]();
+  return {
+    readable,
+    writable,
+    duplex,
+    readableStream: () => Readable.toWeb(readable()),
+    writableStream: () => Writable.toWeb(writable()),
+    transformStream: () => Duplex.toWeb(duplex()),
+    iterable,
+    [Symbol.asyncIterator]: iterable
+  };
+};
+var handleDummyPromise = async ({ error: error63, command, escapedCommand, fileDescriptors, options, startTime, verboseInfo }) => {
+  const earlyError = makeEarlyError({
+    error: await error63,
+    command,
+    escapedCommand,
+    fileDescriptors,
+    options,
+    startTime,
+    isSync: false,
+    ...getEarlyErrorOutput(fileDescriptors, options)
+  });
+  return handleResult(earlyError, verboseInfo, options);
+};
+
+// ../../work/main/node_modules/execa/lib/stdio/handle-async.js
+import { createReadStream, createWriteStream } from "node:fs";
+import { Buffer as Buffer7 } from "node:buffer";
+import { Readable as Readable2, Writable as Writable2, Duplex as Duplex2 } from "node:stream";
+var handleStdioAsync = (options, verboseInfo) => handleStdio(addPropertiesAsync, options, verboseInfo, false);
+var forbiddenIfAsync = ({ type, optionName }) => {
+  throw new TypeError(`The \`${optionName}\` option cannot be ${TYPE_TO_MESSAGE[type]}.`);
+};
+var addProperties2 = {
+  fileNumber: forbiddenIfAsync,
+  generator: generatorToStream,
+  asyncGenerator: generatorToStream,
+  nodeStream: ({ value }) => ({ stream: value }),
+  // `Duplex.fromWeb()` uses the same `objectMode` for both sides
+  webTransform: ({ value: { transform: transform2, writableObjectMode, readableObjectMode } }) => ({
+    stream: Duplex2.from({
+      writable: Writable2.fromWeb(transform2.writable, { objectMode: writableObjectMode }),
+      readable: Readable2.fromWeb(transform2.readable, { objectMode: readableObjectMode })
+    })
+  }),
+  duplex: ({ value: { transform: transform2 } }) => ({ stream: transform2 }),
+  native() {
+  }
+};
+var validateIterable = function* (iterable, optionName) {
+  for (const value of iterable) {
+    validateIterableValue(value, optionName);
+    yield value;
+  }
+};
+var validateAsyncIterable = async function* (iterable, optionName) {
+  for await (const value of iterable) {
+    validateIterableValue(value, optionName);
+    yield value;
+  }
+};
+var validateIterableValue = (value, optionName) => {
+  if (!isSerializableInput(value)) {
+    throwOnSerializableInput(optionName, value);
+  }
+};
+var readableFromChunk = (chunk) => Readable2.from(chunk.length === 0 ? [] : [chunk]);
+var generatorToInputStream = (stdioItem, { encoding }) => generatorToStream(stdioItem, { encoding: getInputEncoding(encoding) });
+var addPropertiesAsync = {
+  input: {
+    ...addProperties2,
+    generator: generatorToInputStream,
+    asyncGenerator: generatorToInputStream,
+    fileUrl: ({ value }) => ({ stream: createReadStream(value) }),
+    filePath: ({ value: { file: file2 } }) => ({ stream: createReadStream(file2) }),
+    webStream: ({ value }, options, objectMode) => ({ stream: Readable2.fromWeb(value, { objectMode }) }),
+    iterable: ({ value, optionName }, options, objectMode) => ({ stream: Readable2.from(objectMode ? value : validateIterable(value, optionName)) }),
+    asyncIterable: ({ value, optionName }, options, objectMode) => ({ stream: Readable2.from(objectMode ? value : validateAsyncIterable(value, optionName)) }),
+    string: ({ value }) => ({ stream: readableFromChunk(value) }),
+    uint8Array: ({ value }) => ({ stream: readableFromChunk(Buffer7.from(value)) })
+  },
+  output: {
+    ...addProperties2,
+    fileUrl: ({ value }) => ({ stream: createWriteStream(value) }),
+    filePath: ({ value: { file: file2, append } }) => ({ stream: createWriteStream(file2, append ? { flags: "a" } : {}) }),
+    // Web writers accept arbitrary chunks, including when a shared writer receives both bytes and objects.
+    webStream: ({ value }) => ({ stream: Writable2.fromWeb(value, { objectMode: true }) }),
+    iterable: forbiddenIfAsync,
+    asyncIterable: forbiddenIfAsync,
+    string: forbiddenIfAsync,
+    uint8Array: forbiddenIfAsync
+  }
+};
+
+// ../../work/main/node_modules/@sindresorhus/merge-streams/index.js
+import { on as on4, once as once7 } from "node:events";
+import { PassThrough as PassThroughStream, getDefaultHighWaterMark as getDefaultHighWaterMark2 } from "node:stream";
+import { finished as finished2 } from "node:stream/promises";
+function mergeStreams(streams) {
+  if (!Array.isArray(streams)) {
+    throw new TypeError(`Expected an array, got \`${typeof streams}\`.`);
+  }
+  for (const stream of streams) {
+    validateStream(stream);
+  }
+  const objectMode = streams.some(({ readableObjectMode }) => readableObjectMode);
+  const highWaterMark = getHighWaterMark(streams, objectMode);
+  const passThroughStream = new MergedStream({
+    objectMode,
+    writableHighWaterMark: highWaterMark,
+    readableHighWaterMark: highWaterMark
+  });
+  for (const stream of streams) {
+    passThroughStream.add(stream);
+  }
+  return passThroughStream;
+}
+var getHighWaterMark = (streams, objectMode) => {
+  if (streams.length === 0) {
+    return getDefaultHighWaterMark2(objectMode);
+  }
+  const highWaterMarks = streams.filter(({ readableObjectMode }) => readableObjectMode === objectMode).map(({ readableHighWaterMark }) => readableHighWaterMark);
+  return Math.max(...highWaterMarks);
+};
+var MergedStream = class extends PassThroughStream {
+  #streams = /* @__PURE__ */ new Set([]);
+  #ended = /* @__PURE__ */ new Set([]);
+  #aborted = /* @__PURE__ */ new Set([]);
+  #onFinished;
+  #unpipeEvent = /* @__PURE__ */ Symbol("unpipe");
+  #streamPromises = /* @__PURE__ */ new WeakMap();
+  add(stream) {
+    validateStream(stream);
+    if (this.#streams.has(stream)) {
+      return;
+    }
+    this.#streams.add(stream);
+    this.#onFinished ??= onMergedStreamFinished(this, this.#streams, this.#unpipeEvent);
+    const streamPromise = endWhenStreamsDone({
+      passThroughStream: this,
+      stream,
+      streams: this.#streams,
+      ended: this.#ended,
+      aborted: this.#aborted,
+      onFinished: this.#onFinished,
+      unpipeEvent: this.#unpipeEvent
+    });
+    this.#streamPromises.set(stream, streamPromise);
+    stream.pipe(this, { end: false });
+  }
+  async remove(stream) {
+    validateStream(stream);
+    if (!this.#streams.has(stream)) {
+      return false;
+    }
+    const streamPromise = this.#streamPromises.get(stream);
+    if (streamPromise === void 0) {
+      return false;
+    }
+    this.#streamPromises.delete(stream);
+    stream.unpipe(this);
+    await streamPromise;
+    return true;
+  }
+};
+var onMergedStreamFinished = async (passThroughStream, streams, unpipeEvent) => {
+  updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_COUNT);
+  const controller = new AbortController();
+  try {
+    await Promise.race([
+      onMergedStreamEnd(passThroughStream, controller),
+      onInputStreamsUnpipe(passThroughStream, streams, unpipeEvent, controller)
+    ]);
+  } finally {
+    controller.abort();
+    updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_COUNT);
+  }
+};
+var onMergedStreamEnd = async (passThroughStream, { signal }) => {
+  try {
+    await finished2(passThroughStream, { signal, cleanup: true });
+  } catch (error63) {
+    errorOrAbortStream(passThroughStream, error63);
+    throw error63;
+  }
+};
+var onInputStreamsUnpipe = async (passThroughStream, streams, unpipeEvent, { signal }) => {
+  for await (const [unpipedStream] of on4(passThroughStream, "unpipe", { signal })) {
+    if (streams.has(unpipedStream)) {
+      unpipedStream.emit(unpipeEvent);
+    }
+  }
+};
+var validateStream = (stream) => {
+  if (typeof stream?.pipe !== "function") {
+    throw new TypeError(`Expected a readable stream, got: \`${typeof stream}\`.`);
+  }
+};
+var endWhenStreamsDone = async ({ passThroughStream, stream, streams, ended, aborted: aborted3, onFinished, unpipeEvent }) => {
+  updateMaxListeners(passThroughStream, PASSTHROUGH_LISTENERS_PER_STREAM);
+  const controller = new AbortController();
+  try {
+    await Promise.race([
+      afterMergedStreamFinished(onFinished, stream, controller),
+      onInputStreamEnd({
+        passThroughStream,
+        stream,
+        streams,
+        ended,
+        aborted: aborted3,
+        controller
+      }),
+      onInputStreamUnpipe({
+        stream,
+        streams,
+        ended,
+        aborted: aborted3,
+        unpipeEvent,
+        controller
+      })
+    ]);
+  } finally {
+    controller.abort();
+    updateMaxListeners(passThroughStream, -PASSTHROUGH_LISTENERS_PER_STREAM);
+  }
+  if (streams.size > 0 && streams.size === ended.size + aborted3.size) {
+    if (ended.size === 0 && aborted3.size > 0) {
+      abortStream(passThroughStream);
+    } else {
+      endStream(passThroughStream);
+    }
+  }
+};
+var afterMergedStreamFinished = async (onFinished, stream, { signal }) => {
+  try {
+    await onFinished;
+    if (!signal.aborted) {
+      abortStream(stream);
+    }
+  } catch (error63) {
+    if (!signal.aborted) {
+      errorOrAbortStream(stream, error63);
+    }
+  }
+};
+var onInputStreamEnd = async ({ passThroughStream, stream, streams, ended, aborted: aborted3, controller: { signal } }) => {
+  try {
+    await finished2(stream, {
+      signal,
+      cleanup: true,
+      readable: true,
+      writable: false
+    });
+    if (streams.has(stream)) {
+      ended.add(stream);
+    }
+  } catch (error63) {
+    if (signal.aborted || !streams.has(stream)) {
+      return;
+    }
+    if (isAbortError(error63)) {
+      aborted3.add(stream);
+    } else {
+      errorStream(passThroughStream, error63);
+    }
+  }
+};
+var onInputStreamUnpipe = async ({ stream, streams, ended, aborted: aborted3, unpipeEvent, controller: { signal } }) => {
+  await once7(stream, unpipeEvent, { signal });
+  if (!stream.readable) {
+    return once7(signal, "abort", { signal });
+  }
+  streams.delete(stream);
+  ended.delete(stream);
+  aborted3.delete(stream);
+};
+var endStream = (stream) => {
+  if (stream.writable) {
+    stream.end();
+  }
+};
+var errorOrAbortStream = (stream, error63) => {
+  if (isAbortError(error63)) {
+    abortStream(stream);
+  } else {
+    errorStream(stream, error63);
+  }
+};
+var isAbortError = (error63) => error63?.code === "ERR_STREAM_PREMATURE_CLOSE";
+var abortStream = (stream) => {
+  if (stream.readable || stream.writable) {
+    stream.destroy();
+  }
+};
+var errorStream = (stream, error63) => {
+  if (!stream.destroyed) {
+    stream.once("error", noop2);
+    stream.destroy(error63);
+  }
+};
+var noop2 = () => {
+};
+var updateMaxListeners = (passThroughStream, increment2) => {
+  const maxListeners = passThroughStream.getMaxListeners();
+  if (maxListeners !== 0 && maxListeners !== Number.POSITIVE_INFINITY) {
+    passThroughStream.setMaxListeners(maxListeners + increment2);
+  }
+};
+var PASSTHROUGH_LISTENERS_COUNT = 2;
+var PASSTHROUGH_LISTENERS_PER_STREAM = 1;
+
+// ../../work/main/node_modules/execa/lib/io/pipeline.js
+import { finished as finished3 } from "node:stream/promises";
+var pipeStreams = (source, destination, onDestinationEnd) => {
+  source.pipe(destination);
+  onSourceFinish(source, destination);
+  onDestinationFinish(source, destination, onDestinationEnd);
+};
+var onSourceFinish = async (source, destination) => {
+  if (isStandardStream(source) || isStandardStream(destination)) {
+    return;
+  }
+  try {
+    await finished3(source, { cleanup: true, readable: true, writable: false });
+  } catch {
+  }
+  endDestinationStream(destination);
+};
+var endDestinationStream = (destination) => {
+  if (destination.writable) {
+    destination.end();
+  }
+};
+var onDestinationFinish = async (source, destination, onDestinationEnd) => {
+  if (isStandardStream(source) || isStandardStream(destination)) {
+    return;
+  }
+  try {
+    await finished3(destination, { cleanup: true, readable: false, writable: true });
+  } catch {
+  }
+  if (onDestinationEnd !== void 0) {
+    await onDestinationEnd();
+  }
+  abortSourceStream(source);
+};
+var abortSourceStream = (source) => {
+  if (source.readable) {
+    source.destroy();
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/io/output-async.js
+var pipeOutputAsync = (subprocess, fileDescriptors, controller) => {
+  const pipeGroups = /* @__PURE__ */ new Map();
+  for (const [fdNumber, { stdioItems, direction }] of Object.entries(fileDescriptors)) {
+    const transformItems = stdioItems.filter(({ type }) => TRANSFORM_TYPES.has(type));
+    for (const { stream } of transformItems) {
+      pipeTransform(subprocess, stream, direction, fdNumber);
+    }
+    const nonTransformItems = stdioItems.filter(({ type }) => !TRANSFORM_TYPES.has(type));
+    for (const { stream } of nonTransformItems) {
+      pipeStdioItem({
+        subprocess,
+        stream,
+        direction,
+        fdNumber,
+        pipeGroups,
+        controller
+      });
+    }
+  }
+  for (const [outputStream, inputStreams] of pipeGroups) {
+    const inputStream = inputStreams.length === 1 ? inputStreams[0] : mergeStreams(inputStreams);
+    pipeStreams(inputStream, outputStream);
+  }
+};
+var pipeTransform = (subprocess, stream, direction, fdNumber) => {
+  if (direction === "output") {
+    pipeStreams(subprocess.stdio[fdNumber], stream);
+  } else {
+    pipeStreams(stream, subprocess.stdio[fdNumber]);
+  }
+  const streamProperty = SUBPROCESS_STREAM_PROPERTIES[fdNumber];
+  if (streamProperty !== void 0) {
+    subprocess[streamProperty] = stream;
+  }
+  subprocess.stdio[fdNumber] = stream;
+};
+var SUBPROCESS_STREAM_PROPERTIES = ["stdin", "stdout", "stderr"];
+var pipeStdioItem = ({ subprocess, stream, direction, fdNumber, pipeGroups, controller }) => {
+  if (stream === void 0) {
+    return;
+  }
+  setStandardStreamMaxListeners(stream, controller);
+  const [inputStream, outputStream] = direction === "output" ? [stream, subprocess.stdio[fdNumber]] : [subprocess.stdio[fdNumber], stream];
+  const outputStreams = pipeGroups.get(inputStream) ?? [];
+  pipeGroups.set(inputStream, [...outputStreams, outputStream]);
+};
+var setStandardStreamMaxListeners = (stream, { signal }) => {
+  if (isStandardStream(stream)) {
+    incrementMaxListeners(stream, MAX_LISTENERS_INCREMENT, signal);
+  }
+};
+var MAX_LISTENERS_INCREMENT = 2;
+
+// ../../work/main/node_modules/execa/lib/terminate/kill-descendants.js
+import process12 from "node:process";
+import { execFile } from "node:child_process";
+import path9 from "node:path/win32";
+var isWindows2 = process12.platform === "win32";
+var getSpawnOptions = (options) => !isWindows2 && options.killDescendants ? { ...options, detached: true } : options;
+var getKillFunction = (subprocess, { killDescendants }) => {
+  if (!killDescendants) {
+    const killSubprocess = subprocess.kill.bind(subprocess);
+    return (...arguments_) => subprocess.pid === void 0 ? false : killSubprocess(...arguments_);
+  }
+  const killDescendantsFunction = isWindows2 ? killDescendantsWindows : killDescendantsUnix;
+  return killDescendantsFunction.bind(void 0, subprocess);
+};
+var isAbandoned = (subprocess) => subprocess.pid === void 0 || isWindows2 && hasExited(subprocess);
+var hasExited = ({ exitCode, signalCode }) => exitCode !== null || signalCode !== null;
+var killDescendantsUnix = (subprocess, signal) => {
+  if (isAbandoned(subprocess)) {
+    return false;
+  }
+  try {
+    return process12.kill(-subprocess.pid, signal);
+  } catch {
+    return subprocess.kill(signal);
+  }
+};
+var killDescendantsWindows = (subprocess, signal) => {
+  if (isAbandoned(subprocess)) {
+    return false;
+  }
+  const taskkillFile = getTaskkillFile();
+  if (taskkillFile === void 0) {
+    return subprocess.kill(signal);
+  }
+  execFile(taskkillFile, ["/pid", `${subprocess.pid}`, "/T", "/F"], (error63) => {
+    if (error63) {
+      subprocess.kill(signal);
+    }
+  });
+  return true;
+};
+var getTaskkillFile = () => {
+  const windowsDirectory = [process12.env.SystemRoot, process12.env.windir].find((directory) => directory && isWindowsDriveAbsolutePath(directory));
+  return windowsDirectory === void 0 ? void 0 : path9.join(windowsDirectory, "System32", "taskkill.exe");
+};
+var isWindowsDriveAbsolutePath = (directory) => {
+  const { root } = path9.parse(directory);
+  return /^[a-z]:[/\\]/i.test(root);
+};
+
+// ../../work/main/node_modules/execa/lib/terminate/cleanup.js
+import { addAbortListener as addAbortListener2 } from "node:events";
+
+// ../../work/main/node_modules/signal-exit/dist/mjs/signals.js
+var signals = [];
+signals.push("SIGHUP", "SIGINT", "SIGTERM");
+if (process.platform !== "win32") {
+  signals.push(
+    "SIGALRM",
+    "SIGABRT",
+    "SIGVTALRM",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGUSR2",
+    "SIGTRAP",
+    "SIGSYS",
+    "SIGQUIT",
+    "SIGIOT"
+    // should detect profiler and enable/disable accordingly.
+    // see #21
+    // 'SIGPROF'
+  );
+}
+if (process.platform === "linux") {
+  signals.push("SIGIO", "SIGPOLL", "SIGPWR", "SIGSTKFLT");
+}
+
+// ../../work/main/node_modules/signal-exit/dist/mjs/index.js
+var processOk = (process14) => !!process14 && typeof process14 === "object" && typeof process14.removeListener === "function" && typeof process14.emit === "function" && typeof process14.reallyExit === "function" && typeof process14.listeners === "function" && typeof process14.kill === "function" && typeof process14.pid === "number" && typeof process14.on === "function";
+var kExitEmitter = /* @__PURE__ */ Symbol.for("signal-exit emitter");
+var global = globalThis;
+var ObjectDefineProperty = Object.defineProperty.bind(Object);
+var Emitter = class {
+  emitted = {
+    afterExit: false,
+    exit: false
+  };
+  listeners = {
+    afterExit: [],
+    exit: []
+  };
+  count = 0;
+  id = Math.random();
+  constructor() {
+    if (global[kExitEmitter]) {
+      return global[kExitEmitter];
+    }
+    ObjectDefineProperty(global, kExitEmitter, {
+      value: this,
+      writable: false,
+      enumerable: false,
+      configurable: false
+    });
+  }
+  on(ev, fn) {
+    this.listeners[ev].push(fn);
+  }
+  removeListener(ev, fn) {
+    const list = this.listeners[ev];
+    const i2 = list.indexOf(fn);
+    if (i2 === -1) {
+      return;
+    }
+    if (i2 === 0 && list.length === 1) {
+      list.length = 0;
+    } else {
+      list.splice(i2, 1);
+    }
+  }
+  emit(ev, code, signal) {
+    if (this.emitted[ev]) {
+      return false;
+    }
+    this.emitted[ev] = true;
+    let ret = false;
+    for (const fn of this.listeners[ev]) {
+      ret = fn(code, signal) === true || ret;
+    }
+    if (ev === "exit") {
+      ret = this.emit("afterExit", code, signal) || ret;
+    }
+    return ret;
+  }
+};
+var SignalExitBase = class {
+};
+var signalExitWrap = (handler) => {
+  return {
+    onExit(cb, opts) {
+      return handler.onExit(cb, opts);
+    },
+    load() {
+      return handler.load();
+    },
+    unload() {
+      return handler.unload();
+    }
+  };
+};
+var SignalExitFallback = class extends SignalExitBase {
+  onExit() {
+    return () => {
+    };
+  }
+  load() {
+  }
+  unload() {
+  }
+};
+var SignalExit = class extends SignalExitBase {
+  // "SIGHUP" throws an `ENOSYS` error on Windows,
+  // so use a supported signal instead
+  /* c8 ignore start */
+  #hupSig = process13.platform === "win32" ? "SIGINT" : "SIGHUP";
+  /* c8 ignore stop */
+  #emitter = new Emitter();
+  #process;
+  #originalProcessEmit;
+  #originalProcessReallyExit;
+  #sigListeners = {};
+  #loaded = false;
+  constructor(process14) {
+    super();
+    this.#process = process14;
+    this.#sigListeners = {};
+    for (const sig of signals) {
+      this.#sigListeners[sig] = () => {
+        const listeners = this.#process.listeners(sig);
+        let { count: count3 } = this.#emitter;
+        const p = process14;
+        if (typeof p.__signal_exit_emitter__ === "object" && typeof p.__signal_exit_emitter__.count === "number") {
+          count3 += p.__signal_exit_emitter__.count;
+        }
+        if (listeners.length === count3) {
+          this.unload();
+          const ret = this.#emitter.emit("exit", null, sig);
+          const s = sig === "SIGHUP" ? this.#hupSig : sig;
+          if (!ret)
+            process14.kill(process14.pid, s);
+        }
+      };
+    }
+    this.#originalProcessReallyExit = process14.reallyExit;
+    this.#originalProcessEmit = process14.emit;
+  }
+  onExit(cb, opts) {
+    if (!processOk(this.#process)) {
+      return () => {
+      };
+    }
+    if (this.#loaded === false) {
+      this.load();
+    }
+    const ev = opts?.alwaysLast ? "afterExit" : "exit";
+    this.#emitter.on(ev, cb);
+    return () => {
+      this.#emitter.removeListener(ev, cb);
+      if (this.#emitter.listeners["exit"].length === 0 && this.#emitter.listeners["afterExit"].length === 0) {
+        this.unload();
+      }
+    };
+  }
+  load() {
+    if (this.#loaded) {
+      return;
+    }
+    this.#loaded = true;
+    this.#emitter.count += 1;
+    for (const sig of signals) {
+      try {
+        const fn = this.#sigListeners[sig];
+        if (fn)
+          this.#process.on(sig, fn);
+      } catch (_) {
+      }
+    }
+    this.#process.emit = (ev, ...a2) => {
+      return this.#processEmit(ev, ...a2);
+    };
+    this.#process.reallyExit = (code) => {
+      return this.#processReallyExit(code);
+    };
+  }
+  unload() {
+    if (!this.#loaded) {
+      return;
+    }
+    this.#loaded = false;
+    signals.forEach((sig) => {
+      const listener = this.#sigListeners[sig];
+      if (!listener) {
+        throw new Error("Listener not defined for signal: " + sig);
+      }
+      try {
+        this.#process.removeListener(sig, listener);
+      } catch (_) {
+      }
+    });
+    this.#process.emit = this.#originalProcessEmit;
+    this.#process.reallyExit = this.#originalProcessReallyExit;
+    this.#emitter.count -= 1;
+  }
+  #processReallyExit(code) {
+    if (!processOk(this.#process)) {
+      return 0;
+    }
+    this.#process.exitCode = code || 0;
+    this.#emitter.emit("exit", this.#process.exitCode, null);
+    return this.#originalProcessReallyExit.call(this.#process, this.#process.exitCode);
+  }
+  #processEmit(ev, ...args) {
+    const og = this.#originalProcessEmit;
+    if (ev === "exit" && processOk(this.#process)) {
+      if (typeof args[0] === "number") {
+        this.#process.exitCode = args[0];
+      }
+      const ret = og.call(this.#process, ev, ...args);
+      this.#emitter.emit("exit", this.#process.exitCode, null);
+      return ret;
+    } else {
+      return og.call(this.#process, ev, ...args);
+    }
+  }
+};
+var process13 = globalThis.process;
+var {
+  /**
+   * Called when the process is exiting, whether via signal, explicit
+   * exit, or running out of stuff to do.
+   *
+   * If the global process object is not suitable for instrumentation,
+   * then this will be a no-op.
+   *
+   * Returns a function that may be used to unload signal-exit.
+   */
+  onExit,
+  /**
+   * Load the listeners.  Likely you never need to call this, unless
+   * doing a rather deep integration with signal-exit functionality.
+   * Mostly exposed for the benefit of testing.
+   *
+   * @internal
+   */
+  load,
+  /**
+   * Unload the listeners.  Likely you never need to call this, unless
+   * doing a rather deep integration with signal-exit functionality.
+   * Mostly exposed for the benefit of testing.
+   *
+   * @internal
+   */
+  unload
+} = signalExitWrap(processOk(process13) ? new SignalExit(process13) : new SignalExitFallback());
+
+// ../../work/main/node_modules/execa/lib/terminate/cleanup.js
+var cleanupOnExit = (kill, { cleanup, detached }, { signal }) => {
+  if (!cleanup || detached) {
+    return;
+  }
+  const removeExitHandler = onExit(() => {
+    kill();
+  });
+  addAbortListener2(signal, () => {
+    removeExitHandler();
+  });
+};
+
+// ../../work/main/node_modules/execa/lib/convert/concurrent.js
+var initializeConcurrentStreams = () => ({
+  readableDestroy: /* @__PURE__ */ new WeakMap(),
+  writableFinal: /* @__PURE__ */ new WeakMap(),
+  writableDestroy: /* @__PURE__ */ new WeakMap()
+});
+var addConcurrentStream = (concurrentStreams, stream, waitName) => {
+  const weakMap = concurrentStreams[waitName];
+  if (!weakMap.has(stream)) {
+    weakMap.set(stream, []);
+  }
+  const promises = weakMap.get(stream);
+  const promise2 = createDeferred();
+  promises.push(promise2);
+  const resolve3 = promise2.resolve.bind(promise2);
+  return { resolve: resolve3, promises };
+};
+var waitForConcurrentStreams = async ({ resolve: resolve3, promises }, subprocess) => {
+  resolve3();
+  const [isSubprocessExit] = await Promise.race([
+    Promise.allSettled([true, subprocess]),
+    Promise.all([false, ...promises])
+  ]);
+  return !isSubprocessExit;
+};
+
+// ../../work/main/node_modules/execa/lib/io/iterate.js
+import { on as on5 } from "node:events";
+import { getDefaultHighWaterMark as getDefaultHighWaterMark3 } from "node:stream";
+var iterateOnSubprocessStream = ({ subprocessStdout, subprocess, binary, shouldEncode, encoding, preserveNewlines }) => {
+  const controller = new AbortController();
+  stopReadingOnExit(subprocess, controller);
+  return iterateOnStream({
+    stream: subprocessStdout,
+    controller,
+    binary,
+    shouldEncode: !subprocessStdout.readableObjectMode && shouldEncode,
+    encoding,
+    shouldSplit: !subprocessStdout.readableObjectMode,
+    preserveNewlines
+  });
+};
+var stopReadingOnExit = async (subprocess, controller) => {
+  try {
+    await subprocess;
+  } catch {
+  } finally {
+    controller.abort();
+  }
+};
+var iterateForResult = ({ stream, onStreamEnd, lines, encoding, stripFinalNewline: stripFinalNewline2, allMixed }) => {
+  const controller = new AbortController();
+  stopReadingOnStreamEnd(onStreamEnd, controller, stream);
+  const objectMode = stream.readableObjectMode && !allMixed;
+  return iterateOnStream({
+    stream,
+    controller,
+    binary: encoding === "buffer",
+    shouldEncode: !objectMode,
+    encoding,
+    shouldSplit: !objectMode && lines,
+    preserveNewlines: !stripFinalNewline2
+  });
+};
+var stopReadingOnStreamEnd = async (onStreamEnd, controller, stream) => {
+  try {
+    await onStreamEnd;
+  } catch {
+    stream.destroy();
+  } finally {
+    controller.abort();
+  }
+};
+var iterateOnStream = ({ stream, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => {
+  const onStdoutChunk = on5(stream, "data", {
+    signal: controller.signal,
+    highWaterMark: HIGH_WATER_MARK,
+    // Backward compatibility with older name for this option
+    // See https://github.com/nodejs/node/pull/52080#discussion_r1525227861
+    // @todo Remove after removing support for Node 21
+    highWatermark: HIGH_WATER_MARK
+  });
+  return iterateOnData({
+    onStdoutChunk,
+    controller,
+    binary,
+    shouldEncode,
+    encoding,
+    shouldSplit,
+    preserveNewlines
+  });
+};
+var DEFAULT_OBJECT_HIGH_WATER_MARK = getDefaultHighWaterMark3(true);
+var HIGH_WATER_MARK = DEFAULT_OBJECT_HIGH_WATER_MARK;
+var iterateOnData = async function* ({ onStdoutChunk, controller, binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) {
+  const generators = getGenerators({
+    binary,
+    shouldEncode,
+    encoding,
+    shouldSplit,
+    preserveNewlines
+  });
+  try {
+    for await (const [chunk] of onStdoutChunk) {
+      yield* transformChunkSync(chunk, generators, 0);
+    }
+  } catch (error63) {
+    if (!controller.signal.aborted) {
+      throw error63;
+    }
+  } finally {
+    yield* finalChunksSync(generators);
+  }
+};
+var getGenerators = ({ binary, shouldEncode, encoding, shouldSplit, preserveNewlines }) => [
+  getEncodingTransformGenerator(binary, encoding, !shouldEncode),
+  getSplitLinesGenerator(binary, preserveNewlines, !shouldSplit, {})
+].filter(Boolean);
+
+// ../../work/main/node_modules/execa/lib/convert/iterable.js
+var createIterable = (subprocess, encoding, options) => {
+  const { from, binary: binaryOption = false, preserveNewlines = false } = copyOptions(options);
+  checkBooleanOption(binaryOption, "binary");
+  checkBooleanOption(preserveNewlines, "preserveNewlines");
+  const binary = binaryOption || BINARY_ENCODINGS.has(encoding);
+  const subprocessStdout = getFromStream(subprocess, from);
+  const onStdoutData = iterateOnSubprocessStream({
+    subprocessStdout,
+    subprocess,
+    binary,
+    shouldEncode: true,
+    encoding,
+    preserveNewlines
+  });
+  return iterateOnStdoutData(onStdoutData, subprocessStdout, subprocess);
+};
+var iterateOnStdoutData = async function* (onStdoutData, subprocessStdout, subprocess) {
+  try {
+    yield* onStdoutData;
+  } finally {
+    if (subprocessStdout.readable) {
+      subprocessStdout.destroy();
+    }
+    await subprocess;
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/convert/readable.js
+import { Readable as Readable3 } from "node:stream";
+import { callbackify as callbackify3 } from "node:util";
+
+// ../../work/main/node_modules/execa/lib/convert/shared.js
+import { finished as finished5 } from "node:stream/promises";
+
+// ../../work/main/node_modules/execa/lib/resolve/wait-stream.js
+import { finished as finished4 } from "node:stream/promises";
+var waitForStream = async (stream, fdNumber, streamInfo, {
+  isSameDirection,
+  stopOnExit = false,
+  readable = true,
+  writable = true
+} = {}) => {
+  const state = handleStdinDestroy(stream, streamInfo);
+  const abortController = new AbortController();
+  try {
+    await Promise.race([
+      ...stopOnExit ? [streamInfo.exitPromise] : [],
+      finished4(stream, {
+        cleanup: true,
+        signal: abortController.signal,
+        readable,
+        writable
+      })
+    ]);
+  } catch (error63) {
+    if (!state.stdinCleanedUp && !isInputTransformAbort(stream, fdNumber, streamInfo, error63)) {
+      handleStreamError(error63, fdNumber, streamInfo, isSameDirection);
+    }
+  } finally {
+    abortController.abort();
+  }
+};
+var handleStdinDestroy = (stream, { originalStreams, subprocess }) => {
+  const [originalStdin] = originalStreams;
+  const state = { stdinCleanedUp: false };
+  if (stream === originalStdin || stream === subprocess.stdin) {
+    spyOnStdinDestroy(stream, subprocess, state);
+  }
+  return state;
+};
+var spyOnStdinDestroy = (subprocessStdin, subprocess, state) => {
+  const { _destroy } = subprocessStdin;
+  subprocessStdin._destroy = (...destroyArguments) => {
+    setStdinCleanedUp(subprocess, state);
+    _destroy.call(subprocessStdin, ...destroyArguments);
+  };
+};
+var setStdinCleanedUp = ({ exitCode, signalCode }, state) => {
+  if (exitCode !== null || signalCode !== null) {
+    state.stdinCleanedUp = true;
+  }
+};
+var isInputTransformAbort = (stream, fdNumber, streamInfo, error63) => {
+  const originalStream = streamInfo.originalStreams[fdNumber];
+  return stream !== originalStream && isInputFileDescriptor(streamInfo, fdNumber) && originalStream?.destroyed === true && (isStreamAbort(error63) || error63?.code === "ABORT_ERR");
+};
+var handleStreamError = (error63, fdNumber, streamInfo, isSameDirection) => {
+  if (!shouldIgnoreStreamError(error63, fdNumber, streamInfo, isSameDirection)) {
+    throw error63;
+  }
+};
+var shouldIgnoreStreamError = (error63, fdNumber, streamInfo, isSameDirection = true) => {
+  if (streamInfo.propagating) {
+    return isStreamEpipe(error63) || isStreamAbort(error63);
+  }
+  streamInfo.propagating = true;
+  return isInputFileDescriptor(streamInfo, fdNumber) === isSameDirection ? isStreamEpipe(error63) : isStreamAbort(error63);
+};
+var isInputFileDescriptor = ({ fileDescriptors }, fdNumber) => fdNumber !== "all" && fileDescriptors[fdNumber].direction === "input";
+var isStreamAbort = (error63) => error63?.code === "ERR_STREAM_PREMATURE_CLOSE";
+var isStreamEpipe = (error63) => error63?.code === "EPIPE";
+
+// ../../work/main/node_modules/execa/lib/convert/shared.js
+var safeWaitForSubprocessStdin = async (subprocessStdin) => {
+  if (subprocessStdin === void 0) {
+    return;
+  }
+  try {
+    await waitForSubprocessStdin(subprocessStdin);
+  } catch {
+  }
+};
+var safeWaitForSubprocessStdout = async (subprocessStdout) => {
+  if (subprocessStdout === void 0) {
+    return;
+  }
+  try {
+    await waitForSubprocessStdout(subprocessStdout);
+  } catch {
+  }
+};
+var waitForSubprocessStdin = async (subprocessStdin) => {
+  await finished5(subprocessStdin, { cleanup: true, readable: false, writable: true });
+};
+var waitForSubprocessStdout = async (subprocessStdout) => {
+  await finished5(subprocessStdout, { cleanup: true, readable: true, writable: false });
+};
+var throwDestroyError = (error63) => {
+  if (error63) {
+    throw error63;
+  }
+};
+var destroyOtherStream = (stream, isOpen, error63) => {
+  if (error63 && !isStreamAbort(error63)) {
+    stream.destroy(error63);
+  } else if (isOpen) {
+    stream.destroy();
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/convert/readable.js
+var createReadable = ({ subprocess, concurrentStreams, encoding }, options) => {
+  const { from, binary: binaryOption = true, preserveNewlines = true } = copyOptions(options);
+  checkBooleanOption(binaryOption, "binary");
+  checkBooleanOption(preserveNewlines, "preserveNewlines");
+  const binary = binaryOption || BINARY_ENCODINGS.has(encoding);
+  const subprocessStdout = getFromStream(subprocess, from);
+  const waitReadableDestroy = addConcurrentStream(concurrentStreams, subprocessStdout, "readableDestroy");
+  const { readableEncoding, readableObjectMode, readableHighWaterMark } = getReadableOptions(subprocessStdout, binary);
+  const { read, onStdoutDataDone } = getReadableMethods({
+    subprocessStdout,
+    subprocess,
+    binary,
+    encoding,
+    preserveNewlines
+  });
+  const readable = new Readable3({
+    read,
+    destroy: callbackify3(onReadableDestroy.bind(void 0, { subprocessStdout, subprocess, waitReadableDestroy })),
+    highWaterMark: readableHighWaterMark,
+    objectMode: readableObjectMode,
+    encoding: readableEncoding
+  });
+  onStdoutFinished({
+    subprocessStdout,
+    onStdoutDataDone,
+    readable,
+    subprocess
+  });
+  return readable;
+};
+var getReadableOptions = ({ readableEncoding, readableObjectMode, readableHighWaterMark }, binary) => binary ? { readableEncoding, readableObjectMode, readableHighWaterMark } : { readableEncoding, readableObjectMode: true, readableHighWaterMark: DEFAULT_OBJECT_HIGH_WATER_MARK };
+var getReadableMethods = ({ subprocessStdout, subprocess, binary, encoding, preserveNewlines }) => {
+  const onStdoutDataDone = createDeferred();
+  const onStdoutData = iterateOnSubprocessStream({
+    subprocessStdout,
+    subprocess,
+    binary,
+    shouldEncode: !binary,
+    encoding,
+    preserveNewlines
+  });
+  return {
+    read() {
+      onRead(this, onStdoutData, onStdoutDataDone);
+    },
+    onStdoutDataDone
+  };
+};
+var onRead = async (readable, onStdoutData, onStdoutDataDone) => {
+  try {
+    const { value, done } = await onStdoutData.next();
+    if (done) {
+      onStdoutDataDone.resolve();
+    } else {
+      readable.push(value);
+    }
+  } catch {
+  }
+};
+var onStdoutFinished = async ({ subprocessStdout, onStdoutDataDone, readable, subprocess, subprocessStdin }) => {
+  try {
+    await waitForSubprocessStdout(subprocessStdout);
+    await subprocess;
+    await safeWaitForSubprocessStdin(subprocessStdin);
+    await onStdoutDataDone;
+    if (readable.readable) {
+      readable.push(null);
+    }
+  } catch (error63) {
+    await safeWaitForSubprocessStdin(subprocessStdin);
+    destroyOtherReadable(readable, await getPrematureCloseError(subprocess, error63));
+  }
+};
+var getPrematureCloseError = async (subprocess, error63) => {
+  if (error63.code !== "ERR_STREAM_PREMATURE_CLOSE") {
+    return error63;
+  }
+  try {
+    await subprocess;
+  } catch (subprocessError) {
+    return subprocessError;
+  }
+  return error63;
+};
+var onReadableDestroy = async ({ subprocessStdout, subprocess, waitReadableDestroy }, error63) => {
+  if (await waitForConcurrentStreams(waitReadableDestroy, subprocess)) {
+    destroyOtherReadable(subprocessStdout, error63?.code === "ABORT_ERR" ? void 0 : error63);
+    await subprocess;
+  }
+  throwDestroyError(error63);
+};
+var destroyOtherReadable = (stream, error63) => {
+  destroyOtherStream(stream, stream.readable, error63);
+};
+
+// ../../work/main/node_modules/execa/lib/convert/web.js
+import { Readable as Readable4, Writable as Writable3, Duplex as Duplex3 } from "node:stream";
+var createReadableStream = (subprocess, readableOptions) => Readable4.toWeb(subprocess.readable(readableOptions));
+var createWritableStream = (subprocess, writableOptions) => Writable3.toWeb(subprocess.writable(writableOptions));
+var createTransformStream = (subprocess, duplexOptions) => Duplex3.toWeb(subprocess.duplex(duplexOptions));
+
+// ../../work/main/node_modules/execa/lib/pipe/pipe-arguments.js
+var normalizePipeArguments = ({ source, sourcePromise, boundOptions, createNested }, ...pipeArguments) => {
+  const startTime = getStartTime();
+  const {
+    destination,
+    destinationStream,
+    destinationError,
+    from,
+    unpipeSignal
+  } = getDestinationStream(boundOptions, createNested, pipeArguments);
+  const { sourceStream, sourceError } = getSourceStream(source, from);
+  const { options: sourceOptions, fileDescriptors } = SUBPROCESS_OPTIONS.get(source);
+  return {
+    source,
+    sourcePromise,
+    sourceStream,
+    sourceOptions,
+    sourceError,
+    destination,
+    destinationStream,
+    destinationError,
+    unpipeSignal,
+    fileDescriptors,
+    startTime
+  };
+};
+var getDestinationStream = (boundOptions, createNested, pipeArguments) => {
+  let destinationInfo;
+  try {
+    destinationInfo = getDestination(boundOptions, createNested, ...pipeArguments);
+  } catch (error63) {
+    return { destinationError: error63 };
+  }
+  const { destination, pipeOptions } = destinationInfo;
+  try {
+    const { from, to, unpipeSignal } = copyOptions(pipeOptions);
+    validateAbortSignal(unpipeSignal, "unpipeSignal");
+    const destinationStream = getToStream(destination, to);
+    return {
+      destination,
+      destinationStream,
+      from,
+      unpipeSignal
+    };
+  } catch (error63) {
+    abortDestination(destination, pipeArguments[0]);
+    return { destinationError: error63 };
+  }
+};
+var abortDestination = (destination, firstArgument) => {
+  if (destination !== firstArgument) {
+    destination.kill();
+  }
+  destination.catch(() => {
+  });
+};
+var getDestination = (boundOptions, createNested, firstArgument, ...pipeArguments) => {
+  if (Array.isArray(firstArgument)) {
+    const destination = createNested(mapDestinationArguments, boundOptions)(firstArgument, ...pipeArguments);
+    return { destination, pipeOptions: boundOptions };
+  }
+  if (typeof firstArgument === "string" || firstArgument instanceof URL || isDenoExecPath(firstArgument)) {
+    if (Object.keys(boundOptions).length > 0) {
+      throw new TypeError('Please use .pipe("file", ..., options) or .pipe(execa("file", ..., options)) instead of .pipe(options)("file", ...).');
+    }
+    const [rawFile, rawArguments, rawOptions] = normalizeParameters(firstArgument, ...pipeArguments);
+    const destination = createNested(mapDestinationArguments)(rawFile, rawArguments, rawOptions);
+    return { destination, pipeOptions: rawOptions };
+  }
+  if (SUBPROCESS_OPTIONS.has(firstArgument)) {
+    if (Object.keys(boundOptions).length > 0) {
+      throw new TypeError("Please use .pipe(options)`command` or .pipe($(options)`command`) instead of .pipe(options)($`command`).");
+    }
+    return { destination: firstArgument, pipeOptions: pipeArguments[0] };
+  }
+  throw new TypeError(`The first argument must be a template string, an options object, or an Execa subprocess: ${firstArgument}`);
+};
+var mapDestinationArguments = ({ options }) => ({
+  options: {
+    __proto__: null,
+    ...options,
+    // Piping writes to the destination's `stdin`, which is forced even if the user set another value.
+    // However, `stdin` cannot be combined with `stdio`, which is needed for `to: 'fd3'` and higher.
+    ...options.stdio === void 0 && { stdin: "pipe" },
+    piped: true
+  }
+});
+var getSourceStream = (source, from) => {
+  try {
+    const sourceStream = getFromStream(source, from);
+    return { sourceStream };
+  } catch (error63) {
+    return { sourceError: error63 };
+  }
+};
+
+// ../../work/main/node_modules/execa/lib/pipe/throw.js
+var handlePipeArgumentsError = ({
+  sourceStream,
+  sourceError,
+  destinationStream,
+  destinationError,
+  fileDescriptors,
+  sourceOptions,
+  startTime
+}) => {
+  const error63 = getPipeArgumentsError({
+    sourceStream,
+    sourceError,
+    destinationStream,
+    destinationError
+  });
+  if (error63 !== void 0) {
+    throw createNonCommandError({
+      error: error63,
+      fileDescriptors,
+      sourceOptions,
+      startTime
+    });
+  }
+};
+var getPipeArgumentsError = ({ sourceStream, sourceError, destinationStream, destinationError }) => {
+  if (sourceError !== void 0 && destinationError !== void 0) {
+    return destinationError;
+  }
+  if (destinationError !== void 0) {
+    abortSourceStream(sourceStream);
+    return destinationError;
+  }
+  if (sourceError === void 0) {
+    return;
+  }
+  endDestinationStream(destinationStream);
+  return sourceError;
+};
+var createNonCommandError = ({ error: error63, fileDescriptors, sourceOptions, startTime }) => makeEarlyError({
+  error: error63,
+  command: PIPE_COMMAND_MESSAGE,
+  escapedCommand: PIPE_COMMAND_MESSAGE,
+  fileDescriptors,
+  options: sourceOptions,
+  startTime,
+  isSync: false
+});
+var PIPE_COMMAND_MESSAGE = "source.pipe(destination)";
+
+// ../../work/main/node_modules/execa/lib/pipe/sequence.js
+var waitForBothSubprocesses = async (subprocessPromises) => {
+  const [
+    { status: sourceStatus, reason: sourceReason, value: sourceResult = sourceReason },
+    { status: destinationStatus, reason: destinationReason, value: destinationResult = destinationReason },
+    { reason: pipedFromReason, value: pipedFromResult = pipedFromReason }
+  ] = await subprocessPromises;
+  if (!destinationResult.pipedFrom.includes(pipedFromResult)) {
+    destinationResult.pipedFrom.push(pipedFromResult);
+  }
+  if (destinationStatus === "rejected") {
+    throw destinationResult;
+  }
+  if (sourceStatus === "rejected") {
+    throw sourceResult;
+  }
+  return destinationResult;
+};
+
+// ../../work/main/node_modules/execa/lib/pipe/streaming.js
+import { finished as finished6 } from "node:stream/promises";
+var pipeSubprocessStream = (sourceStream, destinationStream, maxListenersController) => {
+  const mergedStream = MERGED_STREAMS.has(destinationStream) ? pipeMoreSubprocessStream(sourceStream, destinationStream) : pipeFirstSubprocessStream(sourceStream, destinationStream);
+  incrementMaxListeners(sourceStream, SOURCE_LISTENERS_PER_PIPE, maxListenersController.signal);
+  incrementMaxListeners(destinationStream, DESTINATION_LISTENERS_PER_PIPE, maxListenersController.signal);
+  cleanupMergedStreamsMap(destinationStream);
+  return mergedStream;
+};
+var pipeFirstSubprocessStream = (sourceStream, destinationStream) => {
+  const mergedStream = mergeStreams([sourceStream]);
+  addMergeSource(mergedStream, sourceStream);
+  pipeStreams(mergedStream, destinationStream, () => unpipeSourcesOnDestinationEnd(mergedStream));
+  MERGED_STREAMS.set(destinationStream, mergedStream);
+  return mergedStream;
+};
+var pipeMoreSubprocessStream = (sourceStream, destinationStream) => {
+  const mergedStream = MERGED_STREAMS.get(destinationStream);
+  mergedStream.add(sourceStream);
+  addMergeSource(mergedStream, sourceStream);
+  return mergedStream;
+};
+var MERGE_SOURCES = /* @__PURE__ */ new WeakMap();
+var SOURCE_MERGES = /* @__PURE__ */ new WeakMap();
+var addMergeSource = (mergedStream, sourceStream) => {
+  addToSetMap(MERGE_SOURCES, mergedStream, sourceStream);
+  addToSetMap(SOURCE_MERGES, sourceStream, mergedStream);
+};
+var addToSetMap = (map2, key, value) => {
+  if (!map2.has(key)) {
+    map2.set(key, /* @__PURE__ */ new Set());
+  }
+  map2.get(key).add(value);
+};
+var unpipeSubprocessStream = async (mergedStream, sourceStream) => {
+  MERGE_SOURCES.get(mergedStream)?.delete(sourceStream);
+  SOURCE_MERGES.get(sourceStream)?.delete(mergedStream);
+  await mergedStream.remove(sourceStream);
+};
+var unpipeSourcesOnDestinationEnd = async (mergedStream) => {
+  for (const sourceStream of MERGE_SOURCES.get(mergedStream)) {
+    const mergedStreams = SOURCE_MERGES.get(sourceStream);
+    mergedStreams.delete(mergedStream);
+    if (mergedStreams.size > 0) {
+      await mergedStream.remove(sourceStream);
+    }
+  }
+};
+var cleanupMergedStreamsMap = async (destinationStream) => {
+  try {
+    await finished6(destinationStream, { cleanup: true, readable: false, writable: true });
+  } catch {
+  }
+  MERGED_STREAMS.delete(destinationStream);
+};
+var MERGED_STREAMS = /* @__PURE__ */ new WeakMap();
+var SOURCE_LISTENERS_PER_PIPE = 2;
+var DESTINATION_LISTENERS_PER_PIPE = 1;
+
+// ../../work/main/node_modules/execa/lib/pipe/abort.js
+import { aborted as aborted2 } from "node:util";
+var unpipeOnAbort = (unpipeSignal, unpipeContext) => unpipeSignal === void 0 ? [] : [unpipeOnSignalAbort(unpipeSignal, unpipeContext)];
+var unpipeOnSignalAbort = async (unpipeSignal, { sourceStream, mergedStream, fileDescriptors, sourceOptions, startTime }) => {
+  await aborted2(unpipeSignal, sourceStream);
+  await unpipeSubprocessStream(mergedStream, sourceStream);
+  const error63 = new Error("Pipe canceled by `unpipeSignal` option.");
+  throw createNonCommandError({
+    error: error63,
+    fileDescriptors,
+    sourceOptions,
+    startTime
+  });
+};
+
+// ../../work/main/node_modules/execa/lib/pipe/setup.js
+var pipeToSubprocess = (sourceInfo, ...pipeArguments) => {
+  if (isPlainObject2(pipeArguments[0])) {
+    return pipeToSubprocess.bind(void 0, {
+      ...sourceInfo,
+      boundOptions: { ...sourceInfo.boundOptions, ...pipeArguments[0] }
+    });
+  }
+  if (sourceInfo.source === void 0) {
+    return sourceInfo.sourcePromise;
+  }
+  const { destination, ...normalizedInfo } = normalizePipeArguments(sourceInfo, ...pipeArguments);
+  const pipeFailureController = new AbortController();
+  const promise2 = handlePipePromise({ ...normalizedInfo, destination, pipeFailureController });
+  promise2.pipe = pipeToSubprocess.bind(void 0, {
+    ...sourceInfo,
+    source: destination,
+    sourcePromise: promise2,
+    boundOptions: {}
+  });
+  forwardDestinationMethods(promise2, destination, pipeFailureController.signal);
+  return promise2;
+};
+var forwardDestinationMethods = (promise2, destination, pipeFailureSignal) => {
+  if (destination === void 0) {
+    return;
+  }
+  forwardReadableMethods(promise2, destination);
+  forwardIpcMethods(promise2, destination, pipeFailureSignal);
+};
+var forwardReadableMethods = (promise2, destination) => {
+  const subprocessOptions = SUBPROCESS_OPTIONS.get(destination);
+  SUBPROCESS_OPTIONS.set(promise2, subprocessOptions);
+  promise2.stdio = destination.stdio;
+  promise2.all = destination.all;
+  const { options: { encoding } } = subprocessOptions;
+  const concurrentStreams = initializeConcurrentStreams();
+  promise2[Symbol.asyncIterator] = createIterable.bind(void 0, promise2, encoding, {});
+  promise2.iterable = createIterable.bind(void 0, promise2, encoding);
+  promise2.readable = createPipeReadable.bind(void 0, promise2, {
+    subprocess: promise2,
+    concurrentStreams,
+    encoding
+  });
+  promise2.readableStream = createReadableStream.bind(void 0, promise2);
+  forwardAll(promise2, destination);
+};
+var forwardAll = (promise2, destination) => {
+  if (destination.all === void 0) {
+    promise2.all = void 0;
+    return;
+  }
+  Object.defineProperty(promise2, "all", {
+    get() {
+      setAllProperty(promise2, destination.all);
+      const all = promise2.readable({ from: "all" });
+      all.on("error", () => {
+      });
+      setAllProperty(promise2, all);
+      return all;
+    },
+    enumerable: true,
+    configurable: true
+  });
+};
+var setAllProperty = (promise2, value) => {
+  Object.defineProperty(promise2, "all", {
+    value,
+    writable: true,
+    enumerable: true,
+    configurable: true
+  });
+};
+var createPipeReadable = (promise2, readableOptions, ...arguments_) => {
+  const readable = createReadable(readableOptions, ...arguments_);
+  destroyOnPipeFailure(promise2, readable);
+  return readable;
+};
+var destroyOnPipeFailure = async (promise2, readable) => {
+  try {
+    await promise2;
+  } catch (error63) {
+    readable.destroy(error63);
+  }
+};
+var forwardIpcMethods = (promise2, destination, pipeFailureSignal) => {
+  promise2.sendMessage = destination.sendMessage;
+  promise2.getOneMessage = getOnePipeMessage.bind(void 0, destination, pipeFailureSignal);
+  promise2.getEachMessage = getEachPipeMessage.bind(void 0, promise2, destination, pipeFailureSignal);
+};
+var getOnePipeMessage = (destination, pipeFailureSignal, ...arguments_) => {
+  const controller = new AbortController();
+  const messagePromise = destination.getOneMessage(...addPipeOptions(arguments_, controller.signal, internalGetOneMessageOptions));
+  return waitForOnePipeMessage(pipeFailureSignal, messagePromise, controller);
+};
+var waitForOnePipeMessage = async (pipeFailureSignal, messagePromise, controller) => {
+  try {
+    return await Promise.race([messagePromise, getSignalRejection(pipeFailureSignal, controller.signal)]);
+  } finally {
+    controller.abort();
+  }
+};
+var getSignalRejection = (signal, listenerSignal) => new Promise((_, reject) => {
+  if (signal.aborted) {
+    reject(signal.reason);
+    return;
+  }
+  signal.addEventListener("abort", () => {
+    reject(signal.reason);
+  }, { once: true, signal: listenerSignal });
+});
+var getEachPipeMessage = (promise2, destination, pipeFailureSignal, ...arguments_) => {
+  const controller = new AbortController();
+  const iterator = destination.getEachMessage(...addPipeOptions(arguments_, controller.signal, internalGetEachMessageOptions));
+  abortOnSignal(pipeFailureSignal, controller);
+  return iterateOnPipeMessages(promise2, iterator, controller);
+};
+var iterateOnPipeMessages = async function* (promise2, iterator, controller) {
+  try {
+    yield* iterator;
+  } finally {
+    controller.abort();
+    await promise2;
+  }
+};
+var addPipeOptions = (arguments_, signal, internalOptionsSymbol) => {
+  if (arguments_[0] === null) {
+    return arguments_;
+  }
+  const [options] = arguments_;
+  return [{ ...options, [internalOptionsSymbol]: { signal, shouldAwait: false } }];
+};
+var abortOnSignal = (signal, controller) => {
+  if (signal.aborted) {
+    controller.abort();
+    return;
+  }
+  signal.addEventListener("abort", () => {
+    controller.abort();
+  }, { once: true, signal: controller.signal });
+};
+var handlePipePromise = async ({
+  source,
+  sourcePromise,
+  sourceStream,
+  sourceOptions,
+  sourceError,
+  destination,
+  destinationStream,
+  destinationError,
+  unpipeSignal,
+  fileDescriptors,
+  startTime,
+  pipeFailureController
+}) => {
+  const maxListenersController = new AbortController();
+  try {
+    const subprocessPromises = getSubprocessPromises(sourcePromise, destination, source);
+    handlePipeArgumentsError({
+      sourceStream,
+      sourceError,
+      destinationStream,
+      destinationError,
+      fileDescriptors,
+      sourceOptions,
+      startTime
+    });
+    const mergedStream = pipeSubprocessStream(sourceStream, destinationStream, maxListenersController);
+    return await Promise.race([
+      waitForBothSubprocesses(subprocessPromises),
+      ...unpipeOnAbort(unpipeSignal, {
+        sourceStream,
+        mergedStream,
+        sourceOptions,
+        fileDescriptors,
+        startTime
+      })
+    ]);
+  } catch (error63) {
+    pipeFailureController.abort(error63);
+    throw error63;
+  } finally {
+    maxListenersController.abort();
+  }
+};
+var getSubprocessPromises = (sourcePromise, destination, source) => Promise.allSettled([sourcePromise, destination, source]);
+
+// ../../work/main/node_modules/execa/lib/io/contents.js
+import { setImmediate } from "node:timers/promises";
+var getStreamOutput = async ({ stream, onStreamEnd, fdNumber, encoding, buffer, maxBuffer, lines, allMixed, stripFinalNewline: stripFinalNewline2, allFds, verboseInfo, streamInfo }) => {
+  const logPromise = logOutputAsync({
+    stream,
+    onStreamEnd,
+    fdNumber,
+    encoding,
+    allMixed,
+    verboseInfo,
+    streamInfo
+  });
+  if (!buffer) {
+    await Promise.all([resumeStream(stream), logPromise]);
+    return;
+  }
+  const stripFinalNewlineValue = getStripFinalNewline(stripFinalNewline2, fdNumber, allFds);
+  const iterable = iterateForResult({
+    stream,
+    onStreamEnd,
+    lines,
+    encoding,
+    stripFinalNewline: stripFinalNewlineValue,
+    allMixed
+  });
+  const [output2] = await Promise.all([
+    getStreamContents2({
+      stream,
+      iterable,
+      fdNumber,
+      encoding,
+      maxBuffer,
+      lines
+    }),
+    logPromise
+  ]);
+  return output2;
+};
+var logOutputAsync = async ({ stream, onStreamEnd, fdNumber, encoding, allMixed, verboseInfo, streamInfo: { fileDescriptors } }) => {
+  if (!shouldLogOutput({
+    stdioItems: fileDescriptors[fdNumber]?.stdioItems,
+    encoding,
+    verboseInfo,
+    fdNumber
+  })) {
+    return;
+  }
+  const linesIterable = iterateForResult({
+    stream,
+    onStreamEnd,
+    lines: true,
+    encoding,
+    stripFinalNewline: true,
+    allMixed
+  });
+  await logLines(linesIterable, stream, fdNumber, verboseInfo);
+};
+var resumeStream = async (stream) => {
+  await setImmediate();
+  if (stream.readableFlowing === null) {
+    stream.resume();
+  }
+};
+var getStreamContents2 = async ({ stream, stream: { readableObjectMode }, iterable, fdNumber, encoding, maxBuffer, lines }) => {
+  try {
+    if (readableObjectMode || lines) {
+      return await getStreamAsArray(iterable, { maxBuffer });
+    }
+    return encoding === "buffer" ? new Uint8Array(await getStreamAsArrayBuffer(iterable, { maxBuffer })) : await getStreamAsString(iterable, { maxBuffer });
+  } catch (error63) {
+    return handleBufferedData(handleMaxBuffer({
+      error: error63,
+      stream,
+      readableObjectMode,
+      lines,
+      encoding,
+      fdNumber
+    }));
+  }
+};
+var getBufferedData = async (streamPromise) => {
+  try {
+    return await streamPromise;
+  } catch (error63) {
+    return handleBufferedData(error63);
+  }
+};
+var handleBufferedData = (error63) => isArrayBuffer(error63?.bufferedData) ? new Uint8Array(error63.bufferedData) : error63?.bufferedData;
+
+// ../../work/main/node_modules/execa/lib/resolve/stdio.js
+var waitForStdioStreams = ({ subprocess, encoding, buffer, maxBuffer, lines, stripFinalNewline: stripFinalNewline2, verboseInfo, streamInfo }) => subprocess.stdio.map((stream, fdNumber) => waitForSubprocessStream({
+  stream,
+  fdNumber,
+  encoding,
+  buffer: buffer[fdNumber],
+  maxBuffer: maxBuffer[fdNumber],
+  lines: lines[fdNumber],
+  allMixed: false,
+  stripFinalNewline: stripFinalNewline2,
+  verboseInfo,
+  streamInfo
+}));
+var waitForSubprocessStream = async ({ stream, fdNumber, encoding, buffer, maxBuffer, lines, allMixed, stripFinalNewline: stripFinalNewline2, allFds, verboseInfo, streamInfo }) => {
+  if (!stream) {
+    return;
+  }
+  const onStreamEnd = waitForStream(stream, fdNumber, streamInfo);
+  if (isInputFileDescriptor(streamInfo, fdNumber)) {
+    await onStreamEnd;
+    return;
+  }
+  const [output2] = await Promise.all([
+    getStreamOutput({
+      stream,
+      onStreamEnd,
+      fdNumber,
+      encoding,
+      buffer,
+      maxBuffer,
+      lines,
+      allMixed,
+      stripFinalNewline: stripFinalNewline2,
+      allFds,
+      verboseInfo,
+      streamInfo
+    }),
+    onStreamEnd
+  ]);
+  return output2;
+};
+
+// ../../work/main/node_modules/execa/lib/resolve/all-async.js
+var makeAllStream = ({ stdout, stderr }, { all }) => {
+  if (!all) {
+    return;
+  }
+  const fileDescriptors = [[stdout, 1], [stderr, 2]].filter(([stream]) => stream);
+  return fileDescriptors.length === 0 ? void 0 : setAllStream(mergeStreams(fileDescriptors.map(([stream]) => stream)));
+};
+var getAllFds = ({ stdout, stderr }, [, bufferStdout, bufferStderr]) => [
+  ...stdout !== null && bufferStdout ? [1] : [],
+  ...stderr !== null && bufferStderr ? [2] : []
+];
+var waitForAllStream = ({ subprocess, all, encoding, buffer, maxBuffer, lines, stripFinalNewline: stripFinalNewline2, verboseInfo, streamInfo }) => {
+  const { stream, buffer: bufferAll, drainedStream } = getAllStream(subprocess, all, buffer);
+  return Promise.all([
+    waitForSubprocessStream({
+      stream,
+      buffer: bufferAll,
+      fdNumber: "all",
+      encoding,
+      maxBuffer: maxBuffer[1] + maxBuffer[2],
+      lines: lines[1] || lines[2],
+      allFds: getAllFds(subprocess, buffer),
+      // A single buffered descriptor keeps its own object mode, even when the merged stream has mixed modes.
+      allMixed: stream === all && getAllMixed(subprocess, all),
+      stripFinalNewline: stripFinalNewline2,
+      verboseInfo,
+      streamInfo
+    }),
+    // When only one of the two file descriptors is buffered, its stream is read instead of the merged one.
+    // The merged one is then drained, otherwise it would apply backpressure on that file descriptor and hang the subprocess.
+    drainedStream === void 0 ? void 0 : resumeStream(drainedStream)
+  ]).then(([output2]) => output2);
+};
+var getAllStream = ({ stdout, stderr }, all, [, bufferStdout, bufferStderr]) => {
+  const buffer = bufferStdout || bufferStderr;
+  if (!buffer) {
+    return { stream: all, buffer };
+  }
+  if (!all) {
+    return { stream: void 0, buffer };
+  }
+  if (!bufferStdout) {
+    return { stream: stderr, buffer, drainedStream: all };
+  }
+  return bufferStderr ? { stream: all, buffer } : { stream: stdout, buffer, drainedStream: all };
+};
+var getAllMixed = ({ stdout, stderr }, all) => all && stdout && stderr && stdout.readableObjectMode !== stderr.readableObjectMode;
+
+// ../../work/main/node_modules/execa/lib/resolve/wait-subprocess.js
+import { once as once8 } from "node:events";
+
+// ../../work/main/node_modules/execa/lib/verbose/ipc.js
+var shouldLogIpc = (verboseInfo) => isFullVerbose(verboseInfo, "ipc");
+var logIpcOutput = (message, verboseInfo) => {
+  const verboseMessage = serializeVerboseMessage(message);
+  verboseLog({
+    type: "ipc",
+    verboseMessage,
+    fdNumber: "ipc",
+    verboseInfo
+  });
+};
+
+// ../../work/main/node_modules/execa/lib/ipc/buffer-messages.js
+var waitForIpcOutput = async ({
+  subprocess,
+  buffer: bufferArray,
+  maxBuffer: maxBufferArray,
+  ipc,
+  ipcOutput,
+  verboseInfo
+}) => {
+  if (!ipc) {
+    return ipcOutput;
+  }
+  const isVerbose2 = shouldLogIpc(verboseInfo);
+  const buffer = getFdSpecificValue(bufferArray, "ipc");
+  const maxBuffer = getFdSpecificValue(maxBufferArray, "ipc");
+  const logErrors = [];
+  for await (const message of loopOnMessages({
+    anyProcess: subprocess,
+    channel: subprocess.channel,
+    isSubprocess: false,
+    ipc,
+    shouldAwait: false,
+    reference: true
+  })) {
+    if (buffer) {
+      checkIpcMaxBuffer(ipcOutput, maxBuffer);
+      ipcOutput.push(message);
+    }
+    if (isVerbose2) {
+      try {
+        logIpcOutput(message, verboseInfo);
+      } catch (error63) {
+        logErrors.push(error63);
+      }
+    }
+  }
+  if (logErrors.length > 0) {
+    throw logErrors[0];
+  }
+  return ipcOutput;
+};
+var getBufferedIpcOutput = async (ipcOutputPromise, ipcOutput) => {
+  await Promise.allSettled([ipcOutputPromise]);
+  return ipcOutput;
+};
+
+// ../../work/main/node_modules/execa/lib/resolve/wait-subprocess.js
+var waitForSubprocessResult = async ({
+  subprocess,
+  kill,
+  all,
+  options: {
+    encoding,
+    buffer,
+    maxBuffer,
+    lines,
+    timeoutDuration: timeout,
+    cancelSignal,
+    gracefulCancel,
+    forceKillAfterDelay,
+    stripFinalNewline: stripFinalNewline2,
+    ipc,
+    ipcInput
+  },
+  context,
+  verboseInfo,
+  fileDescriptors,
+  originalStreams,
+  onInternalError,
+  controller
+}) => {
+  const exitPromise = waitForExit(subprocess, context);
+  const streamInfo = {
+    originalStreams,
+    fileDescriptors,
+    subprocess,
+    exitPromise,
+    propagating: false
+  };
+  const stdioPromises = waitForStdioStreams({
+    subprocess,
+    encoding,
+    buffer,
+    maxBuffer,
+    lines,
+    stripFinalNewline: stripFinalNewline2,
+    verboseInfo,
+    streamInfo
+  });
+  const allPromise = waitForAllStream({
+    subprocess,
+    all,
+    encoding,
+    buffer,
+    maxBuffer,
+    lines,
+    stripFinalNewline: stripFinalNewline2,
+    verboseInfo,
+    streamInfo
+  });
+  const ipcOutput = [];
+  const ipcOutputPromise = waitForIpcOutput({
+    subprocess,
+    buffer,
+    maxBuffer,
+    ipc,
+    ipcOutput,
+    verboseInfo
+  });
+  const originalPromises = waitForOriginalStreams(originalStreams, subprocess, streamInfo);
+  const customStreamsEndPromises = waitForCustomStreamsEnd(fileDescriptors, streamInfo);
+  try {
+    return await Promise.race([
+      Promise.all([
+        {},
+        waitForSuccessfulExit(exitPromise),
+        Promise.all(stdioPromises),
+        allPromise,
+        ipcOutputPromise,
+        sendIpcInput(subprocess, ipcInput, ipc),
+        ...originalPromises,
+        ...customStreamsEndPromises
+      ]),
+      onInternalError,
+      throwOnSubprocessError(subprocess, controller),
+      ...throwOnTimeout(kill, timeout, context, controller),
+      ...throwOnCancel({
+        kill,
+        cancelSignal,
+        gracefulCancel,
+        context,
+        controller
+      }),
+      ...throwOnGracefulCancel({
+        subprocess,
+        kill,
+        cancelSignal,
+        gracefulCancel,
+        forceKillAfterDelay,
+        context,
+        controller
+      })
+    ]);
+  } catch (error63) {
+    context.terminationReason ??= "other";
+    if (error63 instanceof MaxBufferError) {
+      kill();
+    }
+    return Promise.all([
+      { error: error63 },
+      exitPromise,
+      Promise.all(stdioPromises.map((stdioPromise) => getBufferedData(stdioPromise))),
+      getBufferedData(allPromise),
+      getBufferedIpcOutput(ipcOutputPromise, ipcOutput),
+      Promise.allSettled(originalPromises),
+      Promise.allSettled(customStreamsEndPromises)
+    ]);
+  }
+};
+var waitForOriginalStreams = (originalStreams, subprocess, streamInfo) => originalStreams.map((stream, fdNumber) => stream === subprocess.stdio[fdNumber] ? void 0 : waitForStream(stream, fdNumber, streamInfo));
+var waitForCustomStreamsEnd = (fileDescriptors, streamInfo) => fileDescriptors.flatMap(({ stdioItems, direction }, fdNumber) => stdioItems.filter(({ value, stream = value }) => isStream(stream, { checkOpen: false }) && !isStandardStream(stream)).map(({ type, value, stream = value }) => waitForStream(stream, fdNumber, streamInfo, {
+  isSameDirection: TRANSFORM_TYPES.has(type),
+  stopOnExit: type === "native",
+  // Output streams are destinations which are handed back to the user: waiting for their readable side would mean waiting for the user to consume them.
+  readable: direction !== "output" || TRANSFORM_TYPES.has(type)
+})));
+var throwOnSubprocessError = async (subprocess, { signal }) => {
+  const [error63] = await once8(subprocess, "error", { signal });
+  throw error63;
+};
+
+// ../../work/main/node_modules/execa/lib/convert/writable.js
+import { Writable as Writable4 } from "node:stream";
+import { callbackify as callbackify4 } from "node:util";
+var createWritable = ({ subprocess, concurrentStreams }, options) => {
+  const { to } = copyOptions(options);
+  const subprocessStdin = getToStream(subprocess, to);
+  const { waitWritableFinal, waitWritableDestroy } = addWritableConcurrentStreams(concurrentStreams, subprocessStdin);
+  const writable = new Writable4({
+    ...getWritableMethods(subprocessStdin, subprocess, waitWritableFinal),
+    destroy: callbackify4(onWritableDestroy.bind(void 0, {
+      subprocessStdin,
+      subprocess,
+      waitWritableFinal,
+      waitWritableDestroy
+    })),
+    highWaterMark: subprocessStdin.writableHighWaterMark,
+    objectMode: subprocessStdin.writableObjectMode
+  });
+  onStdinFinished(subprocessStdin, writable, void 0, subprocess);
+  return writable;
+};
+var addWritableConcurrentStreams = (concurrentStreams, subprocessStdin) => {
+  const waitWritableFinal = addConcurrentStream(concurrentStreams, subprocessStdin, "writableFinal");
+  const waitWritableDestroy = addConcurrentStream(concurrentStreams, subprocessStdin, "writableDestroy");
+  return { waitWritableFinal, waitWritableDestroy };
+};
+var getWritableMethods = (subprocessStdin, subprocess, waitWritableFinal) => ({
+  write: onWrite.bind(void 0, subprocessStdin),
+  final: callbackify4(onWritableFinal.bind(void 0, subprocessStdin, subprocess, waitWritableFinal))
+});
+var onWrite = (subprocessStdin, chunk, encoding, done) => {
+  if (subprocessStdin.write(chunk, encoding)) {
+    done();
+  } else {
+    subprocessStdin.once("drain", done);
+  }
+};
+var onWritableFinal = async (subprocessStdin, subprocess, waitWritableFinal) => {
+  if (!await waitForConcurrentStreams(waitWritableFinal, subprocess)) {
+    return;
+  }
+  if (subprocessStdin.writable) {
+    subprocessStdin.end();
+  }
+  await subprocess;
+};
+var onStdinFinished = async (subprocessStdin, writable, subprocessStdout, subprocess) => {
+  try {
+    await waitForSubprocessStdin(subprocessStdin);
+    await subprocess;
+    if (writable.writable) {
+      writable.end();
+    }
+  } catch (error63) {
+    await safeWaitForSubprocessStdout(subprocessStdout);
+    destroyOtherStream(writable, !writable.writableFinished, await getSubprocessError(subprocess, error63));
+  }
+};
+var getSubprocessError = async (subprocess, error63) => {
+  if (!shouldUseSubprocessError(error63)) {
+    return error63;
+  }
+  try {
+    await subprocess;
+  } catch (subprocessError) {
+    return subprocessError;
+  }
+  return error63;
+};
+var shouldUseSubprocessError = (error63) => error63 === void 0 || isStreamAbort(error63) || error63.code === "EPIPE";
+var onWritableDestroy = async ({ subprocessStdin, subprocess, waitWritableFinal, waitWritableDestroy }, error63) => {
+  await waitForConcurrentStreams(waitWritableFinal, subprocess);
+  if (await waitForConcurrentStreams(waitWritableDestroy, subprocess)) {
+    destroyOtherWritable(subprocessStdin, error63);
+    await subprocess;
+  }
+  throwDestroyError(error63);
+};
+var destroyOtherWritable = (stream, error63) => {
+  destroyOtherStream(stream, stream.writable, error63);
+};
+
+// ../../work/main/node_modules/execa/lib/convert/duplex.js
+import { Duplex as Duplex4 } from "node:stream";
+import { callbackify as callbackify5 } from "node:util";
+var createDuplex = ({ subprocess, concurrentStreams, encoding }, options) => {
+  const { from, to, binary: binaryOption = true, preserveNewlines = true } = copyOptions(options);
+  checkBooleanOption(binaryOption, "binary");
+  checkBooleanOption(preserveNewlines, "preserveNewlines");
+  const binary = binaryOption || BINARY_ENCODINGS.has(encoding);
+  const subprocessStdout = getFromStream(subprocess, from);
+  const subprocessStdin = getToStream(subprocess, to);
+  const waitReadableDestroy = addConcurrentStream(concurrentStreams, subprocessStdout, "readableDestroy");
+  const { waitWritableFinal, waitWritableDestroy } = addWritableConcurrentStreams(concurrentStreams, subprocessStdin);
+  const { readableEncoding, readableObjectMode, readableHighWaterMark } = getReadableOptions(subprocessStdout, binary);
+  const { read, onStdoutDataDone } = getReadableMethods({
+    subprocessStdout,
+    subprocess,
+    binary,
+    encoding,
+    preserveNewlines
+  });
+  const duplex = new Duplex4({
+    read,
+    ...getWritableMethods(subprocessStdin, subprocess, waitWritableFinal),
+    destroy: callbackify5(onDuplexDestroy.bind(void 0, {
+      subprocessStdout,
+      subprocessStdin,
+      subprocess,
+      waitReadableDestroy,
+      waitWritableFinal,
+      waitWritableDestroy
+    })),
+    readableHighWaterMark,
+    writableHighWaterMark: subprocessStdin.writableHighWaterMark,
+    readableObjectMode,
+    writableObjectMode: subprocessStdin.writableObjectMode,
+    encoding: readableEncoding
+  });
+  onStdoutFinished({
+    subprocessStdout,
+    onStdoutDataDone,
+    readable: duplex,
+    subprocess,
+    subprocessStdin
+  });
+  onStdinFinished(subprocessStdin, duplex, subprocessStdout, subprocess);
+  return duplex;
+};
+var onDuplexDestroy = async ({ subprocessStdout, subprocessStdin, subprocess, waitReadableDestroy, waitWritableFinal, waitWritableDestroy }, error63) => {
+  await Promise.all([
+    onReadableDestroy({ subprocessStdout, subprocess, waitReadableDestroy }, error63),
+    onWritableDestroy({
+      subprocessStdin,
+      subprocess,
+      waitWritableFinal,
+      waitWritableDestroy
+    }, error63)
+  ]);
+};
+
+// ../../work/main/node_modules/execa/lib/convert/add.js
+var addConvertedStreams = (subprocess, { encoding }) => {
+  const concurrentStreams = initializeConcurrentStreams();
+  subprocess.readable = createReadable.bind(void 0, { subprocess, concurrentStreams, encoding });
+  subprocess.writable = createWritable.bind(void 0, { subprocess, concurrentStreams });
+  subprocess.duplex = createDuplex.bind(void 0, { subprocess, concurrentStreams, encoding });
+  subprocess.readableStream = createReadableStream.bind(void 0, subprocess);
+  subprocess.writableStream = createWritableStream.bind(void 0, subprocess);
+  subprocess.transformStream = createTransformStream.bind(void 0, subprocess);
+  subprocess.iterable = createIterable.bind(void 0, subprocess, encoding);
+  subprocess[Symbol.asyncIterator] = createIterable.bind(void 0, subprocess, encoding, {});
+};
+
+// ../../work/main/node_modules/execa/lib/methods/promise.js
+var mergePromise = (promise2, properties) => Object.assign(promise2, properties);
+
+// ../../work/main/node_modules/execa/lib/methods/main-async.js
+var execaCoreAsync = (rawFile, rawArguments, rawOptions, createNested) => {
+  const { file: file2, commandArguments, command, escapedCommand, startTime, verboseInfo, options, fileDescriptors } = handleAsyncArguments(rawFile, rawArguments, rawOptions);
+  const { subprocess: nodeChildProcess, promise: promise2, kill, all, convertedStreams } = spawnSubprocessAsync({
+    file: file2,
+    commandArguments,
+    options,
+    startTime,
+    verboseInfo,
+    command,
+    escapedCommand,
+    fileDescriptors
+  });
+  const subprocess = getSubprocessPromise({
+    promise: promise2,
+    nodeChildProcess,
+    kill,
+    all,
+    convertedStreams,
+    options
+  });
+  subprocess.pipe = pipeToSubprocess.bind(void 0, {
+    source: subprocess,
+    sourcePromise: promise2,
+    boundOptions: {},
+    createNested
+  });
+  SUBPROCESS_OPTIONS.set(subprocess, { options, fileDescriptors });
+  return subprocess;
+};
+var handleAsyncArguments = (rawFile, rawArguments, rawOptions) => {
+  const { command, escapedCommand, startTime, verboseInfo } = handleCommand(rawFile, rawArguments, rawOptions);
+  const { file: file2, commandArguments, options: normalizedOptions } = normalizeOptions(rawFile, rawArguments, rawOptions);
+  const options = handleAsyncOptions(normalizedOptions);
+  const fileDescriptors = handleStdioAsync(options, verboseInfo);
+  return {
+    file: file2,
+    commandArguments,
+    command,
+    escapedCommand,
+    startTime,
+    verboseInfo,
+    options,
+    fileDescriptors
+  };
+};
+var handleAsyncOptions = ({ timeout, signal, ...options }) => ({ __proto__: null, ...options, timeoutDuration: timeout });
+var spawnSubprocessAsync = ({ file: file2, commandArguments, options, startTime, verboseInfo, command, escapedCommand, fileDescriptors }) => {
+  let subprocess;
+  try {
+    subprocess = spawn(...concatenateShell(file2, commandArguments, getSpawnOptions(options)));
+  } catch (error63) {
+    return handleEarlyError({
+      error: error63,
+      command,
+      escapedCommand,
+      fileDescriptors,
+      options,
+      startTime,
+      verboseInfo
+    });
+  }
+  if (subprocess.stdio === void 0) {
+    return handleEarlyError({
+      error: once9(subprocess, "error").then(([error63]) => error63),
+      command,
+      escapedCommand,
+      fileDescriptors,
+      options,
+      startTime,
+      verboseInfo
+    });
+  }
+  const controller = new AbortController();
+  setMaxListeners(Infinity, controller.signal);
+  const originalStreams = [...subprocess.stdio];
+  pipeOutputAsync(subprocess, fileDescriptors, controller);
+  setIpcSubprocessOptions(subprocess, options);
+  const context = {};
+  const onInternalError = createDeferred();
+  const kill = subprocessKill.bind(void 0, {
+    kill: getKillFunction(subprocess, options),
+    options,
+    onInternalError,
+    context,
+    controller
+  });
+  cleanupOnExit(kill, options, controller);
+  const all = makeAllStream(subprocess, options);
+  const promise2 = handlePromise({
+    subprocess,
+    kill,
+    all,
+    options,
+    startTime,
+    verboseInfo,
+    fileDescriptors,
+    originalStreams,
+    command,
+    escapedCommand,
+    context,
+    onInternalError,
+    controller
+  });
+  return {
+    subprocess,
+    promise: promise2,
+    kill,
+    all
+  };
+};
+var getSubprocessPromise = ({ promise: promise2, nodeChildProcess, kill, all, convertedStreams, options }) => {
+  const subprocess = mergePromise(promise2, getSubprocessProperties(nodeChildProcess, all));
+  subprocess.kill = kill ?? subprocess.kill;
+  if (convertedStreams === void 0) {
+    addConvertedStreams(subprocess, options);
+  } else {
+    Object.assign(subprocess, convertedStreams);
+  }
+  addIpcMethods(subprocess, nodeChildProcess, options);
+  return subprocess;
+};
+var getSubprocessProperties = (nodeChildProcess, all) => ({
+  nodeChildProcess,
+  pid: nodeChildProcess.pid,
+  stdin: nodeChildProcess.stdin,
+  stdout: nodeChildProcess.stdout,
+  stderr: nodeChildProcess.stderr,
+  stdio: nodeChildProcess.stdio,
+  all,
+  kill: nodeChildProcess.kill.bind(nodeChildProcess)
+});
+var handlePromise = async ({ subprocess, kill, all: allStream, options, startTime, verboseInfo, fileDescriptors, originalStreams, command, escapedCommand, context, onInternalError, controller }) => {
+  const [
+    errorInfo,
+    [exitCode, signal],
+    stdioResults,
+    allResult,
+    ipcOutput
+  ] = await waitForSubprocessResult({
+    subprocess,
+    kill,
+    all: allStream,
+    options,
+    context,
+    verboseInfo,
+    fileDescriptors,
+    originalStreams,
+    onInternalError,
+    controller
+  });
+  controller.abort();
+  onInternalError.resolve();
+  const stdio = stdioResults.map((stdioResult, fdNumber) => stripNewline(stdioResult, options, fdNumber));
+  const all = stripNewline(allResult, options, "all", getAllFds(subprocess, options.buffer));
+  const result = getAsyncResult({
+    errorInfo,
+    exitCode,
+    signal,
+    stdio,
+    all,
+    ipcOutput,
+    context,
+    options,
+    command,
+    escapedCommand,
+    startTime
+  });
+  return handleResult(result, verboseInfo, options);
+};
+var getAsyncResult = ({ errorInfo, exitCode, signal, stdio, all, ipcOutput, context, options, command, escapedCommand, startTime }) => Object.hasOwn(errorInfo, "error") ? makeError({
+  error: errorInfo.error,
+  command,
+  escapedCommand,
+  timedOut: context.terminationReason === "timeout",
+  isCanceled: context.terminationReason === "cancel" || context.terminationReason === "gracefulCancel",
+  isGracefullyCanceled: context.terminationReason === "gracefulCancel",
+  isMaxBuffer: errorInfo.error instanceof MaxBufferError,
+  isForcefullyTerminated: context.isForcefullyTerminated,
+  exitCode,
+  signal,
+  stdio,
+  all,
+  ipcOutput,
+  options,
+  startTime,
+  isSync: false
+}) : makeSuccessResult({
+  command,
+  escapedCommand,
+  stdio,
+  all,
+  ipcOutput,
+  options,
+  startTime
+});
+
+// ../../work/main/node_modules/execa/lib/methods/bind.js
+var mergeOptions = (boundOptions, options) => {
+  const safeBoundOptions = { __proto__: null, ...boundOptions };
+  const mergedOptions = Object.fromEntries(Object.entries(options).map(([optionName, optionValue]) => [
+    optionName,
+    mergeOption(optionName, safeBoundOptions[optionName], optionValue)
+  ]));
+  return { __proto__: null, ...safeBoundOptions, ...mergedOptions };
+};
+var mergeOption = (optionName, boundOptionValue, optionValue) => DEEP_OPTIONS.has(optionName) && isPlainObject2(boundOptionValue) && isPlainObject2(optionValue) ? { ...boundOptionValue, ...optionValue } : optionValue;
+var DEEP_OPTIONS = /* @__PURE__ */ new Set(["env", ...FD_SPECIFIC_OPTIONS]);
+
+// ../../work/main/node_modules/execa/lib/methods/create.js
+var createExeca = (mapArguments, boundOptions, deepOptions, setBoundExeca) => {
+  const createNested = (mapArguments2, boundOptions2, setBoundExeca2) => createExeca(mapArguments2, boundOptions2, deepOptions, setBoundExeca2);
+  const boundExeca = (...execaArguments) => callBoundExeca({
+    mapArguments,
+    deepOptions,
+    boundOptions,
+    setBoundExeca,
+    createNested
+  }, ...execaArguments);
+  if (setBoundExeca !== void 0) {
+    setBoundExeca(boundExeca, createNested, boundOptions);
+  }
+  return boundExeca;
+};
+var callBoundExeca = ({ mapArguments, deepOptions = {}, boundOptions = {}, setBoundExeca, createNested }, firstArgument, ...nextArguments) => {
+  if (isPlainObject2(firstArgument)) {
+    return createNested(mapArguments, mergeOptions(boundOptions, firstArgument), setBoundExeca);
+  }
+  const { file: file2, commandArguments, options, isSync } = parseArguments({
+    mapArguments,
+    firstArgument,
+    nextArguments,
+    deepOptions,
+    boundOptions
+  });
+  return isSync ? execaCoreSync(file2, commandArguments, options) : execaCoreAsync(file2, commandArguments, options, createNested);
+};
+var parseArguments = ({ mapArguments, firstArgument, nextArguments, deepOptions, boundOptions }) => {
+  const callArguments = isTemplateString(firstArgument) ? parseTemplates(firstArgument, nextArguments) : [firstArgument, ...nextArguments];
+  const [initialFile, initialArguments, initialOptions] = normalizeParameters(...callArguments);
+  const mergedOptions = mergeOptions(mergeOptions(deepOptions, boundOptions), initialOptions);
+  for (const [optionName, optionValue] of Object.entries(deepOptions)) {
+    if (mergedOptions[optionName] === void 0) {
+      mergedOptions[optionName] = optionValue;
+    }
+  }
+  const {
+    options = mergedOptions,
+    isSync = false
+  } = { __proto__: null, ...mapArguments({ options: mergedOptions }) };
+  return {
+    file: initialFile,
+    commandArguments: initialArguments,
+    options,
+    isSync
+  };
+};
+
+// ../../work/main/node_modules/execa/lib/methods/script.js
+var setScriptSync = (boundExeca, createNested, boundOptions) => {
+  boundExeca.sync = createNested(mapScriptSync, boundOptions);
+  boundExeca.s = boundExeca.sync;
+};
+var mapScriptAsync = ({ options }) => getScriptOptions(options);
+var mapScriptSync = ({ options }) => ({ ...getScriptOptions(options), isSync: true });
+var getScriptOptions = (options) => ({ options: { __proto__: null, ...options, ...getScriptStdinOption(options) } });
+var getScriptStdinOption = ({ stdin = "inherit", input: input2, inputFile, stdio }) => input2 === void 0 && inputFile === void 0 && stdio === void 0 ? { stdin } : {};
+var deepScriptOptions = { preferLocal: true };
+
+// ../../work/main/node_modules/execa/index.js
+var execa = createExeca(() => ({}));
+var execaSync = createExeca(() => ({ isSync: true }));
+var execaNode = createExeca(mapNode);
+var $ = createExeca(mapScriptAsync, {}, deepScriptOptions, setScriptSync);
+var {
+  sendMessage: sendMessage2,
+  getOneMessage: getOneMessage2,
+  getEachMessage: getEachMessage2,
+  getCancelSignal: getCancelSignal2
+} = getIpcExport();
+
+// src/run/ring-buffer.ts
+import { StringDecoder as StringDecoder3 } from "node:string_decoder";
+var TailBuffer = class {
+  constructor(maxBytes) {
+    this.maxBytes = maxBytes;
+    if (!Number.isInteger(maxBytes) || maxBytes <= 0)
+      throw new RangeError(`maxBytes must be a positive integer`);
+  }
+  maxBytes;
+  chunks = [];
+  held = 0;
+  total = 0;
+  /** Appends a chunk; strings are taken as UTF-8. */
+  push(chunk) {
+    const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.total += buf.length;
+    if (buf.length >= this.maxBytes) {
+      this.chunks = [Buffer.from(buf.subarray(buf.length - this.maxBytes))];
+      this.held = this.maxBytes;
+      return;
+    }
+    this.chunks.push(Buffer.from(buf));
+    this.held += buf.length;
+    if (this.held > 2 * this.maxBytes) this.compact();
+  }
+  compact() {
+    const all = Buffer.concat(this.chunks, this.held);
+    this.chunks = [Buffer.from(all.subarray(all.length - this.maxBytes))];
+    this.held = this.maxBytes;
+  }
+  /** Bytes written so far, kept or not. */
+  get totalBytes() {
+    return this.total;
+  }
+  /** Bytes written but no longer kept. */
+  get droppedBytes() {
+    return this.total - Math.min(this.total, this.maxBytes);
+  }
+  /** The kept bytes (at most `maxBytes`). */
+  bytes() {
+    const all = Buffer.concat(this.chunks, this.held);
+    return all.length > this.maxBytes ? all.subarray(all.length - this.maxBytes) : all;
+  }
+  /**
+   * The kept bytes as text. When the start was cut inside a multibyte character, its continuation bytes are
+   * skipped, so the text never begins with a broken sequence; other invalid UTF-8 becomes U+FFFD.
+   */
+  text() {
+    let buf = this.bytes();
+    if (this.droppedBytes > 0) {
+      let skip = 0;
+      while (skip < 3 && skip < buf.length && (buf[skip] & 192) === 128) skip++;
+      buf = buf.subarray(skip);
+    }
+    return new TextDecoder("utf-8", { fatal: false }).decode(buf);
+  }
+};
+var LineSplitter = class {
+  constructor(onLine, maxLine = 16384) {
+    this.onLine = onLine;
+    this.maxLine = maxLine;
+  }
+  onLine;
+  maxLine;
+  decoder = new StringDecoder3("utf8");
+  pending = "";
+  skipping = false;
+  push(chunk) {
+    const text2 = typeof chunk === "string" ? chunk : this.decoder.write(chunk);
+    let start = 0;
+    for (; ; ) {
+      const nl = text2.indexOf("\n", start);
+      if (nl < 0) break;
+      this.take(text2.slice(start, nl), true);
+      start = nl + 1;
+    }
+    this.take(text2.slice(start), false);
+  }
+  take(piece, ended) {
+    if (!this.skipping) {
+      this.pending += piece;
+      if (this.pending.length > this.maxLine) {
+        this.onLine(`${this.pending.slice(0, this.maxLine)}\u2026`);
+        this.pending = "";
+        this.skipping = true;
+      }
+    }
+    if (ended) {
+      if (!this.skipping) this.onLine(this.pending.replace(/\r$/, ""));
+      this.pending = "";
+      this.skipping = false;
+    }
+  }
+  /** Delivers the last line if it had no newline. */
+  end() {
+    this.pending += this.decoder.end();
+    if (this.pending !== "" && !this.skipping) this.onLine(this.pending);
+    this.pending = "";
+  }
+};
+
+// src/run/process.ts
+var RUN_ID_VAR = "MEMDELTA_RUN_ID";
+var HAS_PROC = process.platform === "linux" && existsSync("/proc/self/stat");
+function readStat(pid) {
+  try {
+    const stat2 = readFileSync3(`/proc/${pid}/stat`, "latin1");
+    const close = stat2.lastIndexOf(")");
+    const name = stat2.slice(stat2.indexOf("(") + 1, close);
+    const rest = stat2.slice(close + 2).split(" ");
+    return { pid, name, state: rest[0] ?? "?", pgid: Number(rest[2]) };
+  } catch {
+    return void 0;
+  }
+}
+function listPids() {
+  try {
+    return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+  } catch {
+    return [];
+  }
+}
+function findRunProcesses(pgid, runId) {
+  if (!HAS_PROC) return [];
+  const marker = Buffer.from(`\0${RUN_ID_VAR}=${runId}\0`);
+  const found2 = [];
+  for (const pid of listPids()) {
+    if (pid === process.pid) continue;
+    const info = readStat(pid);
+    if (!info || info.state === "Z" || info.state === "X") continue;
+    if (pgid !== void 0 && info.pgid === pgid) {
+      found2.push(info);
+      continue;
+    }
+    try {
+      const environ = Buffer.concat([Buffer.from([0]), readFileSync3(`/proc/${pid}/environ`)]);
+      if (environ.includes(marker)) found2.push(info);
+    } catch {
+    }
+  }
+  return found2;
+}
+function killQuiet(pid, signal) {
+  try {
+    process.kill(pid, signal);
+  } catch {
+  }
+}
+var sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function alive(pid) {
+  if (HAS_PROC) {
+    const info = readStat(pid);
+    return info !== void 0 && info.state !== "Z" && info.state !== "X";
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+async function reap(pgid, runId, boundMs) {
+  const seen = /* @__PURE__ */ new Map();
+  const deadline = Date.now() + boundMs;
+  for (; ; ) {
+    if (pgid !== void 0) killQuiet(-pgid, "SIGKILL");
+    const procs = findRunProcesses(pgid, runId);
+    for (const p of procs) {
+      if (!seen.has(p.pid)) seen.set(p.pid, p);
+      killQuiet(p.pid, "SIGKILL");
+    }
+    const stillAlive = [...seen.keys()].filter(alive);
+    if (procs.length === 0 && stillAlive.length === 0 || Date.now() > deadline) break;
+    await sleep(20);
+  }
+  return [...seen.values()];
+}
+function describeSpawnError(file2, cwd, err) {
+  if (!existsSync(cwd)) return `cannot run ${JSON.stringify(file2)}: working directory ${cwd} does not exist`;
+  switch (err.code) {
+    case "ENOENT":
+      return `cannot run ${JSON.stringify(file2)}: no such executable${file2.includes("/") ? "" : " on PATH"}`;
+    case "EACCES":
+      return `cannot run ${JSON.stringify(file2)}: permission denied (is it executable?)`;
+    default:
+      return `cannot run ${JSON.stringify(file2)}: ${err.message}`;
+  }
+}
+async function runBounded(options) {
+  const { file: file2, args, cwd, timeoutMs } = options;
+  const graceMs = options.graceMs ?? 5e3;
+  const tailBytes = options.tailBytes ?? 65536;
+  const runId = randomBytes(12).toString("hex");
+  const stdout = new TailBuffer(tailBytes);
+  const stderr = new TailBuffer(tailBytes);
+  const lines = options.onStderrLine ? new LineSplitter(options.onStderrLine) : void 0;
+  const started = performance.now();
+  const finish = (partial2, leftovers2, durationMs2) => ({
+    pid: childPid,
+    cancelled: killedBy === "cancelled",
+    ...partial2,
+    stdoutTail: stdout.text(),
+    stderrTail: stderr.text(),
+    durationMs: Math.round(durationMs2),
+    leftovers: leftovers2
+  });
+  let childPid = null;
+  let killedBy;
+  if (options.signal?.aborted) {
+    killedBy = "cancelled";
+    const error63 = "cancelled before it started";
+    return finish({ kind: "spawn", exitCode: null, signal: null, likelyOom: false, error: error63 }, [], 0);
+  }
+  try {
+    if (!statSync2(cwd).isDirectory()) throw new Error("not a directory");
+  } catch {
+    const error63 = `cannot run ${JSON.stringify(file2)}: working directory ${cwd} does not exist or is not a folder`;
+    return finish({ kind: "spawn", exitCode: null, signal: null, likelyOom: false, error: error63 }, [], 0);
+  }
+  const subprocess = execa(file2, [...args], {
+    cwd,
+    env: { ...options.env, [RUN_ID_VAR]: runId },
+    extendEnv: false,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    buffer: false,
+    reject: false,
+    // Own session and process group, so the whole tree can be signalled at once.
+    detached: true,
+    // memdelta's own registry does the cleanup and the killing, for the whole group.
+    cleanup: false,
+    forceKillAfterDelay: false,
+    windowsHide: true
+  });
+  void subprocess.catch(() => void 0);
+  const child = subprocess.nodeChildProcess;
+  childPid = child.pid ?? null;
+  child.stdout?.on("data", (d) => stdout.push(d));
+  child.stderr?.on("data", (d) => {
+    stderr.push(d);
+    lines?.push(d);
+  });
+  let termTimer;
+  let killTimer;
+  const pid = child.pid;
+  const ended = new Promise((resolve3) => {
+    child.once("exit", (exitCode2, signal2) => resolve3({ exitCode: exitCode2, signal: signal2 }));
+    child.once("error", (err) => {
+      if (child.pid === void 0) resolve3({ spawnError: err });
+    });
+    void subprocess.then((r) => {
+      if (r.failed && r.exitCode === void 0 && r.signal === void 0 && child.pid === void 0) {
+        const err = r.cause ?? new Error(r.shortMessage ?? "could not start");
+        resolve3({ spawnError: err });
+      }
+    });
+  });
+  const terminate = (why) => {
+    if (killedBy || pid === void 0) return;
+    killedBy = why;
+    killQuiet(-pid, "SIGTERM");
+    killTimer = setTimeout(() => killQuiet(-pid, "SIGKILL"), graceMs);
+  };
+  const onAbort = () => terminate("cancelled");
+  if (pid !== void 0) {
+    termTimer = setTimeout(() => terminate("timeout"), timeoutMs);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+  }
+  const unregister = (options.registry ?? defaultCleanups).add({
+    label: `process group of ${file2}`,
+    run: async () => {
+      terminate("cancelled");
+      await ended;
+    },
+    runSync: () => {
+      if (pid !== void 0) killQuiet(-pid, "SIGKILL");
+    }
+  });
+  const end = await ended;
+  const durationMs = performance.now() - started;
+  clearTimeout(termTimer);
+  clearTimeout(killTimer);
+  options.signal?.removeEventListener("abort", onAbort);
+  if ("spawnError" in end) {
+    unregister();
+    const error63 = describeSpawnError(file2, cwd, end.spawnError);
+    return finish({ kind: "spawn", exitCode: null, signal: null, likelyOom: false, error: error63 }, [], durationMs);
+  }
+  const survivors = await reap(pid, runId, Math.max(2e3, graceMs));
+  unregister();
+  const leftovers = killedBy ? survivors.filter((p) => p.pgid !== pid) : survivors;
+  await Promise.race([
+    Promise.all(
+      [child.stdout, child.stderr].map((s) => s && !s.closed ? new Promise((r) => s.once("close", r)) : 0)
+    ),
+    sleep(1e3)
+  ]);
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  lines?.end();
+  const { exitCode, signal } = end;
+  let kind;
+  if (killedBy === "timeout") kind = "timeout";
+  else if (killedBy === "cancelled" || signal) kind = "signal";
+  else kind = exitCode === 0 ? "ok" : "exit";
+  const likelyOom = !killedBy && signal === "SIGKILL";
+  return finish(
+    { kind, exitCode, signal, likelyOom },
+    leftovers.map((p) => `${p.name} (pid ${p.pid})`),
+    durationMs
+  );
+}
+
+// src/run/read-report.ts
+import { constants as constants4 } from "node:fs";
+import { open as open3 } from "node:fs/promises";
+
+// src/report/schema.ts
+var MAX_REPORT_BYTES = 16 * 1024 * 1024;
+var MAX_SITES = 2e4;
+var MAX_BYTES_VALUE = 2 ** 50;
+var bytes = external_exports.number().int().nonnegative().max(MAX_BYTES_VALUE);
+var count2 = external_exports.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+var text = (max) => external_exports.string().max(max);
+var sitePath = external_exports.string().min(1).max(1024).refine((p) => !p.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(p), "must be a relative path").refine((p) => !p.split(/[\\/]/).includes(".."), 'must not contain a ".." segment').refine((p) => !/[\u0000-\u001f\u007f]/.test(p), "must not contain control characters");
+var site = external_exports.strictObject({
+  file: sitePath,
+  function: text(1024),
+  line: external_exports.number().int().nonnegative().max(1e7),
+  code: text(4096),
+  stmt: text(4096),
+  ordinal: external_exports.number().int().nonnegative().max(1e6),
+  via: text(2048).nullable(),
+  peak: bytes,
+  retained: bytes,
+  leak: external_exports.number().int().min(-MAX_BYTES_VALUE).max(MAX_BYTES_VALUE).nullable(),
+  count: count2
+});
+var typeCount = external_exports.strictObject({ type: text(512), count: count2 });
+var gc = external_exports.strictObject({
+  cyclic: external_exports.strictObject({ objects: count2, bytes, types: external_exports.array(typeCount).max(100) }),
+  uncollectable: external_exports.strictObject({ count: count2, types: external_exports.array(typeCount).max(100) }),
+  growth: external_exports.array(
+    external_exports.strictObject({
+      type: text(512),
+      before: count2,
+      after: count2,
+      delta: external_exports.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER)
+    })
+  ).max(100)
+});
+var probeReport = external_exports.strictObject({
+  schema: external_exports.literal("memdelta/probe@1"),
+  probe_version: text(64),
+  python: external_exports.strictObject({ version: text(64), implementation: text(64) }),
+  target: external_exports.strictObject({
+    kind: external_exports.enum(["script", "module", "callable"]),
+    spec: text(4096),
+    args: external_exports.array(text(4096)).max(1e3)
+  }),
+  settings: external_exports.strictObject({
+    frames: external_exports.number().int().min(1).max(1e3),
+    iterations: external_exports.number().int().min(0).max(1e7),
+    warmup: external_exports.number().int().min(0).max(1e7),
+    peak_sites: external_exports.boolean(),
+    tolerance: external_exports.number().min(0).max(1),
+    mode: external_exports.enum(["traced", "rss"])
+  }),
+  exit_code: external_exports.number().int().min(-255).max(255),
+  error: external_exports.strictObject({ type: text(512), message: text(8192), traceback: external_exports.array(text(4096)).max(200) }).nullable(),
+  wall_time: external_exports.number().nonnegative().max(1e7),
+  peak: bytes,
+  peak_sites_total: bytes.nullable(),
+  retained: bytes,
+  leak: external_exports.strictObject({
+    iterations: external_exports.number().int().nonnegative().max(1e7),
+    warmup: external_exports.number().int().nonnegative().max(1e7),
+    per_iteration: external_exports.number().int().min(-MAX_BYTES_VALUE).max(MAX_BYTES_VALUE),
+    setup: external_exports.number().int().min(-MAX_BYTES_VALUE).max(MAX_BYTES_VALUE),
+    series: external_exports.array(bytes).max(1e5)
+  }).nullable(),
+  rss: bytes.nullable(),
+  sites: external_exports.array(site).max(MAX_SITES),
+  other: external_exports.strictObject({ sites: count2, peak: bytes, retained: bytes, count: count2 }),
+  gc: gc.nullable()
+});
+var probeReportShell = probeReport.extend({ sites: external_exports.array(external_exports.unknown()).max(MAX_SITES) });
+var SITE_KEYS = new Set(Object.keys(site.shape));
+var isInt = (v, min, max) => typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max;
+var isStr = (v, max) => typeof v === "string" && v.length <= max;
+function isValidSite(v) {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const o2 = v;
+  const keys = Object.keys(o2);
+  if (keys.length !== SITE_KEYS.size || !keys.every((k) => SITE_KEYS.has(k))) return false;
+  const file2 = o2.file;
+  if (!isStr(file2, 1024) || file2.length === 0) return false;
+  if (file2.startsWith("/") || /^[A-Za-z]:[\\/]/.test(file2)) return false;
+  if (file2.split(/[\\/]/).includes("..") || /[\u0000-\u001f\u007f]/.test(file2)) return false;
+  return isStr(o2.function, 1024) && isStr(o2.code, 4096) && isStr(o2.stmt, 4096) && (o2.via === null || isStr(o2.via, 2048)) && isInt(o2.line, 0, 1e7) && isInt(o2.ordinal, 0, 1e6) && isInt(o2.peak, 0, MAX_BYTES_VALUE) && isInt(o2.retained, 0, MAX_BYTES_VALUE) && (o2.leak === null || isInt(o2.leak, -MAX_BYTES_VALUE, MAX_BYTES_VALUE)) && isInt(o2.count, 0, Number.MAX_SAFE_INTEGER);
+}
+var InvalidReportError = class extends Error {
+  name = "InvalidReportError";
+};
+function parseProbeReport(raw) {
+  if (raw.length > MAX_REPORT_BYTES) {
+    throw new InvalidReportError(`report is ${raw.length} characters, over the ${MAX_REPORT_BYTES} limit`);
+  }
+  let data;
+  try {
+    data = JSON.parse(raw);
+  } catch (e) {
+    throw new InvalidReportError(`report is not valid JSON (${e.message.slice(0, 200)})`);
+  }
+  const shell = probeReportShell.safeParse(data);
+  if (shell.success && shell.data.sites.every(isValidSite)) {
+    const report2 = shell.data;
+    checkConsistency(report2);
+    return report2;
+  }
+  const result = probeReport.safeParse(data);
+  if (!result.success) {
+    const issue2 = result.error.issues[0];
+    const where2 = issue2 && issue2.path.length > 0 ? issue2.path.join(".") : "(top level)";
+    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problems)` : "";
+    throw new InvalidReportError(`report field ${where2}: ${issue2?.message ?? "invalid"}${more}`);
+  }
+  const report = result.data;
+  checkConsistency(report);
+  return report;
+}
+function checkConsistency(r) {
+  if (r.settings.mode === "traced") {
+    const siteRetained = r.sites.reduce((s, x) => s + x.retained, 0) + r.other.retained;
+    if (siteRetained > r.retained * 1.05 + 64 * 1024) {
+      throw new InvalidReportError(
+        `report's sites retain ${siteRetained} B, more than its total retained ${r.retained} B`
+      );
+    }
+  }
+}
+
+// src/run/read-report.ts
+async function readProbeReport(path10, maxBytes = MAX_REPORT_BYTES) {
+  let handle;
+  try {
+    handle = await open3(path10, constants4.O_RDONLY | constants4.O_NOFOLLOW | constants4.O_NONBLOCK);
+  } catch (e) {
+    const code = e.code;
+    if (code === "ENOENT")
+      return { ok: false, reason: "report-missing", message: "the probe wrote no report" };
+    if (code === "ELOOP")
+      return { ok: false, reason: "report-invalid", message: "the report path is a symbolic link" };
+    return {
+      ok: false,
+      reason: "report-invalid",
+      message: `the report cannot be opened (${code ?? "error"})`
+    };
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile())
+      return { ok: false, reason: "report-invalid", message: "the report is not a regular file" };
+    if (st.size > maxBytes) {
+      return {
+        ok: false,
+        reason: "report-invalid",
+        message: `the report is ${st.size} bytes, over the ${maxBytes}-byte limit`
+      };
+    }
+    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let filled = 0;
+    while (filled < buf.length) {
+      const { bytesRead } = await handle.read(buf, filled, buf.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled > maxBytes) {
+      return {
+        ok: false,
+        reason: "report-invalid",
+        message: `the report grew past the ${maxBytes}-byte limit`
+      };
+    }
+    const text2 = new TextDecoder("utf-8", { fatal: false }).decode(buf.subarray(0, filled));
+    return { ok: true, report: parseProbeReport(text2) };
+  } catch (e) {
+    if (e instanceof InvalidReportError) return { ok: false, reason: "report-invalid", message: e.message };
+    throw e;
+  } finally {
+    await handle.close();
+  }
+}
+
+// src/run/base-cache.ts
+function defaultCacheDir(env) {
+  const xdg = env["XDG_CACHE_HOME"];
+  if (xdg && xdg.startsWith("/")) return join(xdg, "memdelta");
+  return join(env["HOME"] || homedir(), ".cache", "memdelta");
+}
+function baseCacheKey(baseSha, plan, scenario2, pass, environment) {
+  const shape = {
+    v: 1,
+    target: scenario2.target,
+    setupCallable: scenario2.setupCallable ?? null,
+    setup: plan.setup ?? null,
+    env: Object.entries(plan.env).sort(([a2], [b]) => a2 < b ? -1 : a2 > b ? 1 : 0),
+    iterations: scenario2.iterations,
+    warmup: scenario2.warmup,
+    frames: pass.frames,
+    pass: pass.pass,
+    peakSites: pass.peakSites,
+    interpreter: plan.python,
+    python: environment.python,
+    probe: environment.probe
+  };
+  const hash2 = createHash("sha256").update(JSON.stringify(shape)).digest("hex");
+  return `${baseSha}-${hash2.slice(0, 32)}`;
+}
+var BaseCache = class {
+  constructor(dir) {
+    this.dir = dir;
+  }
+  dir;
+  path(key) {
+    return join(this.dir, `${key}.json`);
+  }
+  /** The cached report for `key`, or undefined when there is none or it is not a valid, successful report. */
+  async read(key) {
+    const got = await readProbeReport(this.path(key));
+    if (!got.ok) return void 0;
+    const r = got.report;
+    return r.error === null && r.exit_code === 0 && r.settings.mode === "traced" ? r : void 0;
+  }
+  /** Stores a successful report; a cache that cannot be written is skipped (the compare does not depend on it). */
+  async write(key, report) {
+    try {
+      await mkdir(this.dir, { recursive: true });
+      await writeAtomic(this.path(key), JSON.stringify(report));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+};
+async function probeFingerprint(probeDir) {
+  const pkg = join(probeDir, "memdelta_probe");
+  const names = (await readdir(pkg)).filter((n2) => n2.endsWith(".py")).sort();
+  const hash2 = createHash("sha256");
+  let version2 = "?";
+  for (const n2 of names) {
+    const text2 = await readFile(join(pkg, n2));
+    if (n2 === "__init__.py") version2 = /__version__\s*=\s*"([^"]+)"/.exec(text2.toString())?.[1] ?? "?";
+    hash2.update(n2).update("\0").update(text2).update("\0");
+  }
+  return `${version2}+${hash2.digest("hex").slice(0, 16)}`;
+}
+async function interpreterVersion(python, cwd, parentEnv) {
+  const o2 = await runBounded({
+    file: python,
+    args: ["-c", "import sys; print(sys.version)"],
+    cwd,
+    env: childEnv(parentEnv !== void 0 ? { parent: parentEnv } : {}),
+    timeoutMs: 3e4,
+    graceMs: 1e3
+  });
+  const v = o2.stdoutTail.trim();
+  return o2.kind === "ok" && v !== "" ? v : void 0;
+}
+
+// src/run/compare.ts
+import { existsSync as existsSync4 } from "node:fs";
+import { mkdir as mkdir2 } from "node:fs/promises";
+import { join as join5 } from "node:path";
+
+// src/report/match.ts
+var SEP = "\0";
+function identity3(s) {
+  return [s.file, s.function, s.stmt, s.ordinal].join(SEP);
+}
+function statementKey(s) {
+  return [s.file, s.function, s.stmt].join(SEP);
+}
+function byIdentity(sites) {
+  const out = /* @__PURE__ */ new Map();
+  for (const s of sites) {
+    const k = identity3(s);
+    const prev = out.get(k);
+    if (!prev) {
+      out.set(k, s);
+      continue;
+    }
+    out.set(k, {
+      ...prev,
+      peak: prev.peak + s.peak,
+      retained: prev.retained + s.retained,
+      count: prev.count + s.count,
+      leak: prev.leak === null && s.leak === null ? null : (prev.leak ?? 0) + (s.leak ?? 0)
+    });
+  }
+  return out;
+}
+function matchSites(base, head) {
+  const baseMap = byIdentity(base);
+  const headMap = byIdentity(head);
+  const pairs = [];
+  const leftBase = /* @__PURE__ */ new Map();
+  const leftHead = /* @__PURE__ */ new Map();
+  for (const [k, h2] of headMap) {
+    const b = baseMap.get(k);
+    if (b) {
+      pairs.push({ base: b, head: h2 });
+      baseMap.delete(k);
+    } else {
+      push(leftHead, statementKey(h2), h2);
+    }
+  }
+  for (const b of baseMap.values()) push(leftBase, statementKey(b), b);
+  for (const [k, heads] of leftHead) {
+    const bases = leftBase.get(k) ?? [];
+    heads.sort((x, y) => x.line - y.line);
+    bases.sort((x, y) => x.line - y.line);
+    const n2 = Math.min(heads.length, bases.length);
+    for (let i2 = 0; i2 < n2; i2++) pairs.push({ base: bases[i2], head: heads[i2] });
+    for (let i2 = n2; i2 < heads.length; i2++) pairs.push({ head: heads[i2] });
+    for (let i2 = n2; i2 < bases.length; i2++) pairs.push({ base: bases[i2] });
+    leftBase.delete(k);
+  }
+  for (const bases of leftBase.values()) for (const b of bases) pairs.push({ base: b });
+  return pairs;
+}
+function push(m, k, v) {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+// src/report/diff.ts
+function triple2(base, head) {
+  return { base, head, delta: head - base };
+}
+function optionalTriple(base, head) {
+  if ((base === null || base === void 0) && (head === null || head === void 0)) return void 0;
+  return triple2(base ?? 0, head ?? 0);
+}
+function siteImpact2(s, iterations = 1) {
+  return Math.max(
+    Math.abs(s.peak.delta),
+    Math.abs(s.retained.delta),
+    s.leak ? Math.abs(s.leak.delta) * Math.max(1, iterations) : 0
+  );
+}
+function statusOf(base, head, d, floor) {
+  const moved = isBeyondNoise(d.peak.base, d.peak.head, floor) || isBeyondNoise(d.retained.base, d.retained.head, floor) || d.leak !== void 0 && isBeyondNoise(d.leak.base, d.leak.head, floor);
+  if (!moved) return "same";
+  if (!base) return "new";
+  if (!head) return "removed";
+  return "changed";
+}
+function diffSites(base, head, floor) {
+  const pairs = matchSites(base?.sites ?? [], head?.sites ?? []);
+  const iterations = head?.settings.iterations ?? base?.settings.iterations ?? 1;
+  const changed = [];
+  const same = [];
+  for (const { base: b, head: h2 } of pairs) {
+    const shown = h2 ?? b;
+    const numbers = {
+      peak: triple2(b?.peak ?? 0, h2?.peak ?? 0),
+      retained: triple2(b?.retained ?? 0, h2?.retained ?? 0),
+      leak: optionalTriple(b?.leak, h2?.leak)
+    };
+    const site2 = {
+      file: shown.file,
+      function: shown.function,
+      line: shown.line,
+      code: shown.code,
+      ...shown.via ? { via: shown.via } : {},
+      status: statusOf(b, h2, numbers, floor),
+      peak: numbers.peak,
+      retained: numbers.retained,
+      ...numbers.leak ? { leak: numbers.leak } : {}
+    };
+    (site2.status === "same" ? same : changed).push(site2);
+  }
+  changed.sort((x, y) => siteImpact2(y, iterations) - siteImpact2(x, iterations) || order(x, y));
+  same.sort(
+    (x, y) => Math.max(y.peak.head, y.retained.head) - Math.max(x.peak.head, x.retained.head) || order(x, y)
+  );
+  return { sites: [...changed, ...same], sameSites: same.length };
+}
+function order(x, y) {
+  return x.file < y.file ? -1 : x.file > y.file ? 1 : x.line - y.line || (x.code < y.code ? -1 : x.code > y.code ? 1 : 0);
+}
+function isProjectFile2(file2) {
+  return !file2.startsWith("<") && !file2.startsWith("site-packages/");
+}
+
+// src/run/memory-limit.ts
+import { accessSync, constants as constants5, statSync as statSync3 } from "node:fs";
+import { delimiter, join as join2 } from "node:path";
+function executable(path10) {
+  try {
+    accessSync(path10, constants5.X_OK);
+    return statSync3(path10).isFile();
+  } catch {
+    return false;
+  }
+}
+var found = /* @__PURE__ */ new Map();
+function limitMethod(pathVar, platform2 = process.platform) {
+  if (platform2 !== "linux") return { kind: "probe" };
+  const key = pathVar ?? "";
+  const known = found.get(key);
+  if (known) return known;
+  const dirs = [...key.split(delimiter).filter((d) => d.startsWith("/")), "/usr/bin", "/bin"];
+  const hit = dirs.map((d) => join2(d, "prlimit")).find(executable);
+  const method = hit ? { kind: "prlimit", path: hit } : { kind: "probe" };
+  found.set(key, method);
+  return method;
+}
+function limitedCommand(file2, args, bytes2, method) {
+  if (method.kind === "prlimit") {
+    return { file: method.path, args: [`--as=${bytes2}`, "--", file2, ...args] };
+  }
+  const at = args[0] === "-m" && args[1] === "memdelta_probe" ? 2 : 0;
+  return { file: file2, args: [...args.slice(0, at), "--memory-limit", String(bytes2), ...args.slice(at)] };
+}
+var OUT_OF_MEMORY = /\bMemoryError\b|Cannot allocate memory|out of memory|std::bad_alloc|failed to allocate/i;
+function mentionsOutOfMemory(text2) {
+  return OUT_OF_MEMORY.test(text2);
+}
+
+// src/run/probe.ts
+import { existsSync as existsSync2 } from "node:fs";
+import { dirname, join as join3 } from "node:path";
+import { fileURLToPath as fileURLToPath4 } from "node:url";
+var ProbeArgumentError = class extends Error {
+  name = "ProbeArgumentError";
+};
+function targetArgv(target) {
+  if (target.spec === "") throw new ProbeArgumentError(`The ${target.kind} target is empty.`);
+  if (target.spec.startsWith("-")) {
+    throw new ProbeArgumentError(
+      `The ${target.kind} target ${JSON.stringify(target.spec)} starts with "-"; refused.`
+    );
+  }
+  switch (target.kind) {
+    case "script":
+      return [target.spec, ...target.args];
+    case "module":
+      return ["-m", target.spec, ...target.args];
+    case "callable":
+      if (target.args.length > 0) {
+        throw new ProbeArgumentError(
+          `The callable target ${JSON.stringify(target.spec)} takes no arguments (got ${target.args.length}).`
+        );
+      }
+      return [target.spec];
+  }
+}
+function probeArgs(options) {
+  const args = [
+    "-m",
+    "memdelta_probe",
+    "--out",
+    options.out,
+    "--root",
+    options.root,
+    "--frames",
+    String(options.frames),
+    "--iterations",
+    String(options.iterations),
+    "--warmup",
+    String(options.warmup)
+  ];
+  if (options.setupCallable !== void 0) args.push("--setup", options.setupCallable);
+  if (!options.peakSites) args.push("--no-peak-sites");
+  if (options.peakHint !== void 0) args.push("--peak-hint", String(Math.round(options.peakHint)));
+  if (options.rssOnly) args.push("--rss-only");
+  args.push(...targetArgv(options.target));
+  return args;
+}
+async function runProbe(options) {
+  const args = probeArgs(options);
+  const env = childEnv({
+    set: options.extraEnv,
+    ...options.passEnv !== void 0 ? { pass: options.passEnv } : {},
+    pythonPath: options.probeDir,
+    ...options.parentEnv !== void 0 ? { parent: options.parentEnv } : {}
+  });
+  const parentPath = (options.parentEnv ?? process.env)["PATH"];
+  const cmd = options.memoryLimit !== void 0 ? limitedCommand(options.python, args, options.memoryLimit, limitMethod(parentPath)) : { file: options.python, args };
+  const outcome = await runBounded({
+    file: cmd.file,
+    args: cmd.args,
+    cwd: options.root,
+    env,
+    timeoutMs: options.timeoutMs,
+    ...options.graceMs !== void 0 ? { graceMs: options.graceMs } : {},
+    ...options.signal !== void 0 ? { signal: options.signal } : {},
+    ...options.onStderrLine !== void 0 ? { onStderrLine: options.onStderrLine } : {},
+    ...options.registry !== void 0 ? { registry: options.registry } : {}
+  });
+  return { outcome, reportPath: options.out, argv: [cmd.file, ...cmd.args] };
+}
+function defaultProbeDir(fromUrl = import.meta.url) {
+  let dir = dirname(fileURLToPath4(fromUrl));
+  for (; ; ) {
+    const candidate = join3(dir, "py-probe");
+    if (existsSync2(join3(candidate, "memdelta_probe", "__main__.py"))) return candidate;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot find py-probe/memdelta_probe above ${fileURLToPath4(fromUrl)}`);
+    dir = up;
+  }
+}
+
+// src/run/setup.ts
+async function runSetup(options) {
+  if (options.command.trim() === "") throw new Error("The setup command is empty.");
+  const env = childEnv({
+    set: options.extraEnv,
+    ...options.passEnv !== void 0 ? { pass: options.passEnv } : {},
+    ...options.parentEnv !== void 0 ? { parent: options.parentEnv } : {}
+  });
+  return runBounded({
+    file: "sh",
+    args: ["-c", options.command],
+    cwd: options.cwd,
+    env,
+    timeoutMs: options.timeoutMs,
+    ...options.graceMs !== void 0 ? { graceMs: options.graceMs } : {},
+    ...options.signal !== void 0 ? { signal: options.signal } : {},
+    ...options.onStderrLine !== void 0 ? { onStderrLine: options.onStderrLine } : {},
+    ...options.registry !== void 0 ? { registry: options.registry } : {}
+  });
+}
+function describeSetupFailure(command, outcome) {
+  const what = `setup command ${JSON.stringify(command)}`;
+  switch (outcome.kind) {
+    case "ok":
+      return void 0;
+    case "exit":
+      return `The ${what} exited with code ${outcome.exitCode}.`;
+    case "timeout":
+      return `The ${what} timed out after ${outcome.durationMs} ms and was killed.`;
+    case "signal":
+      if (outcome.cancelled) return `The ${what} was cancelled.`;
+      return `The ${what} was killed by ${outcome.signal}${outcome.likelyOom ? " (likely out of memory)" : ""}.`;
+    case "spawn":
+      return `The ${what} could not be started: ${outcome.error ?? "unknown error"}.`;
+  }
+}
+
+// src/run/worktree.ts
+import { existsSync as existsSync3, rmSync } from "node:fs";
+import { mkdtemp, readFile as readFile2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname as dirname2, join as join4 } from "node:path";
+
+// src/run/git.ts
+var GitError = class extends Error {
+  constructor(message, args, exitCode, stderr) {
+    super(message);
+    this.args = args;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+  args;
+  exitCode;
+  stderr;
+  name = "GitError";
+};
+var REDIRECTING = [
+  "GIT_DIR",
+  "GIT_WORK_TREE",
+  "GIT_INDEX_FILE",
+  "GIT_PREFIX",
+  "GIT_COMMON_DIR",
+  "GIT_NAMESPACE"
+];
+function gitEnv(base) {
+  const env = {};
+  for (const [k, v] of Object.entries(base)) if (v !== void 0 && !REDIRECTING.includes(k)) env[k] = v;
+  env.GIT_TERMINAL_PROMPT = "0";
+  return env;
+}
+function makeGit(repoDir, options = {}) {
+  const timeout = options.timeoutMs ?? 3e5;
+  const env = gitEnv(options.env ?? process.env);
+  return async (args) => {
+    const result = await execa("git", args, {
+      cwd: repoDir,
+      env,
+      extendEnv: false,
+      stdin: "ignore",
+      reject: false,
+      timeout,
+      stripFinalNewline: true
+    });
+    if (result.failed) {
+      const stderr = String(result.stderr ?? "").trim();
+      const what = `git ${args.join(" ")}`;
+      let why;
+      if (result.timedOut) why = `timed out after ${timeout} ms`;
+      else if (result.exitCode === void 0) why = result.shortMessage ?? "could not run";
+      else why = `exited with code ${result.exitCode}`;
+      throw new GitError(`${what} ${why}${stderr ? `: ${stderr}` : ""}`, args, result.exitCode, stderr);
+    }
+    return String(result.stdout ?? "");
+  };
+}
+
+// src/run/worktree.ts
+var RefError = class extends Error {
+  name = "RefError";
+};
+var SHA_RE = /^[0-9a-f]{40}$/;
+var MAX_REF_LENGTH = 256;
+var FORBIDDEN = /* @__PURE__ */ new Set([
+  "\\",
+  "?",
+  "*",
+  "[",
+  ":",
+  ";",
+  "|",
+  "&",
+  "$",
+  "`",
+  "<",
+  ">",
+  "(",
+  ")",
+  "'",
+  '"',
+  "!"
+]);
+function describeChar(c3) {
+  const code = c3.codePointAt(0) ?? 0;
+  if (c3 === "\n") return "a newline";
+  if (c3 === "\r") return "a carriage return";
+  if (c3 === "	") return "a tab";
+  if (c3 === " ") return "a space";
+  if (code < 32 || code === 127)
+    return `a control character (U+${code.toString(16).padStart(4, "0").toUpperCase()})`;
+  if (/\s/u.test(c3)) return `whitespace (U+${code.toString(16).padStart(4, "0").toUpperCase()})`;
+  return `"${c3}"`;
+}
+function checkRef(ref, label = "ref") {
+  if (ref.length === 0) throw new RefError(`${label} is empty; give a branch, tag or commit SHA`);
+  const shown = JSON.stringify(ref.length > 80 ? `${ref.slice(0, 80)}\u2026` : ref);
+  if (ref.length > MAX_REF_LENGTH) {
+    throw new RefError(
+      `${label} ${shown} is ${ref.length} characters long; at most ${MAX_REF_LENGTH} are accepted`
+    );
+  }
+  if (ref.startsWith("-")) {
+    throw new RefError(`${label} ${shown} starts with "-" and would be read by git as an option; refused`);
+  }
+  let i2 = 0;
+  for (const c3 of ref) {
+    const code = c3.codePointAt(0) ?? 0;
+    if (code < 32 || code === 127 || /\s/u.test(c3) || FORBIDDEN.has(c3)) {
+      throw new RefError(`${label} ${shown} contains ${describeChar(c3)} at position ${i2}; refused`);
+    }
+    i2 += c3.length;
+  }
+  if (ref.includes("..")) {
+    throw new RefError(`${label} ${shown} contains ".." (a range); give a single commit`);
+  }
+}
+function isFullSha(s) {
+  return SHA_RE.test(s);
+}
+async function revParse(git, ref) {
+  try {
+    const out = (await git(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`])).trim();
+    return out === "" ? void 0 : out;
+  } catch (e) {
+    if (e instanceof GitError && e.exitCode === 1) {
+      if (e.stderr === "") return void 0;
+      throw new RefError(
+        `${JSON.stringify(ref)} does not name a commit: ${e.stderr.replace(/^error: /, "")}`
+      );
+    }
+    throw e;
+  }
+}
+var sleep2 = (ms) => new Promise((r) => setTimeout(r, ms));
+async function fetchFromOrigin(git, what, options = {}) {
+  checkRef(what);
+  const attempts = Math.max(1, options.attempts ?? 3);
+  let delay = options.backoffMs ?? 1e3;
+  let last;
+  for (let n2 = 1; n2 <= attempts; n2++) {
+    try {
+      await git([
+        "-c",
+        "protocol.version=2",
+        "fetch",
+        "--no-tags",
+        "--no-recurse-submodules",
+        "--depth=1",
+        "origin",
+        what
+      ]);
+      return;
+    } catch (e) {
+      last = e;
+      if (n2 < attempts) {
+        await sleep2(delay);
+        delay *= 2;
+      }
+    }
+  }
+  const why = last instanceof Error ? last.message : String(last);
+  throw new RefError(
+    `could not fetch ${JSON.stringify(what)} from origin after ${attempts} attempts: ${why}`
+  );
+}
+async function resolveCommit(git, ref, options = {}) {
+  checkRef(ref);
+  let sha2 = await revParse(git, ref);
+  if (sha2 === void 0 && options.fetch !== false && await hasOrigin(git)) {
+    await fetchFromOrigin(git, ref, options);
+    sha2 = isFullSha(ref) ? await revParse(git, ref) : await revParse(git, "FETCH_HEAD");
+  }
+  if (sha2 === void 0) {
+    throw new RefError(`${JSON.stringify(ref)} does not name a commit in this repository`);
+  }
+  if (!isFullSha(sha2))
+    throw new RefError(`git resolved ${JSON.stringify(ref)} to ${JSON.stringify(sha2)}, not a SHA`);
+  return sha2;
+}
+async function hasOrigin(git) {
+  const remotes = (await git(["remote"])).split("\n").map((s) => s.trim());
+  return remotes.includes("origin");
+}
+async function mergeBase(git, a2, b) {
+  checkRef(a2);
+  checkRef(b);
+  const attempt = async () => {
+    try {
+      const out = (await git(["merge-base", "--end-of-options", a2, b])).trim();
+      return isFullSha(out) ? out : void 0;
+    } catch (e) {
+      if (e instanceof GitError && e.exitCode === 1) return void 0;
+      throw e;
+    }
+  };
+  let found2 = await attempt();
+  if (found2) return found2;
+  const shallow = (await git(["rev-parse", "--is-shallow-repository"])).trim() === "true";
+  if (shallow && await hasOrigin(git)) {
+    for (const depth of [50, 500]) {
+      await git(["fetch", "--no-tags", "--no-recurse-submodules", `--deepen=${depth}`, "origin"]);
+      found2 = await attempt();
+      if (found2) return found2;
+    }
+    await git(["fetch", "--no-tags", "--no-recurse-submodules", "--unshallow", "origin"]);
+    found2 = await attempt();
+    if (found2) return found2;
+  }
+  throw new RefError(
+    `${a2} and ${b} have no common ancestor` + (shallow ? " in this shallow clone (check out with fetch-depth: 0, or pass --base explicitly)" : "")
+  );
+}
+async function defaultBranch(git) {
+  try {
+    const sym = (await git(["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"])).trim();
+    if (sym.startsWith("refs/remotes/")) return sym.slice("refs/remotes/".length);
+  } catch {
+  }
+  for (const name of ["origin/main", "origin/master", "main", "master"]) {
+    if (await revParse(git, name) !== void 0) return name;
+  }
+  throw new RefError("cannot find the default branch (no origin/HEAD, main or master); pass --base");
+}
+var TEMP_PREFIX = "memdelta-wt-";
+var ownRoots = /* @__PURE__ */ new Set();
+var OWNER_FILE = "memdelta-owner.json";
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === "EPERM";
+  }
+}
+async function removeWorktree(git, path10) {
+  try {
+    await git(["worktree", "remove", "--force", "--force", path10]);
+  } catch {
+  }
+}
+async function sweepStaleWorktrees(git) {
+  await git(["worktree", "prune"]);
+  const removed = [];
+  const list = await git(["worktree", "list", "--porcelain"]);
+  for (const line of list.split("\n")) {
+    if (!line.startsWith("worktree ")) continue;
+    const path10 = line.slice("worktree ".length);
+    const root = dirname2(path10);
+    if (!basename(root).startsWith(TEMP_PREFIX) || !["base", "head"].includes(basename(path10))) continue;
+    let owner;
+    try {
+      owner = JSON.parse(await readFile2(join4(root, OWNER_FILE), "utf8")).pid;
+    } catch {
+      owner = void 0;
+    }
+    const live = owner === process.pid ? ownRoots.has(root) : owner !== void 0 && pidAlive(owner);
+    if (live) continue;
+    await removeWorktree(git, path10);
+    await rm2(root, { recursive: true, force: true });
+    removed.push(path10);
+  }
+  if (removed.length > 0) await git(["worktree", "prune"]);
+  return removed;
+}
+async function addWorktree(git, path10, sha2) {
+  const args = ["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--force", path10, sha2];
+  try {
+    await git(args);
+  } catch (e) {
+    if (e instanceof GitError && /already (registered|exists)/.test(e.stderr)) {
+      await removeWorktree(git, path10);
+      await rm2(path10, { recursive: true, force: true });
+      await git(["worktree", "prune"]);
+      await git(args);
+      return;
+    }
+    throw e;
+  }
+}
+async function makeWorktrees(git, options) {
+  const { baseSha, headSha } = options;
+  for (const [label, sha2] of [
+    ["base", baseSha],
+    ["head", headSha]
+  ]) {
+    if (!isFullSha(sha2)) throw new RefError(`${label} must be a full 40-hex SHA, got ${JSON.stringify(sha2)}`);
+  }
+  await sweepStaleWorktrees(git);
+  const root = await mkdtemp(join4(options.parent ?? tmpdir(), TEMP_PREFIX));
+  ownRoots.add(root);
+  await writeFile2(join4(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
+  const base = join4(root, "base");
+  const head = join4(root, "head");
+  const cleanups = options.registry ?? defaultCleanups;
+  let disposing;
+  const dispose = () => {
+    disposing ??= (async () => {
+      unregister();
+      await removeWorktree(git, base);
+      await removeWorktree(git, head);
+      await rm2(root, { recursive: true, force: true });
+      ownRoots.delete(root);
+      try {
+        await git(["worktree", "prune"]);
+      } catch {
+      }
+    })();
+    return disposing;
+  };
+  const unregister = cleanups.add({
+    label: `worktrees in ${root}`,
+    run: dispose,
+    // At process exit only synchronous work is possible: the folder goes, the registration is pruned next run.
+    runSync: () => {
+      if (existsSync3(root)) rmSyncQuiet(root);
+    }
+  });
+  try {
+    await addWorktree(git, base, baseSha);
+    await addWorktree(git, head, headSha);
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+  return { root, base, head, baseSha, headSha, dispose };
+}
+function rmSyncQuiet(path10) {
+  try {
+    rmSync(path10, { recursive: true, force: true });
+  } catch {
+  }
+}
+
+// src/run/compare.ts
+var CompareError = class extends Error {
+  name = "CompareError";
+};
+function limiter(n2) {
+  let active = 0;
+  const waiting = [];
+  return async (fn) => {
+    if (active >= n2) await new Promise((r) => waiting.push(r));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+var TAIL_LINES2 = 20;
+var TAIL_LINE_CHARS = 2e3;
+function capLine(line) {
+  if (line.length <= TAIL_LINE_CHARS) return line;
+  let end = line.slice(-TAIL_LINE_CHARS);
+  if (/^[\uDC00-\uDFFF]/.test(end)) end = end.slice(1);
+  return `\u2026${end}`;
+}
+function tailLines(text2, n2 = TAIL_LINES2) {
+  const lines = text2.replace(/\s+$/, "").split(/\r?\n/);
+  return lines.slice(Math.max(0, lines.length - n2)).filter((l, i2, a2) => l !== "" || i2 < a2.length - 1).map(capLine);
+}
+function processFailure(side, o2, timeoutMs) {
+  const tail = tailLines(o2.stderrTail);
+  const escaped = o2.leftovers.length > 0 ? `; left processes behind, killed: ${o2.leftovers.join(", ")}` : "";
+  switch (o2.kind) {
+    case "spawn":
+      return {
+        side,
+        reason: "spawn",
+        message: `could not start the probe: ${o2.error ?? "unknown error"}`,
+        tail
+      };
+    case "timeout":
+      return {
+        side,
+        reason: "timeout",
+        message: `timed out after ${Math.round(timeoutMs / 1e3)} s and was killed${escaped}`,
+        tail
+      };
+    case "signal":
+      if (o2.cancelled) return { side, reason: "cancelled", message: "cancelled", tail };
+      return o2.likelyOom ? {
+        side,
+        reason: "oom",
+        message: `killed by ${o2.signal ?? "SIGKILL"}, likely out of memory${escaped}`,
+        tail
+      } : { side, reason: "signal", message: `killed by ${o2.signal ?? "a signal"}${escaped}`, tail };
+    default:
+      return void 0;
+  }
+}
+function isMissingTarget(scenario2, report) {
+  const err = report.error;
+  if (!err) return false;
+  const module = scenario2.target.spec.split(":")[0] ?? "";
+  if (err.type === "ModuleNotFoundError") {
+    const named = /No module named '([^']+)'/.exec(err.message)?.[1];
+    return named !== void 0 && (module === named || module.startsWith(`${named}.`));
+  }
+  if (err.type === "AttributeError" && scenario2.target.kind === "callable") {
+    const fn = scenario2.target.spec.split(":")[1] ?? "";
+    return err.message.includes(`'${fn.split(".")[0]}'`);
+  }
+  if (err.type === "FileNotFoundError" && scenario2.target.kind === "script") {
+    return err.message.includes(scenario2.target.spec);
+  }
+  return false;
+}
+async function measure(run, side, index, scenario2, mode) {
+  const { opts, reports } = run;
+  const root = run.wt[side];
+  const cache = side === "base" && mode.pass !== "rss" ? run.cache : void 0;
+  const key = cache ? baseCacheKey(
+    run.baseSha,
+    opts.plan,
+    scenario2,
+    { pass: mode.pass, frames: mode.frames, peakSites: mode.peakSites },
+    cache.env
+  ) : void 0;
+  if (cache && key) {
+    const hit = await cache.store.read(key);
+    if (hit) {
+      opts.onProgress?.({ side, scenario: scenario2.name, phase: mode.pass, state: "reused" });
+      return { ok: true, report: hit, reused: true };
+    }
+  }
+  const setupError = await run.setup(side);
+  if (setupError) return { ok: false, missingTarget: false, error: setupError };
+  const result = await run.slot(() => probeOnce(opts, side, root, reports, index, scenario2, mode));
+  if (cache && key && result.ok) await cache.store.write(key, result.report);
+  return result;
+}
+async function probeOnce(opts, side, root, reports, index, scenario2, mode) {
+  if (scenario2.target.kind === "script" && !existsSync4(join5(root, scenario2.target.spec))) {
+    return {
+      ok: false,
+      missingTarget: true,
+      error: {
+        side,
+        reason: "missing",
+        message: `${scenario2.target.spec} does not exist on ${side}`,
+        tail: []
+      }
+    };
+  }
+  const out = join5(reports, `${side}-${index}-${mode.pass}.json`);
+  opts.onProgress?.({ side, scenario: scenario2.name, phase: mode.pass, state: "start" });
+  const run = await runProbe({
+    python: opts.plan.python,
+    probeDir: opts.probeDir,
+    root,
+    target: scenario2.target,
+    out,
+    frames: mode.frames,
+    iterations: scenario2.iterations,
+    warmup: scenario2.warmup,
+    ...scenario2.setupCallable ? { setupCallable: scenario2.setupCallable } : {},
+    peakSites: mode.peakSites,
+    ...mode.peakHint !== void 0 ? { peakHint: mode.peakHint } : {},
+    ...mode.rssOnly ? { rssOnly: true } : {},
+    ...scenario2.memoryLimit !== void 0 ? { memoryLimit: scenario2.memoryLimit } : {},
+    extraEnv: opts.plan.env,
+    timeoutMs: scenario2.timeoutMs,
+    ...opts.signal ? { signal: opts.signal } : {},
+    ...opts.registry ? { registry: opts.registry } : {},
+    ...opts.parentEnv ? { parentEnv: opts.parentEnv } : {}
+  });
+  const result = await classify(side, scenario2, run.outcome, out);
+  opts.onProgress?.({
+    side,
+    scenario: scenario2.name,
+    phase: mode.pass,
+    state: result.ok ? "done" : "failed",
+    ...result.ok ? {} : { message: result.error.message }
+  });
+  return result;
+}
+function overMemoryLimit(side, scenario2, o2, report) {
+  const limit = scenario2.memoryLimit;
+  if (limit === void 0 || o2.kind === "timeout" || o2.cancelled || o2.kind === "spawn") return void 0;
+  const what = `over memory limit (${formatBytes(limit)})`;
+  if (report?.error?.type === "MemoryError") {
+    const tail = report.error.traceback.length > 0 ? report.error.traceback.slice(-TAIL_LINES2) : [];
+    return { side, reason: "memory-limit", message: `${what}: MemoryError`, tail };
+  }
+  const died = o2.kind === "signal" || report === void 0;
+  if (died && (o2.likelyOom || mentionsOutOfMemory(o2.stderrTail))) {
+    const how = o2.kind === "signal" ? `killed by ${o2.signal ?? "a signal"}` : `exit code ${o2.exitCode ?? "none"}`;
+    return { side, reason: "memory-limit", message: `${what}: ${how}`, tail: tailLines(o2.stderrTail) };
+  }
+  return void 0;
+}
+async function classify(side, scenario2, o2, out) {
+  if (o2.kind === "signal" || o2.kind === "exit") {
+    const read2 = o2.kind === "exit" ? await readProbeReport(out) : void 0;
+    const limited = overMemoryLimit(side, scenario2, o2, read2?.ok ? read2.report : void 0);
+    if (limited) return { ok: false, error: limited, missingTarget: false };
+  }
+  const failed = processFailure(side, o2, scenario2.timeoutMs);
+  if (failed) return { ok: false, error: failed, missingTarget: false };
+  const read = await readProbeReport(out);
+  if (!read.ok) {
+    return {
+      ok: false,
+      missingTarget: false,
+      error: {
+        side,
+        reason: read.reason,
+        message: `${read.message} (probe exit code ${o2.exitCode ?? "none"})`,
+        tail: tailLines(o2.stderrTail)
+      }
+    };
+  }
+  const r = read.report;
+  if (r.error || r.exit_code !== 0 || o2.exitCode !== 0) {
+    const message = r.error ? `${r.error.type}: ${r.error.message}`.slice(0, 2e3) : `the benchmark exited with code ${r.exit_code !== 0 ? r.exit_code : o2.exitCode}`;
+    const tail = r.error && r.error.traceback.length > 0 ? r.error.traceback.slice(-TAIL_LINES2) : tailLines(o2.stderrTail);
+    return {
+      ok: false,
+      missingTarget: isMissingTarget(scenario2, r),
+      error: { side, reason: "exit", message, tail }
+    };
+  }
+  return { ok: true, report: r };
+}
+async function both(sequential, a2, b) {
+  if (sequential) {
+    const x = await a2();
+    return [x, await b()];
+  }
+  return Promise.all([a2(), b()]);
+}
+function detailOf(r, reused = false) {
+  return {
+    source: reused ? "reused" : "measured",
+    frames: r.settings.frames,
+    peakSites: r.settings.peak_sites,
+    python: r.python.version,
+    exitCode: r.exit_code,
+    wallTime: r.wall_time
+  };
+}
+function totals2(r) {
+  return { peak: r.peak, retained: r.retained, ...r.leak ? { leak: r.leak.per_iteration } : {} };
+}
+function gcDiff(base, head) {
+  if (!head.gc) return void 0;
+  const growth = /* @__PURE__ */ new Map();
+  for (const g of base?.gc?.growth ?? []) growth.set(g.type, { base: g.delta, head: 0 });
+  for (const g of head.gc.growth) growth.set(g.type, { base: growth.get(g.type)?.base ?? 0, head: g.delta });
+  return {
+    uncollectable: { base: base?.gc?.uncollectable.count ?? 0, head: head.gc.uncollectable.count },
+    cyclic: {
+      base: base?.gc?.cyclic.objects ?? 0,
+      head: head.gc.cyclic.objects,
+      bytes: { base: base?.gc?.cyclic.bytes ?? 0, head: head.gc.cyclic.bytes }
+    },
+    growth: [...growth.entries()].map(([type, v]) => ({ type, base: v.base, head: v.head, delta: v.head - v.base })).filter((g) => g.delta !== 0).sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta) || (x.type < y.type ? -1 : 1)).slice(0, 20)
+  };
+}
+function emptyResult(scenario2) {
+  return {
+    name: scenario2.name,
+    status: "error",
+    base: { peak: 0, retained: 0 },
+    head: { peak: 0, retained: 0 },
+    delta: { peak: 0, retained: 0 },
+    budget: [],
+    sites: [],
+    ...scenario2.iterations > 1 ? { iterations: scenario2.iterations } : {}
+  };
+}
+async function compareScenario(run, index, scenario2) {
+  const opts = run.opts;
+  const plan = opts.plan;
+  const floor = scenario2.minDelta;
+  const cheap = { pass: "cheap", frames: plan.frames, peakSites: false };
+  const [cheapBase, cheapHead] = await both(
+    opts.sequential,
+    () => measure(run, "base", index, scenario2, cheap),
+    () => measure(run, "head", index, scenario2, cheap)
+  );
+  let base = cheapBase;
+  let head = cheapHead;
+  const result = emptyResult(scenario2);
+  if (!head.ok) {
+    result.error = head.missingTarget ? { ...head.error, message: `${head.error.message} (the benchmark does not exist on head)` } : head.error;
+    if (base.ok) {
+      result.base = totals2(base.report);
+      result.detail = { base: detailOf(base.report, base.reused) };
+    } else if (!base.missingTarget) {
+      result.baseError = base.error;
+    }
+    return result;
+  }
+  if (base.ok) {
+    const peakMoved = isBeyondNoise(base.report.peak, head.report.peak, floor);
+    const cheapSites = diffSites(base.report, head.report, floor);
+    const unattributed = cheapSites.sites.some((s) => s.status !== "same" && !isProjectFile2(s.file));
+    const deeper = unattributed && plan.detailFrames > plan.frames;
+    if (peakMoved || deeper) {
+      const frames = deeper ? plan.detailFrames : plan.frames;
+      const detail2 = (side, cheapPeak) => measure(run, side, index, scenario2, {
+        pass: "detail",
+        frames,
+        peakSites: peakMoved,
+        peakHint: cheapPeak
+      });
+      const basePeak = base.report.peak;
+      const headPeak = head.report.peak;
+      const [b2, h22] = await both(
+        opts.sequential,
+        () => detail2("base", basePeak),
+        () => detail2("head", headPeak)
+      );
+      if (!h22.ok) {
+        result.error = { ...h22.error, message: `detail pass: ${h22.error.message}` };
+        return result;
+      }
+      head = h22;
+      if (b2.ok) base = b2;
+      else result.baseError = { ...b2.error, message: `detail pass: ${b2.error.message}` };
+    }
+  }
+  const h2 = head.report;
+  const b = base.ok ? base.report : null;
+  const hTotals = cheapHead.ok ? cheapHead.report : h2;
+  const bTotals = b && cheapBase.ok ? cheapBase.report : b;
+  if (!base.ok && !base.missingTarget) result.baseError = base.error;
+  result.status = b ? "ok" : "no-baseline";
+  result.head = totals2(hTotals);
+  result.base = bTotals ? totals2(bTotals) : { peak: 0, retained: 0 };
+  result.detail = {
+    head: detailOf(h2),
+    ...b ? { base: detailOf(b, base.ok && base.reused === true && (!cheapBase.ok || cheapBase.reused === true)) } : {}
+  };
+  if (opts.rss) {
+    const rssMode = { pass: "rss", frames: 1, peakSites: false, rssOnly: true };
+    const [rb, rh] = await both(
+      opts.sequential,
+      () => b ? measure(run, "base", index, scenario2, rssMode) : Promise.resolve(null),
+      () => measure(run, "head", index, scenario2, rssMode)
+    );
+    if (rh?.ok && rh.report.rss !== null) result.head.rss = rh.report.rss;
+    if (rb?.ok && rb.report.rss !== null) result.base.rss = rb.report.rss;
+  }
+  const diff = diffSites(b, h2, floor);
+  result.sites = diff.sites;
+  result.sameSites = diff.sameSites;
+  result.delta = {
+    peak: result.head.peak - result.base.peak,
+    retained: result.head.retained - result.base.retained,
+    ...result.head.leak !== void 0 ? { leak: result.head.leak - (result.base.leak ?? 0) } : {},
+    ...result.head.rss !== void 0 && result.base.rss !== void 0 ? { rss: result.head.rss - result.base.rss } : {}
+  };
+  result.budget = checkBudgets(scenario2.budgets, b ? result.base : void 0, result.head, floor);
+  const gc2 = gcDiff(bTotals, hTotals);
+  if (gc2) result.gc = gc2;
+  return result;
+}
+function lazySetups(opts, wt, slot) {
+  const started = {};
+  const command = opts.plan.setup;
+  const one = async (side) => {
+    if (!command) return void 0;
+    opts.onProgress?.({ side, phase: "setup", state: "start" });
+    const o2 = await runSetup({
+      command,
+      cwd: wt[side],
+      extraEnv: opts.plan.env,
+      timeoutMs: Math.max(...opts.plan.scenarios.map((s) => s.timeoutMs)),
+      ...opts.signal ? { signal: opts.signal } : {},
+      ...opts.registry ? { registry: opts.registry } : {},
+      ...opts.parentEnv ? { parentEnv: opts.parentEnv } : {}
+    });
+    const why = describeSetupFailure(command, o2);
+    opts.onProgress?.({
+      side,
+      phase: "setup",
+      state: why ? "failed" : "done",
+      ...why ? { message: why } : {}
+    });
+    return why ? { side, reason: "setup", message: why, tail: tailLines(o2.stderrTail || o2.stdoutTail) } : void 0;
+  };
+  return (side) => started[side] ??= slot(() => one(side));
+}
+async function openCache(opts, cwd) {
+  if (opts.cacheDir === void 0) return void 0;
+  const python = await interpreterVersion(opts.plan.python, cwd, opts.parentEnv);
+  if (python === void 0) return void 0;
+  const probe = await probeFingerprint(opts.probeDir).catch(() => void 0);
+  if (probe === void 0) return void 0;
+  return { store: new BaseCache(opts.cacheDir), env: { python, probe } };
+}
+async function compare(opts) {
+  let baseSha;
+  let headSha;
+  try {
+    baseSha = await resolveCommit(opts.git, opts.baseRef);
+    headSha = await resolveCommit(opts.git, opts.headRef);
+  } catch (e) {
+    throw new CompareError(e.message);
+  }
+  const wt = await makeWorktrees(opts.git, {
+    baseSha,
+    headSha,
+    ...opts.tmpParent ? { parent: opts.tmpParent } : {}
+  }).catch((e) => {
+    throw new CompareError(`could not check out base and head: ${e.message}`);
+  });
+  try {
+    const reports = join5(wt.root, "reports");
+    await mkdir2(reports, { recursive: true });
+    const slot = limiter(opts.sequential ? 1 : 2);
+    const run = {
+      opts,
+      wt,
+      reports,
+      baseSha,
+      slot,
+      setup: lazySetups(opts, wt, slot),
+      cache: await openCache(opts, wt.head)
+    };
+    const selected = opts.shard ? selectShard(opts.plan.scenarios, opts.shard) : opts.plan.scenarios.map((item, position) => ({ item, position }));
+    const settled = await Promise.allSettled(
+      selected.map(({ item, position }) => compareScenario(run, position, item))
+    );
+    if (opts.signal?.aborted) throw new CompareError("cancelled");
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    const scenarios = settled.map((r) => r.value);
+    const python = scenarios.map((s) => s.detail?.head?.python ?? s.detail?.base?.python).find(Boolean);
+    return {
+      schema: "memdelta/compare@1",
+      verdict: overallVerdict(scenarios),
+      base: { ref: opts.refNames?.base ?? opts.baseRef, sha: baseSha },
+      head: { ref: opts.refNames?.head ?? opts.headRef, sha: headSha },
+      scenarios,
+      ...opts.shard ? {
+        shard: {
+          ...opts.shard,
+          total: opts.plan.scenarios.length,
+          positions: selected.map((x) => x.position)
+        }
+      } : {},
+      settings: {
+        ...python ? { python } : {},
+        frames: opts.plan.frames,
+        minDelta: opts.plan.scenarios[0]?.minDelta ?? { bytes: 0, percent: 0 },
+        memdeltaVersion: opts.memdeltaVersion,
+        ...opts.repositoryUrl ? { repositoryUrl: opts.repositoryUrl } : {},
+        ...opts.command ? { command: opts.command } : {}
+      }
+    };
+  } finally {
+    await wt.dispose();
+  }
+}
+
+// src/run/describe.ts
+function quoteArg(a2) {
+  return /^[\w@%+=:,./-]+$/.test(a2) ? a2 : `'${a2.replace(/'/g, `'\\''`)}'`;
+}
+function reproduceCommand(a2, base, head) {
+  const words = ["npx", "memdelta", "compare", "--base", base, "--head", head];
+  if (a2.config) words.push("--config", a2.config);
+  if (a2.run) words.push("--run", a2.run);
+  if (a2.name) words.push("--name", a2.name);
+  if (a2.iterations) words.push("--iterations", a2.iterations);
+  if (a2.warmup) words.push("--warmup", a2.warmup);
+  if (a2.setup) words.push("--setup", a2.setup);
+  if (a2.frames) words.push("--frames", a2.frames);
+  for (const b of a2.budgets) words.push("--budget", b);
+  if (a2.minDelta) words.push("--min-delta", a2.minDelta);
+  if (a2.memoryLimit) words.push("--memory-limit", a2.memoryLimit);
+  return words.map(quoteArg).join(" ");
+}
+function progressLine(p) {
+  const what = p.scenario ? `${p.phase} ${cleanTerminal(p.scenario, LIMITS.name)}` : p.phase;
+  if (p.state === "start") return `  ${p.side.padEnd(4)} ${what} ...`;
+  if (p.state === "reused") return `  ${p.side.padEnd(4)} ${what}: reused from the cache`;
+  if (p.state === "failed")
+    return `  ${p.side.padEnd(4)} ${what}: failed (${cleanTerminal(p.message ?? "", 200)})`;
+  return void 0;
 }
 
 // src/run/remote.ts
@@ -38385,7 +38646,9 @@ var USAGE = `Usage:
   memdelta compare [--repo DIR] [--base REF] [--head REF]
                    [--config FILE | --run TARGET [--name NAME] [--iterations N] [--warmup N]]
                    [--setup CMD] [--python PATH] [--frames N] [--budget RULE]... [--min-delta FLOOR]
-                   [--timeout SECONDS] [--memory-limit SIZE] [--json FILE] [--markdown FILE] [--sequential] [--rss] [--no-color] [--quiet]
+                   [--timeout SECONDS] [--memory-limit SIZE] [--json FILE] [--markdown FILE]
+                   [--cache DIR | --no-cache] [--shard I/N] [--sequential] [--rss] [--no-color] [--quiet]
+  memdelta aggregate [--json FILE] [--markdown FILE] [--no-color] REPORT...
   memdelta render --report FILE [--markdown | --terminal] [--no-color]
   memdelta probe [--python PATH] -- PROBE-ARGS...
   memdelta --help | --version
@@ -38408,6 +38671,8 @@ var COMPARE_VALUES = {
   "--min-delta": "minDelta",
   "--timeout": "timeout",
   "--memory-limit": "memoryLimit",
+  "--cache": "cache",
+  "--shard": "shard",
   "--json": "json",
   "--markdown": "markdown"
 };
@@ -38421,6 +38686,7 @@ function parseCompare(argv) {
     head: "HEAD",
     budgets: [],
     sequential: false,
+    noCache: false,
     rss: false,
     quiet: false
   };
@@ -38442,6 +38708,9 @@ function parseCompare(argv) {
     switch (opt) {
       case "--budget":
         args.budgets.push(value());
+        break;
+      case "--no-cache":
+        args.noCache = true;
         break;
       case "--sequential":
         args.sequential = true;
@@ -38465,7 +38734,36 @@ function parseCompare(argv) {
   }
   if (args.config !== void 0 && args.run !== void 0)
     throw new UsageError("use either --config or --run, not both");
+  if (args.shard !== void 0) {
+    try {
+      parseShard(args.shard);
+    } catch (e) {
+      throw new UsageError(`--shard: ${e.message}`);
+    }
+  }
+  if (args.cache !== void 0 && args.noCache)
+    throw new UsageError("use either --cache DIR or --no-cache, not both");
   return args;
+}
+function parseAggregate(argv) {
+  const reports = [];
+  const out = {};
+  for (let i2 = 0; i2 < argv.length; i2++) {
+    const [opt, inline2] = splitEquals(argv[i2]);
+    if (opt === "--json" || opt === "--markdown") {
+      const v = inline2 ?? argv[++i2];
+      if (v === void 0) throw new UsageError(`${opt} needs a value`);
+      out[opt === "--json" ? "json" : "markdown"] = v;
+    } else if (opt === "--no-color") out.color = false;
+    else if (opt === "--") reports.push(...argv.slice(i2 + 1));
+    else if (opt.startsWith("-"))
+      throw new UsageError(`unknown option ${JSON.stringify(opt.slice(0, 60))} for aggregate`);
+    else reports.push(opt);
+    if (opt === "--") break;
+  }
+  if (reports.length === 0)
+    throw new UsageError("aggregate needs the partial reports: memdelta aggregate --json OUT REPORT...");
+  return { command: "aggregate", reports, ...out };
 }
 function parseArgs(argv) {
   const [first, ...rest] = argv;
@@ -38490,6 +38788,7 @@ function parseArgs(argv) {
     if (!report) throw new UsageError("render needs --report FILE (a JSON compare report)");
     return { command: "render", report, format: format2, ...color !== void 0 ? { color } : {} };
   }
+  if (first === "aggregate") return parseAggregate(rest);
   if (first === "probe") {
     let python = "python3";
     let i2 = 0;
@@ -38507,7 +38806,7 @@ function parseArgs(argv) {
     return { command: "probe", python, rest: rest.slice(i2) };
   }
   throw new UsageError(
-    `unknown command ${JSON.stringify(first.slice(0, 60))} (use compare, render or probe)`
+    `unknown command ${JSON.stringify(first.slice(0, 60))} (use compare, aggregate, render or probe)`
   );
 }
 
@@ -38569,6 +38868,8 @@ async function runCompare(a2, io) {
       probeDir: defaultProbeDir(),
       sequential: a2.sequential,
       rss: a2.rss,
+      ...a2.shard !== void 0 ? { shard: parseShard(a2.shard) } : {},
+      ...a2.noCache ? {} : { cacheDir: a2.cache !== void 0 ? resolve2(io.cwd, a2.cache) : defaultCacheDir(io.env) },
       registry: defaultCleanups,
       parentEnv: io.env,
       onProgress: (p) => {
@@ -38614,11 +38915,42 @@ async function failedCompare(message, a2, io) {
   return 2;
 }
 async function runRender(path10, format2, color, io) {
-  const report = parseCompareReport(await readFile2(resolve2(io.cwd, path10), "utf8"));
+  const report = parseCompareReport(await readFile3(resolve2(io.cwd, path10), "utf8"));
   io.stdout.write(
     format2 === "markdown" ? renderMarkdown(report) : renderTerminal(report, { color: useColor(io, io.stdout, color) })
   );
   return 0;
+}
+async function runAggregate(cmd, io) {
+  const parts = [];
+  for (const file2 of cmd.reports) {
+    try {
+      const text2 = await readCappedReport(resolve2(io.cwd, file2));
+      parts.push({ name: file2, report: parseCompareReport(text2) });
+    } catch (e) {
+      throw new AggregateInputError(`${file2}: ${e.message}`);
+    }
+  }
+  const report = aggregateReports(parts);
+  if (report.verdict === "error" && report.error) io.stderr.write(`memdelta: ${report.error}
+`);
+  return publish(report, cmd, io);
+}
+var AggregateInputError = class extends Error {
+  name = "AggregateInputError";
+};
+async function readCappedReport(path10) {
+  const h2 = await open4(path10, "r").catch((e) => {
+    throw new Error(`cannot be read (${e.code ?? e.message})`);
+  });
+  try {
+    const st = await h2.stat();
+    if (!st.isFile()) throw new Error("is not a regular file");
+    if (st.size > MAX_COMPARE_REPORT_BYTES) throw new Error(`is over ${MAX_COMPARE_REPORT_BYTES} bytes`);
+    return await h2.readFile("utf8");
+  } finally {
+    await h2.close();
+  }
 }
 function runProbeCommand(python, rest) {
   return new Promise((done) => {
@@ -38649,6 +38981,8 @@ async function runCli(argv, io) {
         return await runRender(cmd.report, cmd.format, cmd.color, io);
       case "probe":
         return await runProbeCommand(cmd.python, cmd.rest);
+      case "aggregate":
+        return await runAggregate(cmd, io);
       case "compare":
         compareArgs = cmd.args;
         return await runCompare(cmd.args, io);

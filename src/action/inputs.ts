@@ -7,14 +7,18 @@ import * as core from '@actions/core';
 import { markerFor } from './comment.js';
 import { parseMemoryLimit, parseNoiseFloor, parseTimeout } from '../plan/config.js';
 import { parseRule } from '../plan/budget.js';
+import { parseShard, type ShardSpec } from '../plan/shard.js';
 import { DEFAULT_ACCEPT_LABEL } from '../render/model.js';
 
 /** When to write the sticky comment. */
 export type CommentMode = 'always' | 'on-change' | 'on-regression' | 'never';
 /** The verdict from which the step fails: `fail` (over a fail budget), `warn` (any budget), `never`. */
 export type FailOn = 'fail' | 'warn' | 'never';
-/** `run`: compare and publish; `measure`: compare and write the report, no comment; `comment`: publish a report. */
-export type ActionMode = 'run' | 'measure' | 'comment';
+/**
+ * `run`: compare and publish; `measure`: compare and write the report, no comment; `comment`: publish a report;
+ * `aggregate`: merge the partial reports of a sharded run and publish them as one.
+ */
+export type ActionMode = 'run' | 'measure' | 'comment' | 'aggregate';
 
 /** Validated settings of one action run. */
 export interface ActionInputs {
@@ -37,6 +41,8 @@ export interface ActionInputs {
   timeout: string | undefined;
   /** Address-space limit per probe run, such as `4GiB`. */
   memoryLimit: string | undefined;
+  /** Reuse base reports across runs through GitHub's cache. */
+  cache: boolean;
   comment: CommentMode;
   commentKey: string;
   failOn: FailOn;
@@ -45,6 +51,10 @@ export interface ActionInputs {
   mode: ActionMode;
   /** Where mode `measure` writes the report and mode `comment` reads it, relative to the workspace. */
   reportFile: string;
+  /** `i/n`: compare only this slice of the scenarios (modes run and measure). */
+  shard: ShardSpec | undefined;
+  /** Mode `aggregate`: the folder holding the partial reports, relative to the workspace. */
+  reports: string;
   allowUntrustedCheckout: boolean;
 }
 
@@ -132,7 +142,14 @@ function checked<T>(name: string, fn: () => T): T {
  * @throws InputError naming the first input that cannot be used
  */
 export function readInputs(read: InputReader = (name) => core.getInput(name)): ActionInputs {
-  const mode = oneOf(read, 'mode', ['run', 'measure', 'comment'] as const, 'run');
+  const mode = oneOf(read, 'mode', ['run', 'measure', 'comment', 'aggregate'] as const, 'run');
+  const shardText = optional(read, 'shard');
+  const shard = shardText !== undefined ? checked('shard', () => parseShard(shardText)) : undefined;
+  if (shard !== undefined && mode !== 'measure') {
+    throw new InputError(
+      `Input "shard" needs mode "measure": each shard writes a partial report, and a job with mode "aggregate" publishes them as one (see docs/sharding.md).`,
+    );
+  }
   const config = optional(read, 'config');
   const run = optional(read, 'run');
   if (config !== undefined && run !== undefined) {
@@ -186,6 +203,7 @@ export function readInputs(read: InputReader = (name) => core.getInput(name)): A
     frames: count(read, 'frames', 1, 100),
     timeout,
     memoryLimit,
+    cache: bool(read, 'cache', true),
     comment,
     commentKey,
     failOn: oneOf(read, 'fail-on', ['fail', 'warn', 'never'] as const, 'fail'),
@@ -193,6 +211,8 @@ export function readInputs(read: InputReader = (name) => core.getInput(name)): A
     annotations: bool(read, 'annotations', true),
     mode,
     reportFile: relativePath(read, 'report-file', 'memdelta-report.json'),
+    shard,
+    reports: relativePath(read, 'reports', 'memdelta-reports'),
     allowUntrustedCheckout: bool(read, 'allow-untrusted-checkout', false),
   };
 }

@@ -8,14 +8,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import * as core from '@actions/core';
+import { restoreBaseCache, saveBaseCache } from './cache.js';
 import { markerFor, CommentPermissionError, upsertStickyComment } from './comment.js';
 import { guardCommandFiles } from './command-files.js';
 import { redact, secretValues } from './redact.js';
-import { readEvent, resolveCompareTarget, resolveWorkflowRunPull, type PullRequestRef } from './event.js';
+import {
+  pullFromPayload,
+  readEvent,
+  resolveCompareTarget,
+  resolveWorkflowRunPull,
+  type PullRequestRef,
+} from './event.js';
 import { readInputs, type ActionInputs } from './inputs.js';
 import { createOctokit, type GitHubClient } from './octokit.js';
 import {
@@ -30,6 +37,7 @@ import {
 import { GITHUB_COMMENT_LIMIT } from './truncate.js';
 import type { PlanFlags } from '../plan/config.js';
 import { renderMarkdown } from '../render/markdown.js';
+import { ShardMergeError, aggregateReports } from '../report/aggregate.js';
 import { MAX_COMPARE_REPORT_BYTES, parseCompareReport } from '../report/compare-schema.js';
 import type { CompareReport, Verdict } from '../report/types.js';
 import { defaultCleanups } from '../run/cleanup.js';
@@ -38,6 +46,7 @@ import { progressLine, reproduceCommand } from '../run/describe.js';
 import { makeGit } from '../run/git.js';
 import { loadPlan, writeAtomic } from '../run/load-plan.js';
 import { defaultProbeDir } from '../run/probe.js';
+import { resolveCommit } from '../run/worktree.js';
 import { VERSION } from '../version.js';
 
 /** Room left in a comment for the marker and run line that the sticky comment adds in front. */
@@ -263,6 +272,14 @@ async function measureAndPublish(inputs: ActionInputs, io: ActionIo): Promise<st
   // Taken before any pull request code runs (the setup command included), put back after the last of it.
   const restoreCommandFiles = await guardCommandFiles(io.env);
   const uninstall = defaultCleanups.install();
+  // Base reports are deterministic: restored before the compare, saved after (docs/config.md, "Base cache").
+  const cacheDir = inputs.cache ? join(io.env['RUNNER_TEMP'] || tmpdir(), 'memdelta-base-cache') : undefined;
+  const runnerOs = io.env['RUNNER_OS'] || process.platform;
+  const knownBase = cacheDir ? await resolveCommit(git, target.base).catch(() => undefined) : undefined;
+  const restored =
+    cacheDir && knownBase
+      ? await restoreBaseCache(cacheDir, knownBase, runnerOs, (m) => core.info(m))
+      : undefined;
   try {
     const plan = await loadPlan({
       repo: dir,
@@ -288,8 +305,14 @@ async function measureAndPublish(inputs: ActionInputs, io: ActionIo): Promise<st
         },
         memdeltaVersion: VERSION,
         ...(url ? { repositoryUrl: url } : {}),
+        ...(cacheDir ? { cacheDir } : {}),
+        ...(inputs.shard ? { shard: inputs.shard } : {}),
       }),
     );
+    if (cacheDir && report.base.sha) {
+      const matched = report.base.sha === knownBase ? restored : undefined;
+      await saveBaseCache(cacheDir, report.base.sha, runnerOs, matched, (m) => core.info(m));
+    }
     if (report.settings) {
       report.settings.command = reproduceCommand(
         { ...inputs, budgets: inputs.budgets },
@@ -383,6 +406,100 @@ async function commentOnly(inputs: ActionInputs, io: ActionIo): Promise<string |
   });
 }
 
+/** Most partial reports read in mode aggregate (one per shard; shards are at most 256). */
+const MAX_PARTIAL_REPORTS = 1000;
+
+/** The `.json` files in `dir` and one folder down (download-artifact puts each artifact in its own folder). */
+async function partialReportFiles(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  const walk = async (at: string, depth: number) => {
+    let entries;
+    try {
+      entries = await readdir(at, { withFileTypes: true });
+    } catch (e) {
+      if (depth > 0) return;
+      throw new ActionError(
+        `Input "reports": cannot read the folder ${at} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); download the shards' report artifacts into it first (see docs/sharding.md).`,
+      );
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      // Symbolic links are not followed: the folder holds downloaded, untrusted files.
+      if (e.isFile() && e.name.endsWith('.json')) files.push(join(at, e.name));
+      else if (e.isDirectory() && depth === 0) await walk(join(at, e.name), 1);
+      if (files.length > MAX_PARTIAL_REPORTS)
+        throw new ActionError(`Input "reports": over ${MAX_PARTIAL_REPORTS} report files in ${dir}.`);
+    }
+  };
+  await walk(dir, 0);
+  return files;
+}
+
+/**
+ * Mode aggregate: merges the partial reports of a sharded run into one report and publishes it as one comment and
+ * one summary. Each partial report is untrusted data, validated before it is merged. On a pull_request event the
+ * step gates like mode run; on workflow_run (the fork-PR pattern) it only publishes, like mode comment.
+ */
+async function aggregateAndPublish(inputs: ActionInputs, io: ActionIo): Promise<string | undefined> {
+  const workspace = io.env['GITHUB_WORKSPACE'] || process.cwd();
+  const event = await readEvent(io.env);
+  const dir = resolve(workspace, inputs.reports);
+  const files = await partialReportFiles(dir);
+  if (files.length === 0) {
+    throw new ActionError(
+      `Input "reports": no .json report in ${inputs.reports}; download the shards' report artifacts into it first (see docs/sharding.md).`,
+    );
+  }
+  const parts = [];
+  for (const file of files) {
+    const name = relative(workspace, file).split(sep).join('/');
+    try {
+      parts.push({ name, report: parseCompareReport(await readCapped(file)) });
+    } catch (e) {
+      throw new ActionError(`${name}: ${(e as Error).message}`);
+    }
+  }
+  let merged: CompareReport;
+  try {
+    merged = aggregateReports(parts);
+  } catch (e) {
+    if (e instanceof ShardMergeError)
+      throw new ActionError(`Cannot aggregate the reports in ${inputs.reports}: ${e.message}`);
+    throw e;
+  }
+  const report = redact(merged, secretValues(io.env, inputs.githubToken));
+  const url = repositoryUrl(io.env);
+  if (report.settings) {
+    if (url) report.settings.repositoryUrl = url;
+    else delete report.settings.repositoryUrl;
+  }
+  core.info(
+    `memdelta: aggregated ${parts.length} partial report(s), ${report.scenarios.length} scenario(s).`,
+  );
+  let pull: PullRequestRef | undefined;
+  let trusted = false;
+  if (event.name === 'workflow_run') {
+    pull = await resolveWorkflowRunPull(event, makeClient(inputs, io.env), repoOf(io.env));
+  } else if (event.name === 'pull_request') {
+    pull = pullFromPayload(event.payload);
+    trusted = true;
+  } else {
+    trusted = true;
+  }
+  const reportPath = join(scratchDir(io.env), 'memdelta-report.json');
+  await mkdir(dirname(reportPath), { recursive: true });
+  await writeAtomic(reportPath, JSON.stringify(report, null, 2) + '\n');
+  const prefix = inputs.workingDirectory === '.' ? '' : inputs.workingDirectory.replace(/\/+$/, '');
+  return publish(inputs, io, {
+    report,
+    reportPath,
+    pull,
+    gate: trusted,
+    commentAllowed: true,
+    annotatePrefix: trusted ? prefix : undefined,
+  });
+}
+
 /**
  * Runs the action. Returns normally when the step passes; throws with an actionable message when it must fail
  * (after publishing whatever could be published). The entry turns the throw into `core.setFailed`.
@@ -392,6 +509,10 @@ export async function runAction(io: ActionIo): Promise<void> {
   // The runner masks these in the log from now on; redact() keeps them out of everything published.
   for (const secret of secretValues(io.env, inputs.githubToken)) core.setSecret(secret);
   const failure =
-    inputs.mode === 'comment' ? await commentOnly(inputs, io) : await measureAndPublish(inputs, io);
+    inputs.mode === 'comment'
+      ? await commentOnly(inputs, io)
+      : inputs.mode === 'aggregate'
+        ? await aggregateAndPublish(inputs, io)
+        : await measureAndPublish(inputs, io);
   if (failure) throw new ActionError(failure);
 }

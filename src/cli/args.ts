@@ -2,6 +2,7 @@
  * Command-line parsing for `memdelta`. Hand-written rather than `util.parseArgs` because a target's own words
  * (`--run "-m pkg.mod --flag"`) must reach the target verbatim, never be taken for memdelta's options.
  */
+import { parseShard } from '../plan/shard.js';
 
 /** Raised for a command line that cannot be understood; printed with the usage hint, exit status 2. */
 export class UsageError extends Error {
@@ -25,6 +26,12 @@ export interface CompareArgs {
   minDelta?: string;
   timeout?: string;
   memoryLimit?: string;
+  /** `--cache DIR`: the base-report cache folder; undefined: the default folder. */
+  cache?: string;
+  /** `--no-cache`: measure base every time. */
+  noCache: boolean;
+  /** `--shard i/n`: only this slice of the scenarios (checked when parsed). */
+  shard?: string;
   json?: string;
   markdown?: string;
   sequential: boolean;
@@ -37,6 +44,7 @@ export interface CompareArgs {
 export type Command =
   | { command: 'compare'; args: CompareArgs }
   | { command: 'render'; report: string; format: 'markdown' | 'terminal'; color?: boolean }
+  | { command: 'aggregate'; reports: string[]; json?: string; markdown?: string; color?: boolean }
   | { command: 'probe'; python: string; rest: string[] }
   | { command: 'help' }
   | { command: 'version' };
@@ -45,7 +53,9 @@ export const USAGE = `Usage:
   memdelta compare [--repo DIR] [--base REF] [--head REF]
                    [--config FILE | --run TARGET [--name NAME] [--iterations N] [--warmup N]]
                    [--setup CMD] [--python PATH] [--frames N] [--budget RULE]... [--min-delta FLOOR]
-                   [--timeout SECONDS] [--memory-limit SIZE] [--json FILE] [--markdown FILE] [--sequential] [--rss] [--no-color] [--quiet]
+                   [--timeout SECONDS] [--memory-limit SIZE] [--json FILE] [--markdown FILE]
+                   [--cache DIR | --no-cache] [--shard I/N] [--sequential] [--rss] [--no-color] [--quiet]
+  memdelta aggregate [--json FILE] [--markdown FILE] [--no-color] REPORT...
   memdelta render --report FILE [--markdown | --terminal] [--no-color]
   memdelta probe [--python PATH] -- PROBE-ARGS...
   memdelta --help | --version
@@ -69,6 +79,8 @@ const COMPARE_VALUES: Record<string, keyof CompareArgs> = {
   '--min-delta': 'minDelta',
   '--timeout': 'timeout',
   '--memory-limit': 'memoryLimit',
+  '--cache': 'cache',
+  '--shard': 'shard',
   '--json': 'json',
   '--markdown': 'markdown',
 };
@@ -85,6 +97,7 @@ function parseCompare(argv: readonly string[]): CompareArgs {
     head: 'HEAD',
     budgets: [],
     sequential: false,
+    noCache: false,
     rss: false,
     quiet: false,
   };
@@ -106,6 +119,9 @@ function parseCompare(argv: readonly string[]): CompareArgs {
     switch (opt) {
       case '--budget':
         args.budgets.push(value());
+        break;
+      case '--no-cache':
+        args.noCache = true;
         break;
       case '--sequential':
         args.sequential = true;
@@ -129,7 +145,37 @@ function parseCompare(argv: readonly string[]): CompareArgs {
   }
   if (args.config !== undefined && args.run !== undefined)
     throw new UsageError('use either --config or --run, not both');
+  if (args.shard !== undefined) {
+    try {
+      parseShard(args.shard);
+    } catch (e) {
+      throw new UsageError(`--shard: ${(e as Error).message}`);
+    }
+  }
+  if (args.cache !== undefined && args.noCache)
+    throw new UsageError('use either --cache DIR or --no-cache, not both');
   return args;
+}
+
+function parseAggregate(argv: readonly string[]): Command {
+  const reports: string[] = [];
+  const out: { json?: string; markdown?: string; color?: boolean } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const [opt, inline] = splitEquals(argv[i] as string);
+    if (opt === '--json' || opt === '--markdown') {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`${opt} needs a value`);
+      out[opt === '--json' ? 'json' : 'markdown'] = v;
+    } else if (opt === '--no-color') out.color = false;
+    else if (opt === '--') reports.push(...argv.slice(i + 1));
+    else if (opt.startsWith('-'))
+      throw new UsageError(`unknown option ${JSON.stringify(opt.slice(0, 60))} for aggregate`);
+    else reports.push(opt);
+    if (opt === '--') break;
+  }
+  if (reports.length === 0)
+    throw new UsageError('aggregate needs the partial reports: memdelta aggregate --json OUT REPORT...');
+  return { command: 'aggregate', reports, ...out };
 }
 
 /** Parses `memdelta` arguments (without `node` and the script path). */
@@ -156,6 +202,7 @@ export function parseArgs(argv: readonly string[]): Command {
     if (!report) throw new UsageError('render needs --report FILE (a JSON compare report)');
     return { command: 'render', report, format, ...(color !== undefined ? { color } : {}) };
   }
+  if (first === 'aggregate') return parseAggregate(rest);
   if (first === 'probe') {
     let python = 'python3';
     let i = 0;
@@ -173,6 +220,6 @@ export function parseArgs(argv: readonly string[]): Command {
     return { command: 'probe', python, rest: rest.slice(i) };
   }
   throw new UsageError(
-    `unknown command ${JSON.stringify(first.slice(0, 60))} (use compare, render or probe)`,
+    `unknown command ${JSON.stringify(first.slice(0, 60))} (use compare, aggregate, render or probe)`,
   );
 }

@@ -3,14 +3,17 @@
  * exits 0 within budget, 1 over budget (verdict fail), 2 when it could not compare (verdict error). Warnings exit 0.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Plan } from '../plan/types.js';
 import { renderMarkdown } from '../render/markdown.js';
 import { renderTerminal } from '../render/terminal.js';
-import { parseCompareReport } from '../report/compare-schema.js';
+import { MAX_COMPARE_REPORT_BYTES, parseCompareReport } from '../report/compare-schema.js';
 import type { CompareReport, Verdict } from '../report/types.js';
 import { defaultCleanups } from '../run/cleanup.js';
+import { parseShard } from '../plan/shard.js';
+import { aggregateReports } from '../report/aggregate.js';
+import { defaultCacheDir } from '../run/base-cache.js';
 import { compare } from '../run/compare.js';
 import { progressLine, reproduceCommand } from '../run/describe.js';
 import { makeGit } from '../run/git.js';
@@ -91,6 +94,10 @@ async function runCompare(a: CompareArgs, io: CliIo): Promise<number> {
       probeDir: defaultProbeDir(),
       sequential: a.sequential,
       rss: a.rss,
+      ...(a.shard !== undefined ? { shard: parseShard(a.shard) } : {}),
+      ...(a.noCache
+        ? {}
+        : { cacheDir: a.cache !== undefined ? resolve(io.cwd, a.cache) : defaultCacheDir(io.env) }),
       registry: defaultCleanups,
       parentEnv: io.env,
       onProgress: (p) => {
@@ -156,6 +163,45 @@ async function runRender(
   return 0;
 }
 
+/** `memdelta aggregate`: merges the partial reports of a sharded run, each validated as untrusted data. */
+async function runAggregate(
+  cmd: { reports: string[]; json?: string; markdown?: string; color?: boolean },
+  io: CliIo,
+): Promise<number> {
+  const parts = [];
+  for (const file of cmd.reports) {
+    try {
+      const text = await readCappedReport(resolve(io.cwd, file));
+      parts.push({ name: file, report: parseCompareReport(text) });
+    } catch (e) {
+      throw new AggregateInputError(`${file}: ${(e as Error).message}`);
+    }
+  }
+  const report = aggregateReports(parts);
+  if (report.verdict === 'error' && report.error) io.stderr.write(`memdelta: ${report.error}\n`);
+  return publish(report, cmd, io);
+}
+
+/** A partial report that cannot be read or trusted; the message names the file. */
+class AggregateInputError extends Error {
+  override readonly name = 'AggregateInputError';
+}
+
+/** Reads a report file with the compare report's size cap checked before reading. */
+async function readCappedReport(path: string): Promise<string> {
+  const h = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`cannot be read (${e.code ?? e.message})`);
+  });
+  try {
+    const st = await h.stat();
+    if (!st.isFile()) throw new Error('is not a regular file');
+    if (st.size > MAX_COMPARE_REPORT_BYTES) throw new Error(`is over ${MAX_COMPARE_REPORT_BYTES} bytes`);
+    return await h.readFile('utf8');
+  } finally {
+    await h.close();
+  }
+}
+
 function runProbeCommand(python: string, rest: string[]): Promise<number> {
   return new Promise((done) => {
     const child = spawn(python, ['-m', 'memdelta_probe', ...rest], {
@@ -186,6 +232,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await runRender(cmd.report, cmd.format, cmd.color, io);
       case 'probe':
         return await runProbeCommand(cmd.python, cmd.rest);
+      case 'aggregate':
+        return await runAggregate(cmd, io);
       case 'compare':
         compareArgs = cmd.args;
         return await runCompare(cmd.args, io);

@@ -91,6 +91,15 @@ const compareReport = z.strictObject({
   head: z.strictObject({ ref: str(1000), sha }),
   scenarios: z.array(scenario).max(10_000),
   error: str(10_000).optional(),
+  shard: z
+    .strictObject({
+      index: z.number().int().min(1).max(1000),
+      count: z.number().int().min(1).max(1000),
+      total: z.number().int().min(0).max(10_000),
+      positions: z.array(z.number().int().min(0).max(10_000)).max(10_000),
+    })
+    .refine((s) => s.index <= s.count, 'index is larger than count')
+    .optional(),
   settings: z
     .strictObject({
       python: str(64).optional(),

@@ -182,6 +182,11 @@ export interface CompareReport {
   scenarios: ScenarioResult[];
   /** Why nothing could be compared (verdict `error` before any scenario ran). */
   error?: string;
+  /**
+   * Set on the partial report of one shard (`--shard i/n`): which slice it is, how many scenarios the whole plan
+   * has, and the position in the plan of each scenario listed (so `memdelta aggregate` can merge shards in order).
+   */
+  shard?: { index: number; count: number; total: number; positions: number[] };
   /** Settings that reproduce the run; rendered in the footer. */
   settings?: {
     python?: string;

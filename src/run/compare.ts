@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { selectShard, type ShardSpec } from '../plan/shard.js';
 import type { Plan, Scenario } from '../plan/types.js';
 import { diffSites, isProjectFile } from '../report/diff.js';
 import type {
@@ -23,6 +24,14 @@ import type { CleanupRegistry } from './cleanup.js';
 import type { Git } from './git.js';
 import { mentionsOutOfMemory } from './memory-limit.js';
 import type { ProcessOutcome } from './process.js';
+import {
+  BaseCache,
+  baseCacheKey,
+  interpreterVersion,
+  probeFingerprint,
+  type CacheEnvironment,
+  type CachePass,
+} from './base-cache.js';
 import { runProbe } from './probe.js';
 import { readProbeReport } from './read-report.js';
 import { describeSetupFailure, runSetup } from './setup.js';
@@ -33,7 +42,8 @@ export interface Progress {
   side: 'base' | 'head';
   scenario?: string;
   phase: 'setup' | 'cheap' | 'detail' | 'rss';
-  state: 'start' | 'done' | 'failed';
+  /** `reused`: a base pass served from the base-report cache. */
+  state: 'start' | 'done' | 'failed' | 'reused';
   message?: string;
 }
 
@@ -61,6 +71,10 @@ export interface CompareOptions {
   command?: string;
   /** Refs as the user named them, for the report; default the refs given. */
   refNames?: { base: string; head: string };
+  /** Folder of the base-report cache (see base-cache.ts); undefined: every base pass is measured. */
+  cacheDir?: string;
+  /** Run only this slice of the scenarios and write a partial report (see plan/shard.ts). */
+  shard?: ShardSpec;
 }
 
 /** A compare that could not start (bad ref, no git repository, worktree failure). */
@@ -70,7 +84,38 @@ export class CompareError extends Error {
 
 type Side = 'base' | 'head';
 type SideRun =
-  { ok: true; report: ProbeReport } | { ok: false; error: ScenarioError; missingTarget: boolean };
+  | { ok: true; report: ProbeReport; reused?: boolean }
+  | { ok: false; error: ScenarioError; missingTarget: boolean };
+
+/** What every scenario of one compare shares: worktrees, the probe slots, the lazy setups, the cache. */
+interface Run {
+  opts: CompareOptions;
+  wt: { base: string; head: string };
+  reports: string;
+  baseSha: string;
+  /** Probe runs at once: two (base and head side by side, or two heads when base is cached), one in sequence. */
+  slot: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** The side's setup command, run once on first need; its error, if it failed. */
+  setup: (side: Side) => Promise<ScenarioError | undefined>;
+  cache?: { store: BaseCache; env: CacheEnvironment };
+}
+
+/** A FIFO limit of `n` concurrent tasks. */
+function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
 
 interface Mode {
   pass: 'cheap' | 'detail' | 'rss';
@@ -154,8 +199,45 @@ function isMissingTarget(scenario: Scenario, report: ProbeReport): boolean {
   return false;
 }
 
-/** Runs the probe once on one side and classifies how it ended. */
+/**
+ * Measures one pass on one side: from the base cache when it has the pass, else by running the probe (after the
+ * side's setup) and storing a successful base report.
+ */
 async function measure(
+  run: Run,
+  side: Side,
+  index: number,
+  scenario: Scenario,
+  mode: Mode,
+): Promise<SideRun> {
+  const { opts, reports } = run;
+  const root = run.wt[side];
+  const cache = side === 'base' && mode.pass !== 'rss' ? run.cache : undefined;
+  const key = cache
+    ? baseCacheKey(
+        run.baseSha,
+        opts.plan,
+        scenario,
+        { pass: mode.pass as CachePass['pass'], frames: mode.frames, peakSites: mode.peakSites },
+        cache.env,
+      )
+    : undefined;
+  if (cache && key) {
+    const hit = await cache.store.read(key);
+    if (hit) {
+      opts.onProgress?.({ side, scenario: scenario.name, phase: mode.pass, state: 'reused' });
+      return { ok: true, report: hit, reused: true };
+    }
+  }
+  const setupError = await run.setup(side);
+  if (setupError) return { ok: false, missingTarget: false, error: setupError };
+  const result = await run.slot(() => probeOnce(opts, side, root, reports, index, scenario, mode));
+  if (cache && key && result.ok) await cache.store.write(key, result.report);
+  return result;
+}
+
+/** Runs the probe once on one side and classifies how it ended. */
+async function probeOnce(
   opts: CompareOptions,
   side: Side,
   root: string,
@@ -286,9 +368,9 @@ async function both<T>(
   return Promise.all([a(), b()]);
 }
 
-function detailOf(r: ProbeReport): SideDetail {
+function detailOf(r: ProbeReport, reused = false): SideDetail {
   return {
-    source: 'measured',
+    source: reused ? 'reused' : 'measured',
     frames: r.settings.frames,
     peakSites: r.settings.peak_sites,
     python: r.python.version,
@@ -335,23 +417,15 @@ function emptyResult(scenario: Scenario): ScenarioResult {
 }
 
 /** Measures one scenario on both sides and judges it. */
-async function compareScenario(
-  opts: CompareOptions,
-  wt: { base: string; head: string },
-  reports: string,
-  index: number,
-  scenario: Scenario,
-  setupErrors: Partial<Record<Side, ScenarioError>>,
-): Promise<ScenarioResult> {
+async function compareScenario(run: Run, index: number, scenario: Scenario): Promise<ScenarioResult> {
+  const opts = run.opts;
   const plan = opts.plan;
   const floor = scenario.minDelta;
   const cheap: Mode = { pass: 'cheap', frames: plan.frames, peakSites: false };
-  const skip = (side: Side): Promise<SideRun> =>
-    Promise.resolve({ ok: false, missingTarget: false, error: setupErrors[side] as ScenarioError });
   const [cheapBase, cheapHead] = await both(
     opts.sequential,
-    () => (setupErrors.base ? skip('base') : measure(opts, 'base', wt.base, reports, index, scenario, cheap)),
-    () => (setupErrors.head ? skip('head') : measure(opts, 'head', wt.head, reports, index, scenario, cheap)),
+    () => measure(run, 'base', index, scenario, cheap),
+    () => measure(run, 'head', index, scenario, cheap),
   );
   let base = cheapBase;
   let head = cheapHead;
@@ -364,7 +438,7 @@ async function compareScenario(
       : head.error;
     if (base.ok) {
       result.base = totals(base.report);
-      result.detail = { base: detailOf(base.report) };
+      result.detail = { base: detailOf(base.report, base.reused) };
     } else if (!base.missingTarget) {
       result.baseError = base.error;
     }
@@ -380,7 +454,7 @@ async function compareScenario(
     if (peakMoved || deeper) {
       const frames = deeper ? plan.detailFrames : plan.frames;
       const detail = (side: Side, cheapPeak: number) =>
-        measure(opts, side, wt[side], reports, index, scenario, {
+        measure(run, side, index, scenario, {
           pass: 'detail',
           frames,
           peakSites: peakMoved,
@@ -414,14 +488,19 @@ async function compareScenario(
   result.status = b ? 'ok' : 'no-baseline';
   result.head = totals(hTotals);
   result.base = bTotals ? totals(bTotals) : { peak: 0, retained: 0 };
-  result.detail = { head: detailOf(h), ...(b ? { base: detailOf(b) } : {}) };
+  result.detail = {
+    head: detailOf(h),
+    ...(b
+      ? { base: detailOf(b, base.ok && base.reused === true && (!cheapBase.ok || cheapBase.reused === true)) }
+      : {}),
+  };
 
   if (opts.rss) {
     const rssMode: Mode = { pass: 'rss', frames: 1, peakSites: false, rssOnly: true };
     const [rb, rh] = await both(
       opts.sequential,
-      () => (b ? measure(opts, 'base', wt.base, reports, index, scenario, rssMode) : Promise.resolve(null)),
-      () => measure(opts, 'head', wt.head, reports, index, scenario, rssMode),
+      () => (b ? measure(run, 'base', index, scenario, rssMode) : Promise.resolve(null)),
+      () => measure(run, 'head', index, scenario, rssMode),
     );
     if (rh?.ok && rh.report.rss !== null) result.head.rss = rh.report.rss;
     if (rb?.ok && rb.report.rss !== null) result.base.rss = rb.report.rss;
@@ -444,15 +523,20 @@ async function compareScenario(
   return result;
 }
 
-async function runSetups(opts: CompareOptions, wt: { base: string; head: string }) {
-  const errors: Partial<Record<Side, ScenarioError>> = {};
+/** The side's setup command as a lazy, run-once task (a base served from the cache never needs it). */
+function lazySetups(
+  opts: CompareOptions,
+  wt: { base: string; head: string },
+  slot: Run['slot'],
+): Run['setup'] {
+  const started: Partial<Record<Side, Promise<ScenarioError | undefined>>> = {};
   const command = opts.plan.setup;
-  if (!command) return errors;
-  const one = async (side: Side, cwd: string) => {
+  const one = async (side: Side): Promise<ScenarioError | undefined> => {
+    if (!command) return undefined;
     opts.onProgress?.({ side, phase: 'setup', state: 'start' });
     const o = await runSetup({
       command,
-      cwd,
+      cwd: wt[side],
       extraEnv: opts.plan.env,
       timeoutMs: Math.max(...opts.plan.scenarios.map((s) => s.timeoutMs)),
       ...(opts.signal ? { signal: opts.signal } : {}),
@@ -460,21 +544,27 @@ async function runSetups(opts: CompareOptions, wt: { base: string; head: string 
       ...(opts.parentEnv ? { parentEnv: opts.parentEnv } : {}),
     });
     const why = describeSetupFailure(command, o);
-    if (why)
-      errors[side] = { side, reason: 'setup', message: why, tail: tailLines(o.stderrTail || o.stdoutTail) };
     opts.onProgress?.({
       side,
       phase: 'setup',
       state: why ? 'failed' : 'done',
       ...(why ? { message: why } : {}),
     });
+    return why
+      ? { side, reason: 'setup', message: why, tail: tailLines(o.stderrTail || o.stdoutTail) }
+      : undefined;
   };
-  await both(
-    opts.sequential,
-    () => one('base', wt.base),
-    () => one('head', wt.head),
-  );
-  return errors;
+  return (side) => (started[side] ??= slot(() => one(side)));
+}
+
+/** The cache for this compare, or undefined when it is off or the interpreter cannot say its version. */
+async function openCache(opts: CompareOptions, cwd: string): Promise<Run['cache']> {
+  if (opts.cacheDir === undefined) return undefined;
+  const python = await interpreterVersion(opts.plan.python, cwd, opts.parentEnv);
+  if (python === undefined) return undefined;
+  const probe = await probeFingerprint(opts.probeDir).catch(() => undefined);
+  if (probe === undefined) return undefined;
+  return { store: new BaseCache(opts.cacheDir), env: { python, probe } };
 }
 
 /**
@@ -500,12 +590,27 @@ export async function compare(opts: CompareOptions): Promise<CompareReport> {
   try {
     const reports = join(wt.root, 'reports');
     await mkdir(reports, { recursive: true });
-    const setupErrors = await runSetups(opts, wt);
-    const scenarios: ScenarioResult[] = [];
-    for (const [i, s] of opts.plan.scenarios.entries()) {
-      if (opts.signal?.aborted) throw new CompareError('cancelled');
-      scenarios.push(await compareScenario(opts, wt, reports, i, s, setupErrors));
-    }
+    const slot = limiter(opts.sequential ? 1 : 2);
+    const run: Run = {
+      opts,
+      wt,
+      reports,
+      baseSha,
+      slot,
+      setup: lazySetups(opts, wt, slot),
+      cache: await openCache(opts, wt.head),
+    };
+    // Every scenario starts at once; the slots decide what runs. With base cached, two heads share the time.
+    const selected = opts.shard
+      ? selectShard(opts.plan.scenarios, opts.shard)
+      : opts.plan.scenarios.map((item, position) => ({ item, position }));
+    const settled = await Promise.allSettled(
+      selected.map(({ item, position }) => compareScenario(run, position, item)),
+    );
+    if (opts.signal?.aborted) throw new CompareError('cancelled');
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const scenarios = settled.map((r) => (r as PromiseFulfilledResult<ScenarioResult>).value);
     const python = scenarios.map((s) => s.detail?.head?.python ?? s.detail?.base?.python).find(Boolean);
     return {
       schema: 'memdelta/compare@1',
@@ -513,6 +618,15 @@ export async function compare(opts: CompareOptions): Promise<CompareReport> {
       base: { ref: opts.refNames?.base ?? opts.baseRef, sha: baseSha },
       head: { ref: opts.refNames?.head ?? opts.headRef, sha: headSha },
       scenarios,
+      ...(opts.shard
+        ? {
+            shard: {
+              ...opts.shard,
+              total: opts.plan.scenarios.length,
+              positions: selected.map((x) => x.position),
+            },
+          }
+        : {}),
       settings: {
         ...(python ? { python } : {}),
         frames: opts.plan.frames,

@@ -41,6 +41,7 @@ export function progressLine(p: Progress): string | undefined {
   // Scenario names and failure messages come from the pull request: no control or bidi characters on a terminal.
   const what = p.scenario ? `${p.phase} ${cleanTerminal(p.scenario, LIMITS.name)}` : p.phase;
   if (p.state === 'start') return `  ${p.side.padEnd(4)} ${what} ...`;
+  if (p.state === 'reused') return `  ${p.side.padEnd(4)} ${what}: reused from the cache`;
   if (p.state === 'failed')
     return `  ${p.side.padEnd(4)} ${what}: failed (${cleanTerminal(p.message ?? '', 200)})`;
   return undefined;

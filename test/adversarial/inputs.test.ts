@@ -112,7 +112,8 @@ describe('hostile budgets and configs', () => {
   });
 
   it('still runs the same repository with sane inputs (the refusals above are not a broken setup)', async () => {
-    const r = await compare(['--base', 'HEAD~1', '--quiet']);
+    // --no-cache: both sides must really run here, not base served from an earlier run's cache.
+    const r = await compare(['--base', 'HEAD~1', '--quiet', '--no-cache']);
     expect([0, 1]).toContain(r.code);
     expect((await readdir(marks)).length).toBeGreaterThanOrEqual(2);
   });

@@ -30,7 +30,7 @@ const sink = () => {
 async function run(repo: string, args: string[]) {
   const json = join(out, `r-${Math.random().toString(36).slice(2)}.json`);
   const stderr = sink();
-  const code = await runCli(['compare', '--repo', repo, '--json', json, ...args], {
+  const code = await runCli(['compare', '--repo', repo, '--json', json, '--no-cache', ...args], {
     stdout: sink() as unknown as NodeJS.WritableStream,
     stderr: stderr as unknown as NodeJS.WritableStream,
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
