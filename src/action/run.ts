@@ -190,7 +190,6 @@ async function publish(inputs: ActionInputs, io: ActionIo, p: Publication): Prom
   await writeAtomic(markdownPath, summary);
 
   let commentUrl = '';
-  let commentFailure: string | undefined;
   const body = note + renderMarkdown(report, { ...options, maxChars: COMMENT_BODY_MAX - note.length });
   if (p.commentAllowed && pull !== undefined && inputs.comment !== 'never') {
     const where = repoOf(io.env);
@@ -219,7 +218,9 @@ async function publish(inputs: ActionInputs, io: ActionIo, p: Publication): Prom
             : `Cannot comment on the pull request (${(e as Error).message}). Give the job \`permissions: pull-requests: write\`; on pull requests from forks see docs/fork-prs.md.`,
         );
       } else {
-        commentFailure = `could not publish the pull request comment: ${(e as Error).message}`;
+        // GitHub being down must not turn a passing check red or a failing one green: the step's status follows
+        // the verdict alone, the report is in the summary and the log, and the warning says what went wrong.
+        core.warning(`memdelta could not publish the pull request comment: ${(e as Error).message}`);
       }
       await printReport(io.write, 'memdelta report (markdown)', body);
     }
@@ -241,7 +242,7 @@ async function publish(inputs: ActionInputs, io: ActionIo, p: Publication): Prom
     );
     return `memdelta: over budget (${over.slice(0, 5).join('; ') || report.verdict}). See the job summary; if the increase is intended, add the label "${inputs.acceptLabel}".`;
   }
-  return commentFailure;
+  return undefined;
 }
 
 /** Mode run and measure: compare base and head of the checkout. */

@@ -101,6 +101,18 @@ describe('GitHub faults while publishing', () => {
     expect(r.outputs['verdict']).toBe('fail');
     expect(r.summary).toContain('bench.py');
     expect(r.stdout).toMatch(/::group::memdelta report \(markdown\)/);
+    expect(r.stdout).toMatch(/::warning::memdelta could not publish the pull request comment/);
+
+    // With the accept label the verdict does not fail the step, and GitHub being down does not either.
+    server.inject(CREATE, { kind: 'status', status: 503 }, 100);
+    const accepted = await runAction(
+      ctx(),
+      'pull_request',
+      pullPayload(ctx(), PR, headSha, baseTip, ['memdelta: accept increase']),
+    );
+    expect(accepted.code, accepted.stdout).toBe(0);
+    expect(accepted.stdout).toMatch(/::warning::memdelta could not publish the pull request comment/);
+    expect(server.commentsOn(PR)).toHaveLength(0);
   });
 
   it('recreates a comment deleted between the list and the update', async () => {
