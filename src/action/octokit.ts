@@ -41,6 +41,8 @@ export interface CreateOctokitOptions {
   log?: OctokitLog;
   retry?: RetryPolicy;
   rateLimit?: RateLimitPolicy;
+  /** Each attempt of each request is aborted after this long (a hung server must not hold the job). Default 30 s. */
+  requestTimeoutMs?: number;
 }
 
 // 429 is the throttling plugin's to handle (with retry-after); retrying it here too would double the wait.
@@ -114,7 +116,18 @@ export function createOctokit(options: CreateOctokitOptions): GitHubClient {
   // Separate groups: a comment POST passes through both, and one shared queue would space it twice.
   const writes = spacedGroup(spacing) as never;
   const notifications = spacedGroup(spacing) as never;
-  return getOctokit(
+  // A fresh deadline for every attempt. Registered as the first plugin, so its hook sits inside the retry plugin's
+  // wrapper and runs again for each retry (a signal set once, outside, would fail every retry at once). An aborted
+  // attempt is a network error (status 500), which the retry plugin retries, bounded.
+  const timeoutMs = options.requestTimeoutMs ?? 30_000;
+  const deadline = (octokit: {
+    hook: { before: (name: 'request', fn: (o: { request?: object }) => void) => void };
+  }) => {
+    octokit.hook.before('request', (o) => {
+      o.request = { ...o.request, signal: AbortSignal.timeout(timeoutMs) };
+    });
+  };
+  const client = getOctokit(
     options.token,
     {
       baseUrl,
@@ -135,7 +148,9 @@ export function createOctokit(options: CreateOctokitOptions): GitHubClient {
         onSecondaryRateLimit: onLimit('secondary'),
       },
     },
+    deadline as never,
     retry,
     throttling,
   );
+  return client;
 }

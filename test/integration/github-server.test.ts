@@ -175,6 +175,28 @@ describe('createOctokit against the loopback server', () => {
     ]);
   });
 
+  it('aborts an attempt that hangs and retries it, and gives up on a server that never answers', async () => {
+    server.inject(LIST, { kind: 'delay', ms: 3000 });
+    const started = Date.now();
+    const listed = await client({ requestTimeoutMs: 300 }).rest.issues.listComments({
+      ...repo,
+      issue_number: 7,
+    });
+    expect(listed.status).toBe(200);
+    expect(server.count(LIST)).toBe(2);
+    expect(Date.now() - started).toBeLessThan(2500);
+
+    server.inject(LIST, { kind: 'delay', ms: 3000 }, 10);
+    const error = await errorOf(
+      client({ requestTimeoutMs: 200, retry: { retries: 2, baseDelayMs: 5 } }).rest.issues.listComments({
+        ...repo,
+        issue_number: 7,
+      }),
+    );
+    expect(error.message).toMatch(/abort|timeout/i);
+    expect(server.count(LIST)).toBe(5);
+  });
+
   it('gives up after the configured number of retries', async () => {
     server.inject(LIST, { kind: 'status', status: 503 }, 10);
     const error = await errorOf(
