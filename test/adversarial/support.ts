@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { TEST_CACHE_HOME } from '../support/cache-home.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const NODE = join(ROOT, 'node_modules', '.bin', 'node');
@@ -35,7 +36,13 @@ export interface RunOptions {
 
 /** The environment a bare shell would give: PATH and HOME only, plus what the test adds. */
 export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root', ...extra };
+  return {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    HOME: process.env['HOME'] ?? '/root',
+    // A base-report cache of this test process's own: never the user's, never another run's.
+    XDG_CACHE_HOME: TEST_CACHE_HOME,
+    ...extra,
+  };
 }
 
 /** The kernel's high-water mark of the resident set of `pid` (VmHWM), in bytes; 0 once it has exited. */

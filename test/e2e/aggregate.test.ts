@@ -11,6 +11,7 @@ import type { CompareReport } from '../../src/report/types.js';
 import { pullPayload, runAction, type ActionContext } from '../adversarial/support.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
 import { GitHubServer } from '../support/github-server.js';
+import { TEST_CACHE_HOME } from '../support/cache-home.js';
 
 const PR = 12;
 const NAMES = ['alpha', 'bravo', 'charlie', 'delta', 'echo'];
@@ -57,7 +58,7 @@ beforeAll(async () => {
       {
         stdout: sink() as unknown as NodeJS.WritableStream,
         stderr: sink() as unknown as NodeJS.WritableStream,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME },
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: TEST_CACHE_HOME },
         cwd: repo.dir,
       },
     );

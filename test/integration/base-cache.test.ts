@@ -12,6 +12,7 @@ import { resolvePlan } from '../../src/plan/config.js';
 import type { CompareReport } from '../../src/report/types.js';
 import { baseCacheKey, defaultCacheDir } from '../../src/run/base-cache.js';
 import { makeRepo, type TestRepo } from '../support/git-repo.js';
+import { TEST_CACHE_HOME } from '../support/cache-home.js';
 
 let out: string;
 let repo: TestRepo;
@@ -70,7 +71,7 @@ async function compareWith(args: string[]) {
     {
       stdout: sink() as unknown as NodeJS.WritableStream,
       stderr: stderr as unknown as NodeJS.WritableStream,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: TEST_CACHE_HOME },
       cwd: process.cwd(),
     },
   );

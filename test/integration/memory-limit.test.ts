@@ -11,6 +11,7 @@ import { runCli } from '../../src/cli/main.js';
 import type { CompareReport } from '../../src/report/types.js';
 import { limitedCommand, limitMethod } from '../../src/run/memory-limit.js';
 import { makeRepo, type TestRepo } from '../support/git-repo.js';
+import { TEST_CACHE_HOME } from '../support/cache-home.js';
 
 let out: string;
 const repos: TestRepo[] = [];
@@ -33,7 +34,7 @@ async function run(repo: string, args: string[]) {
   const code = await runCli(['compare', '--repo', repo, '--json', json, '--no-cache', ...args], {
     stdout: sink() as unknown as NodeJS.WritableStream,
     stderr: stderr as unknown as NodeJS.WritableStream,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: TEST_CACHE_HOME },
     cwd: process.cwd(),
   });
   return { code, report: JSON.parse(readFileSync(json, 'utf8')) as CompareReport, stderr: stderr.text };

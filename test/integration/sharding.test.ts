@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import type { CompareReport } from '../../src/report/types.js';
 import { makeRepo, type TestRepo } from '../support/git-repo.js';
+import { TEST_CACHE_HOME } from '../support/cache-home.js';
 
 let out: string;
 let repo: TestRepo;
@@ -45,7 +46,7 @@ const sink = () => {
 const io = () => ({
   stdout: sink() as unknown as NodeJS.WritableStream,
   stderr: sink(),
-  env: { PATH: process.env.PATH, HOME: process.env.HOME },
+  env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: TEST_CACHE_HOME },
   cwd: out,
 });
 
