@@ -39,6 +39,8 @@ try {
       'HEAD',
       '--markdown',
       markdown,
+      // The throw-away repository's SHAs are new every time: caching its base would only fill the cache.
+      '--no-cache',
     ],
     { stdio: 'inherit' },
   );
