@@ -332,12 +332,11 @@ while True:
     const parallel = await compareCli(r.dir, args);
     const sequential = await compareCli(r.dir, [...args, '--sequential']);
     const [p, q] = [parallel.report.scenarios[0]!, sequential.report.scenarios[0]!];
-    // Totals come from the cheap pass, which is byte-identical run to run.
-    expect({ base: q.base, head: q.head, delta: q.delta }).toEqual({
-      base: p.base,
-      head: p.head,
-      delta: p.delta,
-    });
+    // Totals: address layout moves a block of about a hundred bytes between runs (PROBE-NOTES), parallel or not.
+    for (const k of ['peak', 'retained'] as const) {
+      expect(Math.abs(q.base[k] - p.base[k]), `base ${k}`).toBeLessThanOrEqual(512);
+      expect(Math.abs(q.head[k] - p.head[k]), `head ${k}`).toBeLessThanOrEqual(512);
+    }
     expect(q.detail?.base?.source).toBe('measured');
     // Sites come from the breakdown pass, whose hook moves a few hundred bytes between any two runs (parallel or
     // not; measured up to 176 B): the same sites, statuses and lines, numbers within 512 B.
