@@ -479,8 +479,10 @@ describe('interrupting memdelta', () => {
           resolve((JSON.parse(d.toString()) as { root: string }).root),
         );
       });
-      for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 20));
-      const sleepPid = Number(readFileSync(pidFile, 'utf8'));
+      // The file appears before its content does (the shell opens, then writes): wait for a whole pid.
+      const readPid = () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) || 0 : 0);
+      for (let i = 0; i < 250 && readPid() === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      const sleepPid = readPid();
       expect(isAliveProc(sleepPid)).toBe(true);
       expect(existsSync(join(root, 'head', 'a.py'))).toBe(true);
 
