@@ -27,6 +27,8 @@ export interface ActionInputs {
   config: string | undefined;
   /** A single target instead of a config file. */
   run: string | undefined;
+  /** A pytest selection instead of a config file: each test is a scenario. */
+  pytest: string | undefined;
   python: string | undefined;
   setup: string | undefined;
   /** Relative to the workspace; `.` by default. */
@@ -152,9 +154,10 @@ export function readInputs(read: InputReader = (name) => core.getInput(name)): A
   }
   const config = optional(read, 'config');
   const run = optional(read, 'run');
-  if (config !== undefined && run !== undefined) {
+  const pytest = optional(read, 'pytest');
+  if ([config, run, pytest].filter((v) => v !== undefined).length > 1) {
     throw new InputError(
-      'Inputs "config" and "run" are both set; use one: a config file or a single target.',
+      'Inputs "config", "run" and "pytest" are set together; use one: a config file, a single target or a pytest selection.',
     );
   }
   if (config !== undefined) relativePath(read, 'config', '.memdelta.yml');
@@ -193,6 +196,7 @@ export function readInputs(read: InputReader = (name) => core.getInput(name)): A
     githubToken,
     config,
     run,
+    pytest,
     python: optional(read, 'python'),
     setup: optional(read, 'setup'),
     workingDirectory: relativePath(read, 'working-directory', '.'),

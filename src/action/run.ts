@@ -109,6 +109,7 @@ function scratchDir(env: ActionIo['env']): string {
 function planFlags(inputs: ActionInputs): PlanFlags {
   return {
     run: inputs.run,
+    pytest: inputs.pytest,
     python: inputs.python,
     setup: inputs.setup,
     iterations: inputs.iterations,
@@ -287,7 +288,7 @@ async function measureAndPublish(inputs: ActionInputs, io: ActionIo): Promise<st
       ...(inputs.config !== undefined ? { config: inputs.config } : {}),
       flags: planFlags(inputs),
       parentEnv: io.env,
-      hint: 'add one, or set the config or run input',
+      hint: 'add one, or set the config, run or pytest input',
     });
     const url = repositoryUrl(io.env);
     report = await withCommandsStopped(io.write, () =>

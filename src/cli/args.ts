@@ -16,6 +16,8 @@ export interface CompareArgs {
   head: string;
   config?: string;
   run?: string;
+  /** `--pytest ARGS`: the tests to measure, each as its own scenario. */
+  pytest?: string;
   name?: string;
   iterations?: string;
   warmup?: string;
@@ -51,7 +53,8 @@ export type Command =
 
 export const USAGE = `Usage:
   memdelta compare [--repo DIR] [--base REF] [--head REF]
-                   [--config FILE | --run TARGET [--name NAME] [--iterations N] [--warmup N]]
+                   [--config FILE | --run TARGET [--name NAME] [--iterations N] [--warmup N]
+                    | --pytest ARGS]
                    [--setup CMD] [--python PATH] [--frames N] [--budget RULE]... [--min-delta FLOOR]
                    [--timeout SECONDS] [--memory-limit SIZE] [--json FILE] [--markdown FILE]
                    [--cache DIR | --no-cache] [--shard I/N] [--sequential] [--rss] [--no-color] [--quiet]
@@ -61,6 +64,7 @@ export const USAGE = `Usage:
   memdelta --help | --version
 
 TARGET: "path/to/script.py [args]" | "-m package.module [args]" | package.module:function (quote it as one word)
+ARGS:   pytest's selection as one word, e.g. "tests/memory -k 'not slow'": each test is its own scenario
 RULE:   "[warn|fail] metric: value", e.g. "peak: +5%", "warn retained: +512KiB", "peak-max: 1GiB", "leak: 16KiB/iter"
 Exit status: 0 within budget, 1 over budget, 2 could not compare.`;
 
@@ -70,6 +74,7 @@ const COMPARE_VALUES: Record<string, keyof CompareArgs> = {
   '--head': 'head',
   '--config': 'config',
   '--run': 'run',
+  '--pytest': 'pytest',
   '--name': 'name',
   '--iterations': 'iterations',
   '--warmup': 'warmup',
@@ -143,8 +148,8 @@ function parseCompare(argv: readonly string[]): CompareArgs {
         throw new UsageError(`unknown option ${JSON.stringify(opt.slice(0, 60))} for compare`);
     }
   }
-  if (args.config !== undefined && args.run !== undefined)
-    throw new UsageError('use either --config or --run, not both');
+  if ([args.config, args.run, args.pytest].filter((v) => v !== undefined).length > 1)
+    throw new UsageError('use one of --config, --run and --pytest');
   if (args.shard !== undefined) {
     try {
       parseShard(args.shard);

@@ -46,6 +46,7 @@ function useColor(io: CliIo, stream: { isTTY?: boolean }, flag: boolean | undefi
 async function loadPlan(a: CompareArgs, repo: string, env: CliIo['env']): Promise<Plan> {
   const flags = {
     run: a.run,
+    pytest: a.pytest,
     name: a.name,
     iterations: a.iterations,
     warmup: a.warmup,
@@ -62,7 +63,7 @@ async function loadPlan(a: CompareArgs, repo: string, env: CliIo['env']): Promis
     ...(a.config !== undefined ? { config: a.config } : {}),
     flags,
     parentEnv: env,
-    hint: 'pass --config FILE or --run TARGET',
+    hint: 'pass --config FILE, --run TARGET or --pytest ARGS',
   });
 }
 

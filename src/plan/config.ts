@@ -6,7 +6,7 @@
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { BudgetError, DEFAULT_NOISE_FLOOR, defaultRules, layerRules, makeRule, parseRule } from './budget.js';
-import { parseTarget, TargetError } from './target.js';
+import { parsePytestTarget, parseTarget, TargetError } from './target.js';
 import type { BudgetRule, NoiseFloor, Plan, Scenario } from './types.js';
 import { parsePercent, parseSize, UnitError } from './units.js';
 
@@ -30,6 +30,8 @@ export class ConfigError extends Error {
 export interface PlanFlags {
   /** `--run TARGET`: the target as one string (split like a shell would, without expansion) or as words. */
   run?: string | string[];
+  /** `--pytest ARGS`: a pytest selection; each test becomes a scenario. */
+  pytest?: string | string[];
   name?: string;
   iterations?: string | number;
   warmup?: string | number;
@@ -51,8 +53,9 @@ const budgetsSchema = z.union([
   z.record(z.string(), z.union([scalar, z.record(z.string(), scalar)])),
 ]);
 const scenarioSchema = z.strictObject({
-  name: z.string().min(1).max(200),
-  run: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+  name: z.string().min(1).max(200).optional(),
+  run: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional(),
+  pytest: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional(),
   args: z.array(scalar).max(1000).optional(),
   iterations: z.number().int().min(1).max(100_000).optional(),
   warmup: z.number().int().min(0).max(100_000).optional(),
@@ -229,14 +232,39 @@ function parseConfigText(text: string, file: string): { data: ConfigData; at: Lo
   }
   const names = new Map<string, number>();
   parsed.data.scenarios.forEach((s, i) => {
-    if (names.has(s.name)) {
+    if ((s.run === undefined) === (s.pytest === undefined)) {
       throw new ConfigError(
-        `${at(['scenarios', i, 'name'])}: scenario name ${JSON.stringify(s.name)} is used twice`,
+        `${at(['scenarios', i])}: a scenario has either "run" (a script, module or callable) or "pytest" (tests)`,
       );
     }
-    names.set(s.name, i);
+    if (s.run !== undefined && s.name === undefined) {
+      throw new ConfigError(`${at(['scenarios', i])}: a "run" scenario needs a "name"`);
+    }
+    if (s.pytest !== undefined) {
+      for (const key of ['iterations', 'warmup', 'setup-callable', 'args'] as const) {
+        if (s[key] !== undefined) {
+          throw new ConfigError(
+            `${at(['scenarios', i, key])}: not for a pytest scenario${key === 'iterations' || key === 'warmup' ? ' (mark the test: @pytest.mark.memdelta(iterations=20))' : ''}`,
+          );
+        }
+      }
+    }
+    const name = scenarioName(s);
+    if (names.has(name)) {
+      throw new ConfigError(
+        `${at(['scenarios', i, 'name'])}: scenario name ${JSON.stringify(name)} is used twice`,
+      );
+    }
+    names.set(name, i);
   });
   return { data: parsed.data, at };
+}
+
+/** A scenario's name: its own, or for pytest `pytest <selection>`. */
+function scenarioName(s: ConfigData['scenarios'][number]): string {
+  if (s.name !== undefined) return s.name;
+  const words = typeof s.pytest === 'string' ? s.pytest.trim() : (s.pytest ?? []).join(' ');
+  return `pytest ${words}`.slice(0, 200);
 }
 
 function envFrom(
@@ -287,13 +315,18 @@ export function resolvePlan(opts: ResolveOptions): Plan {
   const cliWarmup = parseCount(flags.warmup, '--warmup', 0);
   const cliFrames = parseCount(flags.frames, '--frames', 1);
 
-  if (flags.run && opts.config) throw new ConfigError('use either --config or --run, not both');
-  if (!flags.run && !opts.config) throw new ConfigError('nothing to run: pass --run TARGET or --config FILE');
+  if ([flags.run, flags.pytest, opts.config].filter((v) => v !== undefined).length > 1)
+    throw new ConfigError('use one of --config, --run and --pytest');
+  if (!flags.run && !flags.pytest && !opts.config)
+    throw new ConfigError('nothing to run: pass --run TARGET, --pytest ARGS or --config FILE');
 
-  if (flags.run) {
-    const target = wrap('--run', () => parseTarget(flags.run as string | string[]));
+  if (flags.run || flags.pytest) {
+    const target = flags.pytest
+      ? wrap('--pytest', () => parsePytestTarget(flags.pytest as string | string[]))
+      : wrap('--run', () => parseTarget(flags.run as string | string[]));
     const callable = target.kind === 'callable';
-    const name = flags.name?.trim() || (target.kind === 'module' ? target.spec : target.spec);
+    const name =
+      flags.name?.trim() || (target.kind === 'pytest' ? `pytest ${target.spec}`.slice(0, 200) : target.spec);
     if (name.length > 200) throw new ConfigError('--name: at most 200 characters');
     const scenario: Scenario = {
       name,
@@ -335,8 +368,10 @@ export function resolvePlan(opts: ResolveOptions): Plan {
 
   const scenarios = data.scenarios.map((s, i): Scenario => {
     const p = (k: string) => at(['scenarios', i, k]);
-    const words = typeof s.run === 'string' ? s.run : s.run;
-    const target = wrap(p('run'), () => parseTarget(words, (s.args ?? []).map(String)));
+    const target =
+      s.pytest !== undefined
+        ? wrap(p('pytest'), () => parsePytestTarget(s.pytest as string | string[]))
+        : wrap(p('run'), () => parseTarget(s.run as string | string[], (s.args ?? []).map(String)));
     const callable = target.kind === 'callable';
     if (s['setup-callable'] && !callable) {
       throw new ConfigError(
@@ -348,7 +383,7 @@ export function resolvePlan(opts: ResolveOptions): Plan {
     }
     const own = s.budgets ? rulesFrom(s.budgets, at, ['scenarios', i, 'budgets']) : [];
     const scenario: Scenario = {
-      name: s.name,
+      name: scenarioName(s),
       target,
       iterations: callable ? (s.iterations ?? cliIterations ?? d.iterations ?? DEFAULT_ITERATIONS) : 1,
       warmup: callable ? (s.warmup ?? cliWarmup ?? d.warmup ?? DEFAULT_WARMUP) : 0,

@@ -93,8 +93,47 @@ export function parseTarget(input: string | readonly string[], extraArgs: readon
   return { kind: 'script', spec: first, args: [...words.slice(1), ...extraArgs] };
 }
 
+/** pytest options memdelta sets itself, or that would stop each test being measured in this process. */
+const RESERVED_PYTEST =
+  /^(--memdelta|--rootdir|--co$|--collect-only$|--help$|-h$|--version$|-V$|-n$|-n\d|--numprocesses|--dist\b|--looponfail|-f$|--pdb)/;
+
+/**
+ * Parses a pytest selection (`tests/memory -k "not slow"`): the words pytest gets after memdelta's own options.
+ * Paths stay inside the repository; options that would turn the plugin off, move its report, change the root that
+ * test ids are relative to, run tests in other processes (xdist) or not run them at all are refused.
+ * @throws TargetError naming the refused word
+ */
+export function parsePytestTarget(input: string | readonly string[]): Target {
+  const words = typeof input === 'string' ? splitWords(input) : [...input];
+  const refuse = (w: string, why: string): never => {
+    throw new TargetError(`the pytest argument ${JSON.stringify(w.slice(0, 80))} ${why}`);
+  };
+  words.forEach((w, i) => {
+    if (/[\u0000-\u001f\u007f]/.test(w))
+      throw new TargetError('the pytest arguments have control characters');
+    if (RESERVED_PYTEST.test(w))
+      refuse(w, 'cannot be used: memdelta sets it, or it stops tests being measured');
+    const plugin =
+      w === '-p' ? words[i + 1] : w.startsWith('-p') && !w.startsWith('--') ? w.slice(2) : undefined;
+    if (plugin !== undefined && /^(no:)?(memdelta|xdist)/.test(plugin.trim())) {
+      refuse(`-p ${plugin}`, 'cannot be used: memdelta loads its own plugin and measures in one process');
+    }
+    const path = w.split('::')[0] ?? '';
+    if (
+      !w.startsWith('-') &&
+      (path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path) || path.split(/[\\/]/).includes('..'))
+    ) {
+      refuse(w, 'must be a path inside the repository');
+    }
+  });
+  const spec = typeof input === 'string' ? input.trim() : words.join(' ');
+  if (spec === '') throw new TargetError('the pytest selection is empty (write "." for the whole suite)');
+  return { kind: 'pytest', spec, args: words };
+}
+
 /** Writes a target back as the words a user would type. */
 export function targetWords(t: Target): string[] {
+  if (t.kind === 'pytest') return [...t.args];
   if (t.kind === 'module') return ['-m', t.spec, ...t.args];
   return [t.spec, ...t.args];
 }

@@ -65,7 +65,7 @@ const probeReport = z.strictObject({
   probe_version: text(64),
   python: z.strictObject({ version: text(64), implementation: text(64) }),
   target: z.strictObject({
-    kind: z.enum(['script', 'module', 'callable']),
+    kind: z.enum(['script', 'module', 'callable', 'pytest']),
     spec: text(4096),
     args: z.array(text(4096)).max(1000),
   }),
@@ -153,12 +153,24 @@ export function parseProbeReport(raw: string): ProbeReport {
   if (raw.length > MAX_REPORT_BYTES) {
     throw new InvalidReportError(`report is ${raw.length} characters, over the ${MAX_REPORT_BYTES} limit`);
   }
-  let data: unknown;
+  return validateProbeReport(parseJson(raw, 'report'));
+}
+
+/** JSON.parse with the failure worded as an invalid report. */
+export function parseJson(raw: string, what: string): unknown {
   try {
-    data = JSON.parse(raw);
+    return JSON.parse(raw);
   } catch (e) {
-    throw new InvalidReportError(`report is not valid JSON (${(e as Error).message.slice(0, 200)})`);
+    throw new InvalidReportError(`${what} is not valid JSON (${(e as Error).message.slice(0, 200)})`);
   }
+}
+
+/**
+ * Validates a parsed probe report (also each test's report inside a pytest run).
+ * @param where prefix of field paths in messages, e.g. `tests.3.report.`
+ * @throws InvalidReportError naming the first problem found and where
+ */
+export function validateProbeReport(data: unknown, where = ''): ProbeReport {
   // Fast path: the shell through zod, the (possibly long) site list by hand.
   const shell = probeReportShell.safeParse(data);
   if (shell.success && shell.data.sites.every(isValidSite)) {
@@ -169,10 +181,11 @@ export function parseProbeReport(raw: string): ProbeReport {
   const result = probeReport.safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+    const path = issue && issue.path.length > 0 ? issue.path.join('.') : '';
+    const field = `${where}${path}`.replace(/\.$/, '') || '(top level)';
     const more =
       result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problems)` : '';
-    throw new InvalidReportError(`report field ${where}: ${issue?.message ?? 'invalid'}${more}`);
+    throw new InvalidReportError(`report field ${field}: ${issue?.message ?? 'invalid'}${more}`);
   }
   const report = result.data as ProbeReport;
   checkConsistency(report);

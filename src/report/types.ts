@@ -4,8 +4,11 @@
  * All sizes are integers in bytes.
  */
 
-/** What the probe ran: `path/to/script.py`, `-m package.module`, or `package.module:function`. */
-export type TargetKind = 'script' | 'module' | 'callable';
+/**
+ * What the probe ran: `path/to/script.py`, `-m package.module`, `package.module:function`, or a pytest selection
+ * (`pytest: "tests -k memory"`), whose tests are each reported as their own scenario.
+ */
+export type TargetKind = 'script' | 'module' | 'callable' | 'pytest';
 
 /** One allocation site as the probe reports it. */
 export interface ProbeSite {
@@ -87,6 +90,38 @@ export interface ProbeReport {
   /** Sites beyond the report's cap, summed. */
   other: { sites: number; peak: number; retained: number; count: number };
   gc: ProbeGc | null;
+}
+
+/** How one test of a pytest run ended (`memdelta/pytest@1`). */
+export type TestOutcome = 'passed' | 'failed' | 'skipped' | 'xfailed' | 'xpassed' | 'error' | 'not-run';
+
+/** One test of a pytest run: its outcome and the probe report of its call phase (null when the call did not run). */
+export interface PytestTest {
+  /** pytest's node id, relative to the repository root: `tests/test_x.py::test_y[param]`. */
+  id: string;
+  /** Position among all collected tests (before sharding), for a stable order. */
+  index: number;
+  outcome: TestOutcome;
+  /** The phase that decided the outcome. */
+  phase: 'setup' | 'call' | 'teardown';
+  error: null | { type: string; message: string; traceback: string[] };
+  report: ProbeReport | null;
+}
+
+/** What the pytest plugin (`memdelta_probe.pytest_plugin`) writes: `memdelta/pytest@1`. */
+export interface PytestRun {
+  schema: 'memdelta/pytest@1';
+  probe_version: string;
+  python: { version: string; implementation: string };
+  pytest_version: string;
+  /** pytest's exit status: 0 all passed, 1 some failed, 2 interrupted, 3 internal error, 4 usage, 5 no tests. */
+  exit_code: number;
+  /** Tests collected, before the shard and the detail selection. */
+  collected: number;
+  /** Collection errors (first 50). */
+  errors: { id: string; type: string; message: string; traceback: string[] }[];
+  /** Measured tests in collection order. */
+  tests: PytestTest[];
 }
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'error';
@@ -174,6 +209,9 @@ export interface ScenarioResult {
   iterations?: number;
 }
 
+/** Room between two plan positions in a shard's sort keys, for the tests of a pytest scenario. */
+export const POSITION_STRIDE = 2 ** 20;
+
 export interface CompareReport {
   schema: 'memdelta/compare@1';
   verdict: Verdict;
@@ -184,7 +222,8 @@ export interface CompareReport {
   error?: string;
   /**
    * Set on the partial report of one shard (`--shard i/n`): which slice it is, how many scenarios the whole plan
-   * has, and the position in the plan of each scenario listed (so `memdelta aggregate` can merge shards in order).
+   * has, and a sort key for each scenario listed, so `memdelta aggregate` can merge shards in the plan's order: the
+   * scenario's position in the plan times {@link POSITION_STRIDE}, plus 1 + the collection index for a pytest test.
    */
   shard?: { index: number; count: number; total: number; positions: number[] };
   /** Settings that reproduce the run; rendered in the footer. */

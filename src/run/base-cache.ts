@@ -10,11 +10,11 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Plan, Scenario } from '../plan/types.js';
-import type { ProbeReport } from '../report/types.js';
+import type { ProbeReport, PytestRun } from '../report/types.js';
 import { childEnv } from './env.js';
 import { writeAtomic } from './load-plan.js';
 import { runBounded } from './process.js';
-import { readProbeReport } from './read-report.js';
+import { readProbeReport, readPytestRun } from './read-report.js';
 
 /** What identifies the interpreter and the probe; asked once per compare. */
 export interface CacheEnvironment {
@@ -29,6 +29,8 @@ export interface CachePass {
   pass: 'cheap' | 'detail';
   frames: number;
   peakSites: boolean;
+  /** For a pytest run: what else shapes it (the shard, the tests measured in detail and their hints). */
+  selection?: string;
 }
 
 /** The default cache folder: `$XDG_CACHE_HOME/memdelta`, else `~/.cache/memdelta`. */
@@ -62,6 +64,7 @@ export function baseCacheKey(
     frames: pass.frames,
     pass: pass.pass,
     peakSites: pass.peakSites,
+    ...(pass.selection !== undefined ? { selection: pass.selection } : {}),
     interpreter: plan.python,
     python: environment.python,
     probe: environment.probe,
@@ -86,8 +89,19 @@ export class BaseCache {
     return r.error === null && r.exit_code === 0 && r.settings.mode === 'traced' ? r : undefined;
   }
 
+  /**
+   * The cached pytest run for `key`, or undefined when there is none or it is not a valid run in which every test
+   * passed (a failed or flaky run is measured again).
+   */
+  async readPytest(key: string): Promise<PytestRun | undefined> {
+    const got = await readPytestRun(this.path(key));
+    if (!got.ok) return undefined;
+    const r = got.report;
+    return r.exit_code === 0 && r.errors.length === 0 ? r : undefined;
+  }
+
   /** Stores a successful report; a cache that cannot be written is skipped (the compare does not depend on it). */
-  async write(key: string, report: ProbeReport): Promise<boolean> {
+  async write(key: string, report: ProbeReport | PytestRun): Promise<boolean> {
     try {
       await mkdir(this.dir, { recursive: true });
       await writeAtomic(this.path(key), JSON.stringify(report));

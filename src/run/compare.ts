@@ -7,22 +7,21 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { selectShard, type ShardSpec } from '../plan/shard.js';
+import { shardOf, type ShardSpec } from '../plan/shard.js';
 import type { Plan, Scenario } from '../plan/types.js';
 import { diffSites, isProjectFile } from '../report/diff.js';
-import type {
-  CompareReport,
-  GcDiff,
-  ProbeReport,
-  ScenarioError,
-  ScenarioResult,
-  SideDetail,
+import { emptyResult, headErrorResult, judge } from '../report/judge.js';
+import {
+  POSITION_STRIDE,
+  type CompareReport,
+  type ProbeReport,
+  type ScenarioError,
+  type ScenarioResult,
 } from '../report/types.js';
-import { formatBytes } from '../render/format.js';
-import { checkBudgets, isBeyondNoise, overallVerdict } from '../report/verdict.js';
+import { isBeyondNoise, overallVerdict } from '../report/verdict.js';
 import type { CleanupRegistry } from './cleanup.js';
 import type { Git } from './git.js';
-import { mentionsOutOfMemory } from './memory-limit.js';
+import { overMemoryLimit, processFailure, tailLines, TAIL_LINES } from './failure.js';
 import type { ProcessOutcome } from './process.js';
 import {
   BaseCache,
@@ -32,7 +31,9 @@ import {
   type CacheEnvironment,
   type CachePass,
 } from './base-cache.js';
+import { both, limiter } from './pool.js';
 import { runProbe } from './probe.js';
+import { compareSuite, type Placed } from './suite.js';
 import { readProbeReport } from './read-report.js';
 import { describeSetupFailure, runSetup } from './setup.js';
 import { makeWorktrees, resolveCommit } from './worktree.js';
@@ -82,13 +83,14 @@ export class CompareError extends Error {
   override readonly name = 'CompareError';
 }
 
-type Side = 'base' | 'head';
+/** One side of a compare. */
+export type Side = 'base' | 'head';
 type SideRun =
   | { ok: true; report: ProbeReport; reused?: boolean }
   | { ok: false; error: ScenarioError; missingTarget: boolean };
 
 /** What every scenario of one compare shares: worktrees, the probe slots, the lazy setups, the cache. */
-interface Run {
+export interface Run {
   opts: CompareOptions;
   wt: { base: string; head: string };
   reports: string;
@@ -100,83 +102,12 @@ interface Run {
   cache?: { store: BaseCache; env: CacheEnvironment };
 }
 
-/** A FIFO limit of `n` concurrent tasks. */
-function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    if (active >= n) await new Promise<void>((r) => waiting.push(r));
-    else active++;
-    try {
-      return await fn();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
-}
-
 interface Mode {
   pass: 'cheap' | 'detail' | 'rss';
   frames: number;
   peakSites: boolean;
   peakHint?: number;
   rssOnly?: boolean;
-}
-
-const TAIL_LINES = 20;
-
-/** Longest tail line kept; the compare report's schema allows 10 000 characters, a benchmark may print 1 GB. */
-const TAIL_LINE_CHARS = 2000;
-
-/** The end of a long line, marked as cut, never starting inside a surrogate pair. */
-function capLine(line: string): string {
-  if (line.length <= TAIL_LINE_CHARS) return line;
-  let end = line.slice(-TAIL_LINE_CHARS);
-  if (/^[\uDC00-\uDFFF]/.test(end)) end = end.slice(1);
-  return `…${end}`;
-}
-
-function tailLines(text: string, n = TAIL_LINES): string[] {
-  const lines = text.replace(/\s+$/, '').split(/\r?\n/);
-  return lines
-    .slice(Math.max(0, lines.length - n))
-    .filter((l, i, a) => l !== '' || i < a.length - 1)
-    .map(capLine);
-}
-
-function processFailure(side: Side, o: ProcessOutcome, timeoutMs: number): ScenarioError | undefined {
-  const tail = tailLines(o.stderrTail);
-  const escaped = o.leftovers.length > 0 ? `; left processes behind, killed: ${o.leftovers.join(', ')}` : '';
-  switch (o.kind) {
-    case 'spawn':
-      return {
-        side,
-        reason: 'spawn',
-        message: `could not start the probe: ${o.error ?? 'unknown error'}`,
-        tail,
-      };
-    case 'timeout':
-      return {
-        side,
-        reason: 'timeout',
-        message: `timed out after ${Math.round(timeoutMs / 1000)} s and was killed${escaped}`,
-        tail,
-      };
-    case 'signal':
-      if (o.cancelled) return { side, reason: 'cancelled', message: 'cancelled', tail };
-      return o.likelyOom
-        ? {
-            side,
-            reason: 'oom',
-            message: `killed by ${o.signal ?? 'SIGKILL'}, likely out of memory${escaped}`,
-            tail,
-          }
-        : { side, reason: 'signal', message: `killed by ${o.signal ?? 'a signal'}${escaped}`, tail };
-    default:
-      return undefined;
-  }
 }
 
 /** Whether a failed run says the target itself does not exist on this side (a new benchmark). */
@@ -291,36 +222,10 @@ async function probeOnce(
   return result;
 }
 
-/**
- * A run that ended because it hit the scenario's memory limit: the probe reported a MemoryError, or the run died
- * (killed, or no report) with output saying an allocation failed. Undefined when there is no limit or no sign.
- */
-function overMemoryLimit(
-  side: Side,
-  scenario: Scenario,
-  o: ProcessOutcome,
-  report: ProbeReport | undefined,
-): ScenarioError | undefined {
-  const limit = scenario.memoryLimit;
-  if (limit === undefined || o.kind === 'timeout' || o.cancelled || o.kind === 'spawn') return undefined;
-  const what = `over memory limit (${formatBytes(limit)})`;
-  if (report?.error?.type === 'MemoryError') {
-    const tail = report.error.traceback.length > 0 ? report.error.traceback.slice(-TAIL_LINES) : [];
-    return { side, reason: 'memory-limit', message: `${what}: MemoryError`, tail };
-  }
-  const died = o.kind === 'signal' || report === undefined;
-  if (died && (o.likelyOom || mentionsOutOfMemory(o.stderrTail))) {
-    const how =
-      o.kind === 'signal' ? `killed by ${o.signal ?? 'a signal'}` : `exit code ${o.exitCode ?? 'none'}`;
-    return { side, reason: 'memory-limit', message: `${what}: ${how}`, tail: tailLines(o.stderrTail) };
-  }
-  return undefined;
-}
-
 async function classify(side: Side, scenario: Scenario, o: ProcessOutcome, out: string): Promise<SideRun> {
   if (o.kind === 'signal' || o.kind === 'exit') {
     const read = o.kind === 'exit' ? await readProbeReport(out) : undefined;
-    const limited = overMemoryLimit(side, scenario, o, read?.ok ? read.report : undefined);
+    const limited = overMemoryLimit(side, scenario.memoryLimit, o, read?.ok ? read.report : undefined);
     if (limited) return { ok: false, error: limited, missingTarget: false };
   }
   const failed = processFailure(side, o, scenario.timeoutMs);
@@ -356,66 +261,6 @@ async function classify(side: Side, scenario: Scenario, o: ProcessOutcome, out: 
   return { ok: true, report: r };
 }
 
-async function both<T>(
-  sequential: boolean | undefined,
-  a: () => Promise<T>,
-  b: () => Promise<T>,
-): Promise<[T, T]> {
-  if (sequential) {
-    const x = await a();
-    return [x, await b()];
-  }
-  return Promise.all([a(), b()]);
-}
-
-function detailOf(r: ProbeReport, reused = false): SideDetail {
-  return {
-    source: reused ? 'reused' : 'measured',
-    frames: r.settings.frames,
-    peakSites: r.settings.peak_sites,
-    python: r.python.version,
-    exitCode: r.exit_code,
-    wallTime: r.wall_time,
-  };
-}
-
-function totals(r: ProbeReport) {
-  return { peak: r.peak, retained: r.retained, ...(r.leak ? { leak: r.leak.per_iteration } : {}) };
-}
-
-function gcDiff(base: ProbeReport | null, head: ProbeReport): GcDiff | undefined {
-  if (!head.gc) return undefined;
-  const growth = new Map<string, { base: number; head: number }>();
-  for (const g of base?.gc?.growth ?? []) growth.set(g.type, { base: g.delta, head: 0 });
-  for (const g of head.gc.growth) growth.set(g.type, { base: growth.get(g.type)?.base ?? 0, head: g.delta });
-  return {
-    uncollectable: { base: base?.gc?.uncollectable.count ?? 0, head: head.gc.uncollectable.count },
-    cyclic: {
-      base: base?.gc?.cyclic.objects ?? 0,
-      head: head.gc.cyclic.objects,
-      bytes: { base: base?.gc?.cyclic.bytes ?? 0, head: head.gc.cyclic.bytes },
-    },
-    growth: [...growth.entries()]
-      .map(([type, v]) => ({ type, base: v.base, head: v.head, delta: v.head - v.base }))
-      .filter((g) => g.delta !== 0)
-      .sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta) || (x.type < y.type ? -1 : 1))
-      .slice(0, 20),
-  };
-}
-
-function emptyResult(scenario: Scenario): ScenarioResult {
-  return {
-    name: scenario.name,
-    status: 'error',
-    base: { peak: 0, retained: 0 },
-    head: { peak: 0, retained: 0 },
-    delta: { peak: 0, retained: 0 },
-    budget: [],
-    sites: [],
-    ...(scenario.iterations > 1 ? { iterations: scenario.iterations } : {}),
-  };
-}
-
 /** Measures one scenario on both sides and judges it. */
 async function compareScenario(run: Run, index: number, scenario: Scenario): Promise<ScenarioResult> {
   const opts = run.opts;
@@ -429,35 +274,32 @@ async function compareScenario(run: Run, index: number, scenario: Scenario): Pro
   );
   let base = cheapBase;
   let head = cheapHead;
-  const result = emptyResult(scenario);
 
   if (!head.ok) {
-    // A head that cannot be measured is an error whatever base did; base's numbers are still shown.
-    result.error = head.missingTarget
+    const error = head.missingTarget
       ? { ...head.error, message: `${head.error.message} (the benchmark does not exist on head)` }
       : head.error;
-    if (base.ok) {
-      result.base = totals(base.report);
-      result.detail = { base: detailOf(base.report, base.reused) };
-    } else if (!base.missingTarget) {
-      result.baseError = base.error;
-    }
-    return result;
+    return headErrorResult(
+      scenario,
+      error,
+      base.ok
+        ? { report: base.report, reused: base.reused === true }
+        : base.missingTarget
+          ? {}
+          : { error: base.error },
+    );
   }
 
   // Detail pass: only where the cheap numbers moved.
+  let baseError: ScenarioError | undefined;
   if (base.ok) {
-    const peakMoved = isBeyondNoise(base.report.peak, head.report.peak, floor);
-    const cheapSites = diffSites(base.report, head.report, floor);
-    const unattributed = cheapSites.sites.some((s) => s.status !== 'same' && !isProjectFile(s.file));
-    const deeper = unattributed && plan.detailFrames > plan.frames;
-    if (peakMoved || deeper) {
-      const frames = deeper ? plan.detailFrames : plan.frames;
+    const need = detailNeed(plan, floor, base.report, head.report);
+    if (need) {
       const detail = (side: Side, cheapPeak: number) =>
         measure(run, side, index, scenario, {
           pass: 'detail',
-          frames,
-          peakSites: peakMoved,
+          frames: need.frames,
+          peakSites: need.peakSites,
           peakHint: cheapPeak,
         });
       const basePeak = base.report.peak;
@@ -469,58 +311,63 @@ async function compareScenario(run: Run, index: number, scenario: Scenario): Pro
       );
       // A detail pass that fails where the cheap one succeeded is flaky code; report it rather than hide it.
       if (!h2.ok) {
+        const result = emptyResult(scenario);
         result.error = { ...h2.error, message: `detail pass: ${h2.error.message}` };
         return result;
       }
       head = h2;
       if (b2.ok) base = b2;
-      else result.baseError = { ...b2.error, message: `detail pass: ${b2.error.message}` };
+      else baseError = { ...b2.error, message: `detail pass: ${b2.error.message}` };
     }
   }
+  if (!base.ok && !base.missingTarget) baseError = base.error;
+  const measured = base.ok && cheapBase.ok;
 
-  const h = head.report;
-  const b = base.ok ? base.report : null;
-  // Totals and gc findings come from the cheap pass: the breakdown pass's hook keeps a little state of its own
-  // (a few KB in the leak series, probe objects at the peak), which the cheap pass does not have.
-  const hTotals = cheapHead.ok ? cheapHead.report : h;
-  const bTotals = b && cheapBase.ok ? cheapBase.report : b;
-  if (!base.ok && !base.missingTarget) result.baseError = base.error;
-  result.status = b ? 'ok' : 'no-baseline';
-  result.head = totals(hTotals);
-  result.base = bTotals ? totals(bTotals) : { peak: 0, retained: 0 };
-  result.detail = {
-    head: detailOf(h),
-    ...(b
-      ? { base: detailOf(b, base.ok && base.reused === true && (!cheapBase.ok || cheapBase.reused === true)) }
-      : {}),
-  };
-
+  let rss: { base?: number; head?: number } | undefined;
   if (opts.rss) {
     const rssMode: Mode = { pass: 'rss', frames: 1, peakSites: false, rssOnly: true };
     const [rb, rh] = await both(
       opts.sequential,
-      () => (b ? measure(run, 'base', index, scenario, rssMode) : Promise.resolve(null)),
+      () => (measured ? measure(run, 'base', index, scenario, rssMode) : Promise.resolve(null)),
       () => measure(run, 'head', index, scenario, rssMode),
     );
-    if (rh?.ok && rh.report.rss !== null) result.head.rss = rh.report.rss;
-    if (rb?.ok && rb.report.rss !== null) result.base.rss = rb.report.rss;
+    rss = {
+      ...(rh?.ok && rh.report.rss !== null ? { head: rh.report.rss } : {}),
+      ...(rb?.ok && rb.report.rss !== null ? { base: rb.report.rss } : {}),
+    };
   }
 
-  const diff = diffSites(b, h, floor);
-  result.sites = diff.sites;
-  result.sameSites = diff.sameSites;
-  result.delta = {
-    peak: result.head.peak - result.base.peak,
-    retained: result.head.retained - result.base.retained,
-    ...(result.head.leak !== undefined ? { leak: result.head.leak - (result.base.leak ?? 0) } : {}),
-    ...(result.head.rss !== undefined && result.base.rss !== undefined
-      ? { rss: result.head.rss - result.base.rss }
-      : {}),
-  };
-  result.budget = checkBudgets(scenario.budgets, b ? result.base : undefined, result.head, floor);
-  const gc = gcDiff(bTotals, hTotals);
-  if (gc) result.gc = gc;
-  return result;
+  return judge(
+    scenario,
+    base.ok && cheapBase.ok
+      ? {
+          totals: cheapBase.report,
+          sites: base.report,
+          reused: base.reused === true && cheapBase.reused === true,
+        }
+      : null,
+    { totals: cheapHead.ok ? cheapHead.report : head.report, sites: head.report, reused: false },
+    { ...(baseError ? { baseError } : {}), ...(rss ? { rss } : {}) },
+  );
+}
+
+/**
+ * Whether a scenario measured cheaply on both sides needs a detail pass, and which: the breakdown when the peak
+ * moved, deeper frames when a changed site could not be attributed to the project. Undefined: the cheap pass is
+ * all there is to say.
+ */
+export function detailNeed(
+  plan: Pick<Plan, 'frames' | 'detailFrames'>,
+  floor: Scenario['minDelta'],
+  base: ProbeReport,
+  head: ProbeReport,
+): { frames: number; peakSites: boolean } | undefined {
+  const peakMoved = isBeyondNoise(base.peak, head.peak, floor);
+  const cheapSites = diffSites(base, head, floor);
+  const unattributed = cheapSites.sites.some((s) => s.status !== 'same' && !isProjectFile(s.file));
+  const deeper = unattributed && plan.detailFrames > plan.frames;
+  if (!peakMoved && !deeper) return undefined;
+  return { frames: deeper ? plan.detailFrames : plan.frames, peakSites: peakMoved };
 }
 
 /** The side's setup command as a lazy, run-once task (a base served from the cache never needs it). */
@@ -568,6 +415,19 @@ async function openCache(opts: CompareOptions, cwd: string): Promise<Run['cache'
 }
 
 /**
+ * Scenario names made unique: a test id equal to another scenario's name, or a test collected by two pytest
+ * scenarios, gets ` (2)`, ` (3)`, ... appended in report order.
+ */
+function uniqueNames(placed: Placed[]): Placed[] {
+  const seen = new Map<string, number>();
+  return placed.map((p) => {
+    const n = (seen.get(p.result.name) ?? 0) + 1;
+    seen.set(p.result.name, n);
+    return n === 1 ? p : { ...p, result: { ...p.result, name: `${p.result.name} (${n})` } };
+  });
+}
+
+/**
  * Compares base and head. Problems of the comparison itself (a bad ref, a missing commit) throw
  * {@link CompareError}; problems of a scenario (a crash, a timeout, an invalid report) are reported in it.
  */
@@ -601,16 +461,29 @@ export async function compare(opts: CompareOptions): Promise<CompareReport> {
       cache: await openCache(opts, wt.head),
     };
     // Every scenario starts at once; the slots decide what runs. With base cached, two heads share the time.
-    const selected = opts.shard
-      ? selectShard(opts.plan.scenarios, opts.shard)
-      : opts.plan.scenarios.map((item, position) => ({ item, position }));
+    // A pytest scenario runs in every shard: its tests are what the shards split (by test id, in the plugin).
+    const selected = opts.plan.scenarios
+      .map((item, position) => ({ item, position }))
+      .filter(
+        ({ item }) =>
+          !opts.shard ||
+          item.target.kind === 'pytest' ||
+          shardOf(item.name, opts.shard.count) === opts.shard.index,
+      );
     const settled = await Promise.allSettled(
-      selected.map(({ item, position }) => compareScenario(run, position, item)),
+      selected.map(({ item, position }) =>
+        item.target.kind === 'pytest'
+          ? compareSuite(run, position, item)
+          : compareScenario(run, position, item).then((result) => [
+              { result, position: position * POSITION_STRIDE },
+            ]),
+      ),
     );
     if (opts.signal?.aborted) throw new CompareError('cancelled');
     const failed = settled.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const scenarios = settled.map((r) => (r as PromiseFulfilledResult<ScenarioResult>).value);
+    const placed = uniqueNames(settled.flatMap((r) => (r as PromiseFulfilledResult<Placed[]>).value));
+    const scenarios = placed.map((p) => p.result);
     const python = scenarios.map((s) => s.detail?.head?.python ?? s.detail?.base?.python).find(Boolean);
     return {
       schema: 'memdelta/compare@1',
@@ -623,7 +496,7 @@ export async function compare(opts: CompareOptions): Promise<CompareReport> {
             shard: {
               ...opts.shard,
               total: opts.plan.scenarios.length,
-              positions: selected.map((x) => x.position),
+              positions: placed.map((p) => p.position),
             },
           }
         : {}),

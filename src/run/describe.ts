@@ -6,6 +6,7 @@ import type { Progress } from './compare.js';
 export interface ReproduceSettings {
   config?: string | undefined;
   run?: string | undefined;
+  pytest?: string | undefined;
   name?: string | undefined;
   iterations?: string | undefined;
   warmup?: string | undefined;
@@ -25,6 +26,7 @@ export function reproduceCommand(a: ReproduceSettings, base: string, head: strin
   const words = ['npx', 'memdelta', 'compare', '--base', base, '--head', head];
   if (a.config) words.push('--config', a.config);
   if (a.run) words.push('--run', a.run);
+  if (a.pytest) words.push('--pytest', a.pytest);
   if (a.name) words.push('--name', a.name);
   if (a.iterations) words.push('--iterations', a.iterations);
   if (a.warmup) words.push('--warmup', a.warmup);

@@ -24,7 +24,8 @@ export interface LoadPlanOptions {
  * @throws ConfigError naming the file (and line and key) of the problem
  */
 export async function loadPlan(o: LoadPlanOptions): Promise<Plan> {
-  if (o.flags.run !== undefined) return resolvePlan({ flags: o.flags, parentEnv: o.parentEnv });
+  if (o.flags.run !== undefined || o.flags.pytest !== undefined)
+    return resolvePlan({ flags: o.flags, parentEnv: o.parentEnv });
   const file = o.config ?? '.memdelta.yml';
   let text: string;
   try {

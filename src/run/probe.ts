@@ -69,6 +69,8 @@ export function targetArgv(target: Target): string[] {
         );
       }
       return [target.spec];
+    case 'pytest':
+      throw new ProbeArgumentError('A pytest target runs through runPytest, not the probe command line.');
   }
 }
 
@@ -99,17 +101,25 @@ export function probeArgs(options: ProbeOptions): string[] {
 /** Runs the probe once. Throws only for arguments or environment memdelta refuses; never for the child. */
 export async function runProbe(options: ProbeOptions): Promise<ProbeRun> {
   const args = probeArgs(options);
+  const parentPath = (options.parentEnv ?? process.env)['PATH'];
+  const cmd =
+    options.memoryLimit !== undefined
+      ? limitedCommand(options.python, args, options.memoryLimit, limitMethod(parentPath))
+      : { file: options.python, args };
+  return runChild(options, cmd);
+}
+
+/** Runs a probe command with the allow-listed environment (PYTHONPATH = the probe's folder) and the usual bounds. */
+async function runChild(
+  options: ProjectChildOptions & Pick<ProbeOptions, 'probeDir' | 'root' | 'out'>,
+  cmd: { file: string; args: string[] },
+): Promise<ProbeRun> {
   const env = childEnv({
     set: options.extraEnv,
     ...(options.passEnv !== undefined ? { pass: options.passEnv } : {}),
     pythonPath: options.probeDir,
     ...(options.parentEnv !== undefined ? { parent: options.parentEnv } : {}),
   });
-  const parentPath = (options.parentEnv ?? process.env)['PATH'];
-  const cmd =
-    options.memoryLimit !== undefined
-      ? limitedCommand(options.python, args, options.memoryLimit, limitMethod(parentPath))
-      : { file: options.python, args };
   const outcome = await runBounded({
     file: cmd.file,
     args: cmd.args,
@@ -122,6 +132,58 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeRun> {
     ...(options.registry !== undefined ? { registry: options.registry } : {}),
   });
   return { outcome, reportPath: options.out, argv: [cmd.file, ...cmd.args] };
+}
+
+/** Options of one pytest run under the plugin (`memdelta_probe.pytest_plugin`). */
+export interface PytestOptions extends Omit<
+  ProbeOptions,
+  'iterations' | 'warmup' | 'setupCallable' | 'peakSites' | 'peakHint' | 'rssOnly'
+> {
+  /** JSON file `{"tests": {id: peak or null}}`: measure only these, with the breakdown where a peak is given. */
+  hintsFile?: string;
+  /** `i/n`: only the tests whose id hashes to this slice. */
+  shard?: { index: number; count: number };
+}
+
+/**
+ * pytest's arguments after `python`: the plugin, memdelta's own options, then the user's selection. The root is the
+ * worktree so test ids are repository-relative on both sides; pytest's cache is off so the worktree stays clean.
+ */
+export function pytestArgs(options: PytestOptions, memoryLimitFlag?: number): string[] {
+  if (options.target.kind !== 'pytest') throw new ProbeArgumentError('not a pytest target');
+  const args = [
+    '-m',
+    'pytest',
+    '-p',
+    'memdelta_probe.pytest_plugin',
+    '-p',
+    'no:cacheprovider',
+    '--rootdir',
+    options.root,
+    '--memdelta-out',
+    options.out,
+    '--memdelta-root',
+    options.root,
+    '--memdelta-frames',
+    String(options.frames),
+  ];
+  if (options.hintsFile !== undefined) args.push('--memdelta-hints', options.hintsFile);
+  if (options.shard !== undefined)
+    args.push('--memdelta-shard', `${options.shard.index}/${options.shard.count}`);
+  if (memoryLimitFlag !== undefined) args.push('--memdelta-memory-limit', String(memoryLimitFlag));
+  return [...args, ...options.target.args];
+}
+
+/** Runs pytest once under the plugin. Throws only for arguments memdelta refuses; never for the child. */
+export async function runPytest(options: PytestOptions): Promise<ProbeRun> {
+  const parentPath = (options.parentEnv ?? process.env)['PATH'];
+  const method = options.memoryLimit !== undefined ? limitMethod(parentPath) : undefined;
+  const args = pytestArgs(options, method?.kind === 'probe' ? options.memoryLimit : undefined);
+  const cmd =
+    method?.kind === 'prlimit' && options.memoryLimit !== undefined
+      ? limitedCommand(options.python, args, options.memoryLimit, method)
+      : { file: options.python, args };
+  return runChild(options, cmd);
 }
 
 /**

@@ -5,19 +5,32 @@
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { MAX_PYTEST_RUN_BYTES, parsePytestRun } from '../report/pytest-schema.js';
 import { InvalidReportError, MAX_REPORT_BYTES, parseProbeReport } from '../report/schema.js';
-import type { ProbeReport } from '../report/types.js';
+import type { ProbeReport, PytestRun } from '../report/types.js';
 
 /** The outcome of reading a report: the validated report, or why there is none. */
-export type ReportRead =
-  | { ok: true; report: ProbeReport }
-  | { ok: false; reason: 'report-missing' | 'report-invalid'; message: string };
+export type ReportRead<T = ProbeReport> =
+  { ok: true; report: T } | { ok: false; reason: 'report-missing' | 'report-invalid'; message: string };
 
 /**
  * Reads and validates the probe report at `path`.
  * @param maxBytes size cap (tests lower it)
  */
-export async function readProbeReport(path: string, maxBytes = MAX_REPORT_BYTES): Promise<ReportRead> {
+export function readProbeReport(path: string, maxBytes = MAX_REPORT_BYTES): Promise<ReportRead> {
+  return readValidated(path, maxBytes, parseProbeReport);
+}
+
+/** Reads and validates the pytest plugin's run file at `path` (`memdelta/pytest@1`). */
+export function readPytestRun(path: string, maxBytes = MAX_PYTEST_RUN_BYTES): Promise<ReportRead<PytestRun>> {
+  return readValidated(path, maxBytes, parsePytestRun);
+}
+
+async function readValidated<T>(
+  path: string,
+  maxBytes: number,
+  parse: (text: string) => T,
+): Promise<ReportRead<T>> {
   let handle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -60,7 +73,7 @@ export async function readProbeReport(path: string, maxBytes = MAX_REPORT_BYTES)
       };
     }
     const text = new TextDecoder('utf-8', { fatal: false }).decode(buf.subarray(0, filled));
-    return { ok: true, report: parseProbeReport(text) };
+    return { ok: true, report: parse(text) };
   } catch (e) {
     if (e instanceof InvalidReportError) return { ok: false, reason: 'report-invalid', message: e.message };
     throw e;

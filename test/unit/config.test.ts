@@ -93,7 +93,7 @@ scenarios:
     expect(p.scenarios[0]?.target).toEqual({ kind: 'module', spec: 'ledger.cli', args: ['x'] });
     expect(p.scenarios[0]?.minDelta).toEqual({ bytes: 4096, percent: 1 });
     expect(() => resolvePlan({ flags: { run: ['a.py'] }, config: { text: '', file } })).toThrow(
-      /either --config or --run/,
+      /use one of --config, --run and --pytest/,
     );
     expect(() => resolvePlan({ flags: { run: ['a.py'], iterations: 'ten' } })).toThrow(/--iterations: "ten"/);
     expect(() => resolvePlan({ flags: { run: ['a.py'], budgets: ['peak: 1e309MiB'] } })).toThrow(

@@ -49,7 +49,8 @@ describe('readInputs', () => {
     [{ 'comment-key': 'a b' }, /Input "comment-key"/],
     [{ 'working-directory': '../elsewhere' }, /Input "working-directory"/],
     [{ 'report-file': '/etc/passwd' }, /Input "report-file"/],
-    [{ config: 'a.yml', run: 'bench.py' }, /"config" and "run" are both set/],
+    [{ config: 'a.yml', run: 'bench.py' }, /"config", "run" and "pytest" are set together/],
+    [{ run: 'bench.py', pytest: 'tests' }, /"config", "run" and "pytest" are set together/],
     [{ mode: 'comment', 'github-token': '' }, /Input "github-token" is empty/],
   ] as [Record<string, string>, RegExp][])('rejects %j naming the input', (values, message) => {
     const read = () => readInputs(reader({ 'github-token': 't', ...values }));
