@@ -4,23 +4,15 @@
  * command files it finds in RUNNER_TEMP, prints the job token it read from the checkout's git config, and names
  * its files, functions and lines with hostile text. Nothing of it may take effect, leak, or render live.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
 import { micromark } from 'micromark';
 import { gfm, gfmHtml } from 'micromark-extension-gfm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORBIDDEN_CHARS, HOSTILE_NAMES } from '../support/hostile-names.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
 import { GitHubServer } from '../support/github-server.js';
-import {
-  baseEnv,
-  liveCommands,
-  runAction,
-  runCli,
-  type ActionContext,
-  type ActionRun,
-  type Ran,
-} from './support.js';
+import { pullPayload, runAction, tmpJson, type ActionContext, type ActionRun } from '../support/action.js';
+import { baseEnv, liveCommands, runCli, type Ran } from './support.js';
 
 const PR = 7;
 const TOKEN = 'ghs_plantedT0kenValue4d7e9';
@@ -141,7 +133,7 @@ beforeAll(async () => {
     serverUrl: server.webUrl,
     tmp,
   };
-  const payload = pullPayloadFor(headSha, baseTip);
+  const payload = pullPayload(ctx, PR, headSha, baseTip);
   const extra = {
     GITHUB_TOKEN: TOKEN,
     'INPUT_GITHUB-TOKEN': TOKEN,
@@ -153,13 +145,8 @@ beforeAll(async () => {
     ACTIONS_RESULTS_URL: 'http://127.0.0.1:9/',
     ACTIONS_CACHE_URL: 'http://127.0.0.1:9/',
   };
-  run = await runAction(ctx, 'pull_request', payload, { run: '' }, extra);
-  benchEnv = [];
-  for (const f of await readdir(join(run.dir, 'tmp'))) {
-    if (f.startsWith('bench-env-')) {
-      benchEnv.push(JSON.parse(await readFile(join(run.dir, 'tmp', f), 'utf8')) as Record<string, string>);
-    }
-  }
+  run = await runAction(ctx, 'pull_request', payload, { run: '' }, { env: extra });
+  benchEnv = await tmpJson<Record<string, string>>(run, 'bench-env-');
   cli = await runCli(['compare', '--base', baseTip, '--head', headSha], {
     cwd: repo.dir,
     env: baseEnv({ FORCE_COLOR: '0' }),
@@ -172,25 +159,6 @@ afterAll(async () => {
   await repo?.remove();
   await rm(tmp, { recursive: true, force: true });
 });
-
-function pullPayloadFor(head: string, base: string) {
-  const repository = {
-    full_name: `${server.owner}/${server.repo}`,
-    name: server.repo,
-    owner: { login: server.owner },
-  };
-  return {
-    action: 'synchronize',
-    number: PR,
-    pull_request: {
-      number: PR,
-      labels: [],
-      head: { sha: head, ref: 'feature', repo: repository },
-      base: { sha: base, ref: 'main', repo: repository },
-    },
-    repository,
-  };
-}
 
 describe('secrets and workflow commands', () => {
   it('ran the benchmark (the attack was live)', () => {
@@ -312,7 +280,7 @@ describe('hostile names in the comment and the terminal', () => {
 describe('pull_request_target', () => {
   it('refuses to run pull request code unless allow-untrusted-checkout, linking the guidance', async () => {
     const before = server.requests.length;
-    const r = await runAction(ctx, 'pull_request_target', pullPayloadFor(headSha, baseTip));
+    const r = await runAction(ctx, 'pull_request_target', pullPayload(ctx, PR, headSha, baseTip));
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/::error::Refusing to run/);
     expect(r.stdout).toContain(

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACTIONS_BOT, GitHubServer } from '../support/github-server.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
-import { pullPayload, runAction, worktreeFolders, type ActionContext } from './support.js';
+import { pullPayload, runAction, type ActionContext } from '../support/action.js';
+import { worktreeFolders } from './support.js';
 
 const PR = 7;
 const LIST = 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments';
@@ -156,9 +157,10 @@ describe('SIGINT to the action mid-compare', () => {
       'pull_request',
       pullPayload(c, PR, headSha, baseTip),
       { run: 'slow.py' },
-      {},
-      (child) => {
-        pid = child.pid ?? 0;
+      {
+        onStart: (child) => {
+          pid = child.pid ?? 0;
+        },
       },
     );
     // The run folder is the newest run-* in tmp; wait for the head benchmark to start in its TMPDIR.

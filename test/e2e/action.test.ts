@@ -4,18 +4,18 @@
  * merge commit as head), real python3 benchmarks, and the loopback GitHub API, which checks every request against
  * GitHub's OpenAPI description.
  */
-import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { markerFor } from '../../src/action/comment.js';
 import { parseCompareReport } from '../../src/report/compare-schema.js';
+import { pullPayload, runAction, tmpJson, type ActionRun } from '../support/action.js';
+import { ROOT } from '../support/cli.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
 import { ACTIONS_BOT, GitHubServer } from '../support/github-server.js';
 import type { CompareReport } from '../../src/report/types.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 // Inside the package, so the bundle finds py-probe/ by walking up, as dist/index.js does.
 const BUNDLE_DIR = join(ROOT, 'node_modules', '.cache', 'memdelta-e2e');
 const BUNDLE = join(BUNDLE_DIR, 'index.js');
@@ -39,120 +39,30 @@ let headSha: string;
 let mergeSha: string;
 let baseTip: string;
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  outputs: Record<string, string>;
-  summary: string;
-  /** Variable names each benchmark run saw. */
-  benchEnv: string[][];
-}
-
-/** Parses GITHUB_OUTPUT (`name<<delimiter` blocks, as @actions/core writes them). */
-function parseOutputs(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^([^<]+)<<(.+)$/.exec(lines[i] ?? '');
-    if (!m) continue;
-    const value: string[] = [];
-    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i] ?? '');
-    out[m[1] as string] = value.join('\n');
-  }
-  return out;
-}
-
-async function runAction(
+/**
+ * Runs the bundle built below as the runner would, against this test's server and workspace (GitHub's test merge
+ * commit checked out), with the variable names each benchmark run saw.
+ */
+async function act(
   eventName: string,
   payload: unknown,
   inputs: Record<string, string> = {},
-  name = 'run',
-): Promise<RunResult> {
-  const dir = join(tmp, `${name}-${Math.random().toString(36).slice(2)}`);
-  await mkdir(dir, { recursive: true });
-  const files = {
-    event: join(dir, 'event.json'),
-    output: join(dir, 'output'),
-    summary: join(dir, 'summary.md'),
+): Promise<ActionRun & { benchEnv: string[][] }> {
+  const ctx = {
+    workspace: repo.dir,
+    sha: mergeSha,
+    repository: `${server.owner}/${server.repo}`,
+    apiUrl: server.url,
+    serverUrl: server.webUrl,
+    tmp,
   };
-  await writeFile(files.event, JSON.stringify(payload));
-  await writeFile(files.output, '');
-  await writeFile(files.summary, '');
-  await mkdir(join(dir, 'tmp'));
-  const env: Record<string, string> = {
-    PATH: process.env['PATH'] ?? '',
-    HOME: process.env['HOME'] ?? '',
-    GITHUB_ACTIONS: 'true',
-    GITHUB_EVENT_NAME: eventName,
-    GITHUB_EVENT_PATH: files.event,
-    GITHUB_SHA: mergeSha,
-    GITHUB_REPOSITORY: `${server.owner}/${server.repo}`,
-    GITHUB_API_URL: server.url,
-    GITHUB_SERVER_URL: server.webUrl,
-    GITHUB_WORKSPACE: repo.dir,
-    GITHUB_OUTPUT: files.output,
-    GITHUB_STEP_SUMMARY: files.summary,
-    RUNNER_TEMP: dir,
-    TMPDIR: join(dir, 'tmp'),
-    GITHUB_TOKEN: 'ghs_test_token',
-    'INPUT_GITHUB-TOKEN': 'ghs_test_token',
-    INPUT_RUN: 'bench.py',
-    INPUT_COMMENT: 'always',
-    'INPUT_COMMENT-KEY': 'default',
-    'INPUT_FAIL-ON': 'fail',
-    'INPUT_ACCEPT-LABEL': 'memdelta: accept increase',
-    INPUT_ANNOTATIONS: 'true',
-    INPUT_MODE: 'run',
-    'INPUT_REPORT-FILE': 'memdelta-report.json',
-    'INPUT_ALLOW-UNTRUSTED-CHECKOUT': 'false',
-    'INPUT_WORKING-DIRECTORY': '.',
-  };
-  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-    (done) => {
-      execFile(
-        process.execPath,
-        [BUNDLE],
-        { cwd: repo.dir, env, timeout: 60_000, maxBuffer: 32 * 1024 * 1024 },
-        (error, stdout, stderr) => {
-          const c = error ? ((error as { code?: unknown }).code as number | null) : 0;
-          done({ code: typeof c === 'number' ? c : null, stdout, stderr });
-        },
-      );
-    },
-  );
-  return {
-    code,
-    stdout,
-    stderr,
-    outputs: parseOutputs(await readFile(files.output, 'utf8')),
-    summary: await readFile(files.summary, 'utf8'),
-    benchEnv: await Promise.all(
-      (await readdir(join(dir, 'tmp')))
-        .filter((f) => f.startsWith('bench-env-'))
-        .map(async (f) => JSON.parse(await readFile(join(dir, 'tmp', f), 'utf8')) as string[]),
-    ),
-  };
+  const ran = await runAction(ctx, eventName, payload, inputs, { bundle: BUNDLE });
+  return { ...ran, benchEnv: await tmpJson<string[]>(ran, 'bench-env-') };
 }
 
-function pullPayload(labels: string[] = [], action = 'synchronize') {
-  const repository = {
-    full_name: `${server.owner}/${server.repo}`,
-    name: server.repo,
-    owner: { login: server.owner },
-  };
-  return {
-    action,
-    number: PR,
-    pull_request: {
-      number: PR,
-      labels: labels.map((name, i) => ({ id: i + 1, name })),
-      head: { sha: headSha, ref: 'feature', repo: repository },
-      base: { sha: baseTip, ref: 'main', repo: repository },
-    },
-    repository,
-  };
+/** The pull_request event of the PR under test (head: the feature tip; base: the base branch tip). */
+function pullEvent(labels: string[] = [], action = 'synchronize') {
+  return pullPayload({ repository: `${server.owner}/${server.repo}` }, PR, headSha, baseTip, labels, action);
 }
 
 beforeAll(async () => {
@@ -207,7 +117,7 @@ beforeEach(async () => {
 
 describe('the action on pull_request', () => {
   it('comments, updates, keeps keys apart, fails over budget after publishing, and passes with the accept label', async () => {
-    const first = await runAction('pull_request', pullPayload());
+    const first = await act('pull_request', pullEvent());
     // Over budget: the step fails, but only after the outputs, the summary and the comment are written.
     expect(first.code, first.stderr + first.stdout).toBe(1);
     expect(first.stdout).toMatch(/::error::memdelta: over budget \(.*bench\.py: retained: \+1MiB/);
@@ -260,19 +170,19 @@ describe('the action on pull_request', () => {
     expect(stop).not.toBeNull();
     expect(first.stdout).toContain(`::${stop?.[1]}::`);
 
-    const second = await runAction('pull_request', pullPayload());
+    const second = await act('pull_request', pullEvent());
     expect(second.code).toBe(1);
     expect(server.commentsOn(PR)).toHaveLength(1);
     expect(server.count(UPDATE)).toBe(1);
     expect(server.count(CREATE)).toBe(1);
 
-    const other = await runAction('pull_request', pullPayload(), { 'comment-key': 'nightly' });
+    const other = await act('pull_request', pullEvent(), { 'comment-key': 'nightly' });
     expect(other.code).toBe(1);
     const keyed = server.commentsOn(PR);
     expect(keyed).toHaveLength(2);
     expect(keyed.filter((c) => c.body.startsWith(markerFor('nightly')))).toHaveLength(1);
 
-    const accepted = await runAction('pull_request', pullPayload(['memdelta: accept increase'], 'labeled'));
+    const accepted = await act('pull_request', pullEvent(['memdelta: accept increase'], 'labeled'));
     expect(accepted.code, accepted.stdout).toBe(0);
     expect(accepted.outputs['verdict']).toBe('fail');
     expect(accepted.stdout).not.toContain('::error::');
@@ -284,7 +194,7 @@ describe('the action on pull_request', () => {
 
   it('on a 403 warns once naming pull-requests: write, still writes the summary, and exits by the verdict', async () => {
     server.inject(CREATE, { kind: 'permission' });
-    const r = await runAction('pull_request', pullPayload(['memdelta: accept increase']));
+    const r = await act('pull_request', pullEvent(['memdelta: accept increase']));
     expect(r.code, r.stdout).toBe(0);
     const warnings = r.stdout.split('\n').filter((l) => l.startsWith('::warning::'));
     expect(warnings).toHaveLength(1);
@@ -296,13 +206,13 @@ describe('the action on pull_request', () => {
     expect(r.stdout).toMatch(/::group::memdelta report \(markdown\)[\s\S]*KEPT\.append[\s\S]*::endgroup::/);
 
     server.inject(CREATE, { kind: 'permission' });
-    const failing = await runAction('pull_request', pullPayload());
+    const failing = await act('pull_request', pullEvent());
     expect(failing.code).toBe(1);
     expect(failing.stdout).toMatch(/::error::memdelta: over budget/);
   });
 
   it('refuses pull_request_target with the pull request checked out, linking the guidance', async () => {
-    const r = await runAction('pull_request_target', pullPayload());
+    const r = await act('pull_request_target', pullEvent());
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('::error::Refusing to run');
     expect(r.stdout).toContain(
@@ -314,7 +224,7 @@ describe('the action on pull_request', () => {
 
 describe('the two-workflow pattern for fork pull requests', () => {
   it('measures without commenting, then comments on the pull request the workflow_run resolves, not the report', async () => {
-    const measured = await runAction('pull_request', pullPayload(), {
+    const measured = await act('pull_request', pullEvent(), {
       mode: 'measure',
       'report-file': 'out/memdelta-report.json',
       'github-token': '',
@@ -350,7 +260,7 @@ describe('the two-workflow pattern for fork pull requests', () => {
       conclusion: 'failure',
     };
     try {
-      const commented = await runAction(
+      const commented = await act(
         'workflow_run',
         { action: 'completed', workflow_run: run },
         { mode: 'comment', 'report-file': 'artifact/memdelta-report.json' },
@@ -388,7 +298,7 @@ describe('the sticky comment through the bundle', () => {
         ours = server.addComment({ issueNumber: PR, body: `${marker}\nold result`, user: ACTIONS_BOT }).id;
       else server.addComment({ issueNumber: PR, body: `comment ${i}`, user: i % 2 ? octocat : ACTIONS_BOT });
     }
-    const r = await runAction('pull_request', pullPayload(['memdelta: accept increase']));
+    const r = await act('pull_request', pullEvent(['memdelta: accept increase']));
     expect(r.code, r.stdout).toBe(0);
     expect(server.count(CREATE)).toBe(0);
     expect(server.count(LIST)).toBeGreaterThanOrEqual(3);
@@ -401,7 +311,7 @@ describe('the sticky comment through the bundle', () => {
 
   it('waits out a secondary rate limit and survives a 502 that did create the comment: still one comment', async () => {
     server.inject(CREATE, { kind: 'secondary-rate-limit', retryAfter: 1 });
-    const limited = await runAction('pull_request', pullPayload(['memdelta: accept increase']));
+    const limited = await act('pull_request', pullEvent(['memdelta: accept increase']));
     expect(limited.code, limited.stdout).toBe(0);
     expect(server.commentsOn(PR)).toHaveLength(1);
 
@@ -410,7 +320,7 @@ describe('the sticky comment through the bundle', () => {
     await server.start();
     server.addPull({ number: PR, headSha, baseSha: baseTip });
     server.inject(CREATE, { kind: 'after', status: 502 });
-    const flaky = await runAction('pull_request', pullPayload(['memdelta: accept increase']));
+    const flaky = await act('pull_request', pullEvent(['memdelta: accept increase']));
     expect(flaky.code, flaky.stdout).toBe(0);
     expect(server.commentsOn(PR)).toHaveLength(1);
     expect(server.commentsOn(PR)[0]?.body).toContain('KEPT.append');
@@ -419,7 +329,7 @@ describe('the sticky comment through the bundle', () => {
   it('waits for an exhausted primary rate limit to reset, then comments', async () => {
     server.inject(LIST, { kind: 'primary-rate-limit', resetInMs: 1500 });
     const started = Date.now();
-    const r = await runAction('pull_request', pullPayload(['memdelta: accept increase']));
+    const r = await act('pull_request', pullEvent(['memdelta: accept increase']));
     expect(r.code, r.stdout).toBe(0);
     expect(server.commentsOn(PR)).toHaveLength(1);
     // The list was refused once and asked again after the reset.
@@ -468,7 +378,7 @@ describe('the sticky comment through the bundle', () => {
       conclusion: 'failure',
     };
     try {
-      const r = await runAction(
+      const r = await act(
         'workflow_run',
         { action: 'completed', workflow_run: run },
         { mode: 'comment', 'report-file': 'big-artifact/memdelta-report.json' },

@@ -6,12 +6,11 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markerFor } from '../../src/action/comment.js';
-import { runCli as runCliInProcess } from '../../src/cli/main.js';
 import type { CompareReport } from '../../src/report/types.js';
-import { pullPayload, runAction, type ActionContext } from '../adversarial/support.js';
+import { pullPayload, runAction, type ActionContext } from '../support/action.js';
+import { runCliInProcess } from '../support/cli.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
 import { GitHubServer } from '../support/github-server.js';
-import { TEST_CACHE_HOME } from '../support/cache-home.js';
 
 const PR = 12;
 const NAMES = ['alpha', 'bravo', 'charlie', 'delta', 'echo'];
@@ -19,15 +18,6 @@ let repo: TestRepo;
 let tmp: string;
 let server: GitHubServer;
 let ctx: ActionContext;
-
-const sink = () => ({
-  text: '',
-  isTTY: false,
-  write(c: string | Uint8Array) {
-    this.text += String(c);
-    return true;
-  },
-});
 
 beforeAll(async () => {
   tmp = await makeTempDir('memdelta-aggregate-');
@@ -41,7 +31,7 @@ beforeAll(async () => {
   // The measuring jobs: one partial report per shard, each in its own artifact folder.
   for (const i of [1, 2, 3]) {
     await mkdir(join(repo.dir, 'shards', `memdelta-shard-${i}`), { recursive: true });
-    const code = await runCliInProcess(
+    const { code } = await runCliInProcess(
       [
         'compare',
         '--base',
@@ -55,12 +45,7 @@ beforeAll(async () => {
         '--json',
         join(repo.dir, 'shards', `memdelta-shard-${i}`, 'report.json'),
       ],
-      {
-        stdout: sink() as unknown as NodeJS.WritableStream,
-        stderr: sink() as unknown as NodeJS.WritableStream,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: TEST_CACHE_HOME },
-        cwd: repo.dir,
-      },
+      { cwd: repo.dir },
     );
     expect(code).toBeLessThanOrEqual(1);
   }

@@ -7,12 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { resolvePlan } from '../../src/plan/config.js';
 import type { CompareReport } from '../../src/report/types.js';
 import { baseCacheKey, defaultCacheDir } from '../../src/run/base-cache.js';
+import { runCliInProcess } from '../support/cli.js';
 import { makeRepo, type TestRepo } from '../support/git-repo.js';
-import { TEST_CACHE_HOME } from '../support/cache-home.js';
 
 let out: string;
 let repo: TestRepo;
@@ -46,36 +45,12 @@ afterAll(async () => {
   await rm(out, { recursive: true, force: true });
 });
 
-const sink = () => {
-  const s = { text: '', isTTY: false, write: (c: string | Uint8Array) => ((s.text += String(c)), true) };
-  return s;
-};
-
-let n = 0;
-async function compareWith(args: string[]) {
-  const json = join(out, `report-${++n}.json`);
-  const stderr = sink();
-  const code = await runCli(
-    [
-      'compare',
-      '--repo',
-      repo.dir,
-      '--base',
-      repo.shas[0]!,
-      '--head',
-      repo.shas[1]!,
-      '--json',
-      json,
-      ...args,
-    ],
-    {
-      stdout: sink() as unknown as NodeJS.WritableStream,
-      stderr: stderr as unknown as NodeJS.WritableStream,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: TEST_CACHE_HOME },
-      cwd: process.cwd(),
-    },
+/** `memdelta compare` of the test repository's two commits, in-process, with the report it wrote. */
+function compareWith(args: string[]) {
+  return runCliInProcess(
+    ['compare', '--repo', repo.dir, '--base', repo.shas[0]!, '--head', repo.shas[1]!, ...args],
+    { reportDir: out },
   );
-  return { code, report: JSON.parse(readFileSync(json, 'utf8')) as CompareReport, stderr: stderr.text };
 }
 
 /**
@@ -141,13 +116,8 @@ describe('base-report cache', () => {
       'measured',
     ]);
     expect(numbers(b.report)).toEqual(numbers(a.report));
-    const both = await runCli(['compare', '--cache', out, '--no-cache'], {
-      stdout: sink() as unknown as NodeJS.WritableStream,
-      stderr: sink() as unknown as NodeJS.WritableStream,
-      env: {},
-      cwd: process.cwd(),
-    });
-    expect(both).toBe(2);
+    const both = await runCliInProcess(['compare', '--cache', out, '--no-cache'], { env: {} });
+    expect(both.code).toBe(2);
   });
 
   it('keys on what shapes the measurement, not on names or budgets', () => {

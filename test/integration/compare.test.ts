@@ -7,8 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
-import type { CompareReport } from '../../src/report/types.js';
+import { baseEnv, runCliInProcess } from '../support/cli.js';
 import { makeRepo, runGit, type TestRepo } from '../support/git-repo.js';
 
 const repos: TestRepo[] = [];
@@ -22,33 +21,14 @@ afterAll(async () => {
   await rm(out, { recursive: true, force: true });
 });
 
-class Sink {
-  text = '';
-  isTTY = false;
-  write(chunk: string | Uint8Array): boolean {
-    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }
-}
-
-let counter = 0;
-/** Runs `memdelta compare` in-process; returns the exit status, the JSON report, the markdown and stderr. */
-async function compareCli(repo: string, args: string[], env: Record<string, string> = {}) {
-  const n = ++counter;
-  const json = join(out, `report-${n}.json`);
-  const markdown = join(out, `comment-${n}.md`);
-  const stdout = new Sink();
-  const stderr = new Sink();
-  const code = await runCli(['compare', '--repo', repo, '--json', json, '--markdown', markdown, ...args], {
-    stdout: stdout as unknown as NodeJS.WritableStream,
-    stderr: stderr as unknown as NodeJS.WritableStream,
-    // A cache of this run's own, so no test reuses another's (or the user's) base reports.
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: join(out, 'cache'), ...env },
-    cwd: process.cwd(),
+/** Runs `memdelta compare` in-process; returns the exit status, the JSON report, the markdown and the output. */
+function compareCli(repo: string, args: string[], env: Record<string, string> = {}) {
+  return runCliInProcess(['compare', '--repo', repo, ...args], {
+    reportDir: out,
+    markdown: true,
+    // A cache of this file's own, so no test reuses another's (or the user's) base reports.
+    env: baseEnv({ XDG_CACHE_HOME: join(out, 'cache'), ...env }),
   });
-  const report = JSON.parse(readFileSync(json, 'utf8')) as CompareReport;
-  const md = existsSync(markdown) ? readFileSync(markdown, 'utf8') : '';
-  return { code, report, md, stdout: stdout.text, stderr: stderr.text };
 }
 
 async function repo(commits: Parameters<typeof makeRepo>[0]): Promise<TestRepo> {
@@ -112,14 +92,11 @@ describe('memdelta compare', () => {
       { files: { 'pkg/__init__.py': '', 'pkg/work.py': WORK, 'bench.py': BENCH }, message: 'base' },
       { files: { 'pkg/work.py': head }, message: 'head' },
     ]);
-    const { code, report, md } = await compareCli(r.dir, [
-      '--base',
-      r.shas[0]!,
-      '--head',
-      r.shas[1]!,
-      '--run',
-      'bench.py',
-    ]);
+    const {
+      code,
+      report,
+      markdown: md,
+    } = await compareCli(r.dir, ['--base', r.shas[0]!, '--head', r.shas[1]!, '--run', 'bench.py']);
     expect(report.verdict).toBe('fail');
     expect(code).toBe(1);
     const s = report.scenarios[0]!;
@@ -232,14 +209,11 @@ describe('memdelta compare', () => {
       { files: { 'pkg/__init__.py': '', 'pkg/work.py': WORK, 'bench.py': BENCH } },
       { files: { 'bench.py': BENCH + '\nraise RuntimeError("ledger totals do not balance")\n' } },
     ]);
-    const { code, report, md } = await compareCli(r.dir, [
-      '--base',
-      r.shas[0]!,
-      '--head',
-      r.shas[1]!,
-      '--run',
-      'bench.py',
-    ]);
+    const {
+      code,
+      report,
+      markdown: md,
+    } = await compareCli(r.dir, ['--base', r.shas[0]!, '--head', r.shas[1]!, '--run', 'bench.py']);
     expect(code).toBe(2);
     expect(report.verdict).toBe('error');
     const s = report.scenarios[0]!;

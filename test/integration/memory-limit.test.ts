@@ -2,16 +2,13 @@
  * `memory-limit` end to end through the CLI: a head that allocates without bound under a 256 MiB limit ends as
  * error reason `memory-limit` with the MemoryError traceback, and base's numbers are still reported.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
-import type { CompareReport } from '../../src/report/types.js';
 import { limitedCommand, limitMethod } from '../../src/run/memory-limit.js';
+import { runCliInProcess } from '../support/cli.js';
 import { makeRepo, type TestRepo } from '../support/git-repo.js';
-import { TEST_CACHE_HOME } from '../support/cache-home.js';
 
 let out: string;
 const repos: TestRepo[] = [];
@@ -23,21 +20,9 @@ afterAll(async () => {
   await rm(out, { recursive: true, force: true });
 });
 
-const sink = () => {
-  const s = { text: '', isTTY: false, write: (c: string | Uint8Array) => ((s.text += String(c)), true) };
-  return s;
-};
-
-async function run(repo: string, args: string[]) {
-  const json = join(out, `r-${Math.random().toString(36).slice(2)}.json`);
-  const stderr = sink();
-  const code = await runCli(['compare', '--repo', repo, '--json', json, '--no-cache', ...args], {
-    stdout: sink() as unknown as NodeJS.WritableStream,
-    stderr: stderr as unknown as NodeJS.WritableStream,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: TEST_CACHE_HOME },
-    cwd: process.cwd(),
-  });
-  return { code, report: JSON.parse(readFileSync(json, 'utf8')) as CompareReport, stderr: stderr.text };
+/** `memdelta compare --no-cache` in-process, with the report it wrote. */
+function run(repo: string, args: string[]) {
+  return runCliInProcess(['compare', '--repo', repo, '--no-cache', ...args], { reportDir: out });
 }
 
 const BASE = 'data = bytearray(20_000_000)\n';

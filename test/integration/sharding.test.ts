@@ -7,10 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import type { CompareReport } from '../../src/report/types.js';
+import { runCliInProcess } from '../support/cli.js';
 import { makeRepo, type TestRepo } from '../support/git-repo.js';
-import { TEST_CACHE_HOME } from '../support/cache-home.js';
 
 let out: string;
 let repo: TestRepo;
@@ -39,22 +38,8 @@ afterAll(async () => {
   await rm(out, { recursive: true, force: true });
 });
 
-const sink = () => {
-  const s = { text: '', isTTY: false, write: (c: string | Uint8Array) => ((s.text += String(c)), true) };
-  return s;
-};
-const io = () => ({
-  stdout: sink() as unknown as NodeJS.WritableStream,
-  stderr: sink(),
-  env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: TEST_CACHE_HOME },
-  cwd: out,
-});
-
-async function cli(args: string[]) {
-  const i = io();
-  const code = await runCli(args, { ...i, stderr: i.stderr as unknown as NodeJS.WritableStream });
-  return { code, stderr: i.stderr.text };
-}
+// In the output folder, so reports are named relative to it as a user in that folder would.
+const cli = (args: string[]) => runCliInProcess(args, { cwd: out });
 
 const read = (f: string) => JSON.parse(readFileSync(join(out, f), 'utf8')) as CompareReport;
 const view = (r: CompareReport) => ({
