@@ -188,6 +188,12 @@ class Sticky {
     return this.create();
   }
 
+  /** Whether this key's comment by our identity exists (what `run` would update). */
+  async exists(): Promise<boolean> {
+    this.identity = this.o.identity ?? (await this.learnIdentity());
+    return (await this.listOurs()).length > 0;
+  }
+
   private async learnIdentity(): Promise<string> {
     try {
       const { data } = await this.octokit.rest.users.getAuthenticated();
@@ -373,4 +379,15 @@ export async function upsertStickyComment(
   options: StickyCommentOptions,
 ): Promise<StickyCommentResult> {
   return new Sticky(octokit, options).run();
+}
+
+/**
+ * Whether the pull request has the sticky comment of this key written by the token's identity: the comment
+ * {@link upsertStickyComment} would update. Someone else's comment that starts with the marker (a quote) is not it.
+ */
+export async function hasStickyComment(
+  octokit: GitHubClient,
+  options: Pick<StickyCommentOptions, 'owner' | 'repo' | 'issueNumber' | 'key' | 'identity' | 'log'>,
+): Promise<boolean> {
+  return new Sticky(octokit, { ...options, body: '' }).exists();
 }

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import * as core from '@actions/core';
 import { restoreBaseCache, saveBaseCache } from './cache.js';
-import { markerFor, CommentPermissionError, upsertStickyComment } from './comment.js';
+import { CommentPermissionError, hasStickyComment, upsertStickyComment } from './comment.js';
 import { guardCommandFiles } from './command-files.js';
 import { redact, secretValues } from './redact.js';
 import {
@@ -165,14 +165,8 @@ async function wantsComment(
     case 'on-regression': {
       const due = inputs.comment === 'on-change' ? hasChange(report) : report.verdict !== 'pass';
       if (due) return true;
-      // Nothing to say now, but an earlier comment must not keep showing a regression that is gone.
-      const marker = markerFor(inputs.commentKey);
-      const comments = await octokit.paginate(octokit.rest.issues.listComments, {
-        ...where,
-        issue_number: pull,
-        per_page: 100,
-      });
-      return comments.some((c) => (c.body ?? '').startsWith(marker));
+      // Nothing to say now, but our earlier comment must not keep showing a regression that is gone.
+      return hasStickyComment(octokit, { ...where, issueNumber: pull, key: inputs.commentKey });
     }
   }
 }

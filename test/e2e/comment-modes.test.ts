@@ -278,6 +278,21 @@ describe('comment: on-change', () => {
   });
 });
 
+describe('comment: on-change with a quoted marker', () => {
+  it("does not take a reviewer's comment that quotes the marker for its own", async () => {
+    const quote = server.addComment({
+      issueNumber: PR,
+      body: `${MARKER}\n> the old memdelta report said something`,
+      user: { login: 'reviewer', id: 4242, type: 'User' },
+    });
+    const quiet = await runMode('on-change', 'unchanged');
+    expectPublished(quiet, 'unchanged');
+    expect(server.count(CREATE) + server.count(UPDATE)).toBe(0);
+    expect(server.commentsOn(PR).map((c) => [c.id, c.body])).toEqual([[quote.id, quote.body]]);
+    expect(quiet.stdout).toContain('memdelta: no comment (comment: on-change, nothing to report).');
+  });
+});
+
 describe('comment: on-regression', () => {
   it('stays silent for no change and for growth under budget, comments on a regression, and clears it after', async () => {
     const quiet = await runMode('on-regression', 'unchanged');
