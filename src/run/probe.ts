@@ -158,6 +158,10 @@ export function pytestArgs(options: PytestOptions, memoryLimitFlag?: number): st
     'memdelta_probe.pytest_plugin',
     '-p',
     'no:cacheprovider',
+    // Random test order (pytest-randomly) would differ between base and head, moving first-time costs such as
+    // imports from one test to another: a false alarm. Blocking a plugin that is not installed is harmless.
+    '-p',
+    'no:randomly',
     '--rootdir',
     options.root,
     '--memdelta-out',

@@ -249,6 +249,14 @@ function testError(side: Side, scenario: Scenario, t: PytestTest): ScenarioError
   const err = t.report?.error ?? t.error;
   const limited = memoryErrorUnderLimit(side, scenario.memoryLimit, err);
   if (limited) return limited;
+  if (!err && t.report === null && t.phase === 'call') {
+    return {
+      side,
+      reason: 'exit',
+      message: `the test ${t.outcome} but its call was not measured: it ran in another process (pytest-xdist's -n?); memdelta measures tests in one process`,
+      tail: [],
+    };
+  }
   const where = t.phase === 'call' ? 'the test failed' : `its fixtures failed in ${t.phase}`;
   return {
     side,

@@ -15,6 +15,7 @@ import type { CompareReport, ScenarioResult } from '../../src/report/types.js';
 import { compare, type CompareOptions } from '../../src/run/compare.js';
 import { makeGit } from '../../src/run/git.js';
 import { defaultProbeDir } from '../../src/run/probe.js';
+import { runCliInProcess } from '../support/cli.js';
 import { makeRepo, type TestRepo } from '../support/git-repo.js';
 import { findPytestPython } from '../support/pytest-python.js';
 
@@ -125,6 +126,11 @@ beforeAll(async () => {
       from: 0,
     },
     { files: { 'tests/test_broken.py': 'def test_x(:\n    pass\n' }, branch: 'broken', from: 0 },
+    {
+      files: { 'tests/extra/test_extra.py': 'def test_e():\n    assert [1] * 10\n' },
+      branch: 'extra',
+      from: 0,
+    },
   ]);
   // An interpreter without pytest: a venv without pip sees no site-packages.
   noPytest = join(tmp, 'venv');
@@ -253,6 +259,45 @@ describe('pytest mode', () => {
     expect(r.scenarios).toHaveLength(1);
     expect(r.scenarios[0]?.name).toBe('pytest tests');
     expect(r.scenarios[0]?.error?.message).toMatch(/pytest could not collect tests\/test_broken\.py/);
+  });
+
+  it('runs from the command line with --pytest and prints the same report', async () => {
+    const r = await runCliInProcess(
+      [
+        'compare',
+        '--repo',
+        repo.dir,
+        '--base',
+        repo.shas[0] as string,
+        '--head',
+        repo.shas[1] as string,
+        '--pytest',
+        'tests -k "leak or parse"',
+        '--python',
+        python,
+        '--no-cache',
+        '--budget',
+        'retained: +64KiB',
+      ],
+      { reportDir: tmp, markdown: true },
+    );
+    expect(r.code).toBe(1);
+    expect(r.report.scenarios.map((s) => s.name)).toEqual([IDS[2], IDS[3]]);
+    expect(r.report.scenarios.filter(failed).map((s) => s.name)).toEqual([IDS[2]]);
+    expect(r.report.settings?.command).toContain(`--pytest 'tests -k "leak or parse"'`);
+    expect(r.markdown).toContain('test_leak');
+  });
+
+  it('makes every test no-baseline, without a base error, when base does not have the tests yet', async () => {
+    const o = options(4);
+    o.plan = resolvePlan({
+      config: { text: 'scenarios:\n  - pytest: tests/extra\n', file: '.memdelta.yml' },
+      flags: { python },
+    });
+    const r = await compare(o);
+    expect(r.scenarios.map((s) => [s.name, s.status, s.baseError])).toEqual([
+      ['tests/extra/test_extra.py::test_e', 'no-baseline', undefined],
+    ]);
   });
 
   it('says pytest is missing instead of installing it', async () => {

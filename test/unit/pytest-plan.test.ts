@@ -106,6 +106,7 @@ describe('parsePytestTarget', () => {
     expect(opt('--memdelta-hints')).toBe('/r/h.json');
     expect(opt('--memdelta-shard')).toBe('2/3');
     expect(args).toContain('no:cacheprovider');
+    expect(args).toContain('no:randomly');
   });
 });
 
