@@ -7,9 +7,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Target } from '../plan/types.js';
-import { childEnv } from './env.js';
 import { limitedCommand, limitMethod } from './memory-limit.js';
-import { runBounded, type ProcessOutcome, type ProjectChildOptions } from './process.js';
+import { runProjectChild, type ProcessOutcome, type ProjectChildOptions } from './process.js';
 
 export interface ProbeOptions extends ProjectChildOptions {
   /** Interpreter (path or a name on PATH), the same on both sides. */
@@ -114,22 +113,12 @@ async function runChild(
   options: ProjectChildOptions & Pick<ProbeOptions, 'probeDir' | 'root' | 'out'>,
   cmd: { file: string; args: string[] },
 ): Promise<ProbeRun> {
-  const env = childEnv({
-    set: options.extraEnv,
-    ...(options.passEnv !== undefined ? { pass: options.passEnv } : {}),
-    pythonPath: options.probeDir,
-    ...(options.parentEnv !== undefined ? { parent: options.parentEnv } : {}),
-  });
-  const outcome = await runBounded({
+  const outcome = await runProjectChild({
+    ...options,
     file: cmd.file,
     args: cmd.args,
     cwd: options.root,
-    env,
-    timeoutMs: options.timeoutMs,
-    ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
-    ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    ...(options.onStderrLine !== undefined ? { onStderrLine: options.onStderrLine } : {}),
-    ...(options.registry !== undefined ? { registry: options.registry } : {}),
+    pythonPath: options.probeDir,
   });
   return { outcome, reportPath: options.out, argv: [cmd.file, ...cmd.args] };
 }

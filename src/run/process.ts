@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { execa } from 'execa';
 import { defaultCleanups, type Cleanups } from './cleanup.js';
+import { childEnv } from './env.js';
 import { LineSplitter, TailBuffer } from './ring-buffer.js';
 
 /** Name of the marker variable every child gets; its value is unique per run. */
@@ -338,4 +339,30 @@ export async function runBounded(options: RunOptions): Promise<ProcessOutcome> {
     leftovers.map((p) => `${p.name} (pid ${p.pid})`),
     durationMs,
   );
+}
+
+/**
+ * Runs a child of the project (the probe, pytest, the setup command) with the allow-listed environment built from
+ * `options` (plus `pythonPath` as PYTHONPATH when given) and the usual bounds. Never throws for the child.
+ */
+export function runProjectChild(
+  options: ProjectChildOptions & { file: string; args: readonly string[]; cwd: string; pythonPath?: string },
+): Promise<ProcessOutcome> {
+  const env = childEnv({
+    set: options.extraEnv,
+    ...(options.passEnv !== undefined ? { pass: options.passEnv } : {}),
+    ...(options.pythonPath !== undefined ? { pythonPath: options.pythonPath } : {}),
+    ...(options.parentEnv !== undefined ? { parent: options.parentEnv } : {}),
+  });
+  return runBounded({
+    file: options.file,
+    args: options.args,
+    cwd: options.cwd,
+    env,
+    timeoutMs: options.timeoutMs,
+    ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    ...(options.onStderrLine !== undefined ? { onStderrLine: options.onStderrLine } : {}),
+    ...(options.registry !== undefined ? { registry: options.registry } : {}),
+  });
 }

@@ -3,8 +3,7 @@
  * a shell string from the user's own configuration, so it goes through `sh -c`; it gets the same
  * allow-listed environment as the benchmark and the same bounds.
  */
-import { childEnv } from './env.js';
-import { runBounded, type ProcessOutcome, type ProjectChildOptions } from './process.js';
+import { runProjectChild, type ProcessOutcome, type ProjectChildOptions } from './process.js';
 
 export interface SetupOptions extends ProjectChildOptions {
   /** Shell command, run with `sh -c`. */
@@ -16,22 +15,7 @@ export interface SetupOptions extends ProjectChildOptions {
 /** Runs the setup command; the outcome's tails explain a failure. Never throws for the child. */
 export async function runSetup(options: SetupOptions): Promise<ProcessOutcome> {
   if (options.command.trim() === '') throw new Error('The setup command is empty.');
-  const env = childEnv({
-    set: options.extraEnv,
-    ...(options.passEnv !== undefined ? { pass: options.passEnv } : {}),
-    ...(options.parentEnv !== undefined ? { parent: options.parentEnv } : {}),
-  });
-  return runBounded({
-    file: 'sh',
-    args: ['-c', options.command],
-    cwd: options.cwd,
-    env,
-    timeoutMs: options.timeoutMs,
-    ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
-    ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    ...(options.onStderrLine !== undefined ? { onStderrLine: options.onStderrLine } : {}),
-    ...(options.registry !== undefined ? { registry: options.registry } : {}),
-  });
+  return runProjectChild({ ...options, file: 'sh', args: ['-c', options.command] });
 }
 
 /** One line saying why setup failed, or undefined when it succeeded. */
