@@ -96,7 +96,15 @@ const compareReport = z.strictObject({
       index: z.number().int().min(1).max(1000),
       count: z.number().int().min(1).max(1000),
       total: z.number().int().min(0).max(10_000),
-      positions: z.array(z.number().int().min(0).max(2 ** 40)).max(10_000),
+      positions: z
+        .array(
+          z
+            .number()
+            .int()
+            .min(0)
+            .max(2 ** 40),
+        )
+        .max(10_000),
     })
     .refine((s) => s.index <= s.count, 'index is larger than count')
     .optional(),

@@ -2,10 +2,10 @@
  * Turning the probe reports of one scenario into its result: totals, site diff, budgets, gc findings and how each
  * side was obtained. Shared by plain scenarios and by the tests of a pytest scenario; pure (no I/O).
  */
-import type { BudgetRule, NoiseFloor } from '../plan/types.js';
-import { diffSites } from './diff.js';
+import type { BudgetRule, NoiseFloor, Plan } from '../plan/types.js';
+import { diffSites, isProjectFile } from './diff.js';
 import type { GcDiff, ProbeReport, ScenarioError, ScenarioResult, SideDetail } from './types.js';
-import { checkBudgets } from './verdict.js';
+import { checkBudgets, isBeyondNoise } from './verdict.js';
 
 /** What judging needs to know of a scenario (a plan scenario, or one test of a pytest scenario). */
 export interface Judged {
@@ -131,4 +131,23 @@ export function judge(
   const gc = gcDiff(base?.totals ?? null, head.totals);
   if (gc) result.gc = gc;
   return result;
+}
+
+/**
+ * Whether a scenario measured cheaply on both sides needs a detail pass, and which: the breakdown when the peak
+ * moved, deeper frames when a changed site could not be attributed to the project. Undefined: the cheap pass is
+ * all there is to say.
+ */
+export function detailNeed(
+  plan: Pick<Plan, 'frames' | 'detailFrames'>,
+  floor: NoiseFloor,
+  base: ProbeReport,
+  head: ProbeReport,
+): { frames: number; peakSites: boolean } | undefined {
+  const peakMoved = isBeyondNoise(base.peak, head.peak, floor);
+  const cheapSites = diffSites(base, head, floor);
+  const unattributed = cheapSites.sites.some((s) => s.status !== 'same' && !isProjectFile(s.file));
+  const deeper = unattributed && plan.detailFrames > plan.frames;
+  if (!peakMoved && !deeper) return undefined;
+  return { frames: deeper ? plan.detailFrames : plan.frames, peakSites: peakMoved };
 }

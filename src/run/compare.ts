@@ -9,8 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { shardOf, type ShardSpec } from '../plan/shard.js';
 import type { Plan, Scenario } from '../plan/types.js';
-import { diffSites, isProjectFile } from '../report/diff.js';
-import { emptyResult, headErrorResult, judge } from '../report/judge.js';
+import { detailNeed, emptyResult, headErrorResult, judge } from '../report/judge.js';
 import {
   POSITION_STRIDE,
   type CompareReport,
@@ -18,11 +17,11 @@ import {
   type ScenarioError,
   type ScenarioResult,
 } from '../report/types.js';
-import { isBeyondNoise, overallVerdict } from '../report/verdict.js';
+import { overallVerdict } from '../report/verdict.js';
 import type { CleanupRegistry } from './cleanup.js';
 import type { Git } from './git.js';
 import { overMemoryLimit, processFailure, tailLines, TAIL_LINES } from './failure.js';
-import type { ProcessOutcome } from './process.js';
+import { childBounds, type ProcessOutcome } from './process.js';
 import {
   BaseCache,
   baseCacheKey,
@@ -207,9 +206,7 @@ async function probeOnce(
     ...(scenario.memoryLimit !== undefined ? { memoryLimit: scenario.memoryLimit } : {}),
     extraEnv: opts.plan.env,
     timeoutMs: scenario.timeoutMs,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.registry ? { registry: opts.registry } : {}),
-    ...(opts.parentEnv ? { parentEnv: opts.parentEnv } : {}),
+    ...childBounds(opts),
   });
   const result = await classify(side, scenario, run.outcome, out);
   opts.onProgress?.({
@@ -351,25 +348,6 @@ async function compareScenario(run: Run, index: number, scenario: Scenario): Pro
   );
 }
 
-/**
- * Whether a scenario measured cheaply on both sides needs a detail pass, and which: the breakdown when the peak
- * moved, deeper frames when a changed site could not be attributed to the project. Undefined: the cheap pass is
- * all there is to say.
- */
-export function detailNeed(
-  plan: Pick<Plan, 'frames' | 'detailFrames'>,
-  floor: Scenario['minDelta'],
-  base: ProbeReport,
-  head: ProbeReport,
-): { frames: number; peakSites: boolean } | undefined {
-  const peakMoved = isBeyondNoise(base.peak, head.peak, floor);
-  const cheapSites = diffSites(base, head, floor);
-  const unattributed = cheapSites.sites.some((s) => s.status !== 'same' && !isProjectFile(s.file));
-  const deeper = unattributed && plan.detailFrames > plan.frames;
-  if (!peakMoved && !deeper) return undefined;
-  return { frames: deeper ? plan.detailFrames : plan.frames, peakSites: peakMoved };
-}
-
 /** The side's setup command as a lazy, run-once task (a base served from the cache never needs it). */
 function lazySetups(
   opts: CompareOptions,
@@ -386,9 +364,7 @@ function lazySetups(
       cwd: wt[side],
       extraEnv: opts.plan.env,
       timeoutMs: Math.max(...opts.plan.scenarios.map((s) => s.timeoutMs)),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.registry ? { registry: opts.registry } : {}),
-      ...(opts.parentEnv ? { parentEnv: opts.parentEnv } : {}),
+      ...childBounds(opts),
     });
     const why = describeSetupFailure(command, o);
     opts.onProgress?.({

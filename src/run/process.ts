@@ -366,3 +366,16 @@ export function runProjectChild(
     ...(options.registry !== undefined ? { registry: options.registry } : {}),
   });
 }
+
+/** The bounds every child of one compare shares: cancellation, cleanup at exit, the environment to draw from. */
+export function childBounds(o: {
+  signal?: AbortSignal | undefined;
+  registry?: Cleanups | undefined;
+  parentEnv?: Record<string, string | undefined> | undefined;
+}): Pick<ProjectChildOptions, 'signal' | 'registry' | 'parentEnv'> {
+  return {
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.registry ? { registry: o.registry } : {}),
+    ...(o.parentEnv ? { parentEnv: o.parentEnv } : {}),
+  };
+}

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { shardOf } from '../plan/shard.js';
 import type { Scenario } from '../plan/types.js';
-import { headErrorResult, judge, type Judged } from '../report/judge.js';
+import { detailNeed, headErrorResult, judge, type Judged } from '../report/judge.js';
 import {
   POSITION_STRIDE,
   type ProbeReport,
@@ -19,11 +19,11 @@ import {
 } from '../report/types.js';
 import { baseCacheKey } from './base-cache.js';
 import type { Run, Side } from './compare.js';
-import { detailNeed } from './compare.js';
 import { memoryErrorUnderLimit, overMemoryLimit, processFailure, tailLines, TAIL_LINES } from './failure.js';
 import { writeAtomic } from './load-plan.js';
 import { both } from './pool.js';
 import { runPytest } from './probe.js';
+import { childBounds } from './process.js';
 import { readPytestRun } from './read-report.js';
 
 /** A test's result and where it sorts among all scenarios (see `CompareReport.shard.positions`). */
@@ -173,9 +173,7 @@ async function pytestOnce(
     ...(scenario.memoryLimit !== undefined ? { memoryLimit: scenario.memoryLimit } : {}),
     extraEnv: opts.plan.env,
     timeoutMs: scenario.timeoutMs,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.registry ? { registry: opts.registry } : {}),
-    ...(opts.parentEnv ? { parentEnv: opts.parentEnv } : {}),
+    ...childBounds(opts),
   });
   const result = await classifyRun(run, side, scenario, outcome, out);
   opts.onProgress?.({
