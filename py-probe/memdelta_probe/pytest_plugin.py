@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import sys
+import traceback
 
 import pytest
 
@@ -224,6 +225,10 @@ class Recorder:
             window = job.w  # a warm-up call raised: nothing was measured
         exc = window.exc
         window.exc = None
+        if isinstance(exc, MemoryError):
+            # The test reached the memory limit: what its frames still hold would leave pytest no room to report
+            # the failure (an INTERNALERROR that ends the session), so their locals go first.
+            traceback.clear_frames(exc.__traceback__)
         error = probe_report.describe_error(exc) if exc is not None else None
         settings = _Settings(self.frames, iterations, warmup, hint is not None and hint > 0, self.root,
                              self.max_sites)
