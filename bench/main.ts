@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every benchmark in one run, each printing ratios of variants measured side by side.
- * Options: `--only=probe,parallel,unchanged,cache,diff` (default all), `--reps=N` (default 5), `--quick` (3 reps).
+ * Options: `--only=probe,parallel,unchanged,cache,diff,pytest` (default all), `--reps=N` (default 5), `--quick`
+ * (3 reps), `--pytest-tests=N` (size of the pytest section's generated suite, default 40).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,12 +11,13 @@ import { defaultProbeDir } from '../src/run/probe.js';
 import { benchCache } from './cache.js';
 import { benchParallel, benchUnchanged } from './compare.js';
 import { benchDiff } from './diff.js';
+import { benchPytest } from './pytest.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const quick = args.includes('--quick');
 const reps = Number(opt('reps') ?? (quick ? 3 : 5));
-const only = new Set((opt('only') ?? 'probe,parallel,unchanged,cache,diff').split(','));
+const only = new Set((opt('only') ?? 'probe,parallel,unchanged,cache,diff,pytest').split(','));
 
 function python(args: string[], cwd?: string) {
   return spawnSync('python3', args, { encoding: 'utf8', ...(cwd ? { cwd } : {}) });
@@ -72,5 +74,9 @@ if (only.has('cache')) {
 if (only.has('diff')) {
   console.log(`\n(${load()})`);
   await benchDiff(Math.max(reps, 7));
+}
+if (only.has('pytest')) {
+  console.log(`\n(${load()})`);
+  await benchPytest(reps, Number(opt('pytest-tests') ?? 40));
 }
 console.log(`\n${load()} at end`);
