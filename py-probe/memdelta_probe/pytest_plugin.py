@@ -22,6 +22,7 @@ import pytest
 
 from memdelta_probe import __version__, capture, report as probe_report
 from memdelta_probe.cli import limit_memory
+from memdelta_probe.sites import PathClassifier, SourceIndex
 
 SCHEMA = "memdelta/pytest@1"
 MARK = "memdelta"
@@ -148,6 +149,9 @@ class Recorder:
         shard = config.getoption("memdelta_shard")
         self.shard = parse_shard(shard) if shard else None
         self.hints = self._read_hints(config.getoption("memdelta_hints"))
+        # Shared by every test's report: pytest's and the project's sources are parsed once per session.
+        self.index = SourceIndex()
+        self.classifier = PathClassifier(self.root)
         self.entries: dict[str, Entry] = {}
         self.errors: list = []
         self.collected = 0
@@ -236,7 +240,7 @@ class Recorder:
         # callable target.
         shape = _Call("callable" if iterations > 1 else "pytest", item.nodeid, None)
         doc = probe_report.build(settings, shape, window if window.retained_traces is not None else None,
-                                 1 if exc is not None else 0, error)
+                                 1 if exc is not None else 0, error, self.index, self.classifier)
         doc["target"]["kind"] = "pytest"
         if window.retained_traces is None:
             doc["wall_time"] = 0.0
@@ -306,6 +310,19 @@ def pytest_addoption(parser) -> None:
                 help="address-space limit in bytes for this process (RLIMIT_AS), where prlimit is not used")
 
 
+def _run_here(config) -> None:
+    """Keeps the tests in this process when pytest-xdist is installed and the project's configuration asks for
+    workers (``addopts = -n auto``): tests run elsewhere could not be measured. Runs before xdist's own
+    ``pytest_configure``, which starts the workers only when ``dist`` is not ``"no"``."""
+    option = config.option
+    if getattr(option, "dist", "no") != "no" or getattr(option, "numprocesses", None):
+        option.dist = "no"
+        option.numprocesses = 0
+        option.tx = []
+        sys.stderr.write("memdelta-probe: pytest-xdist workers turned off: memdelta measures tests in one process\n")
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers",
@@ -317,4 +334,5 @@ def pytest_configure(config) -> None:
             if limit < 1:
                 raise pytest.UsageError("--memdelta-memory-limit must be a positive number of bytes")
             limit_memory(limit)
+        _run_here(config)
         config.pluginmanager.register(Recorder(config), "memdelta-recorder")

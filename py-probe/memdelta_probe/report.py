@@ -62,8 +62,10 @@ def describe_error(exc: BaseException) -> dict:
     return {"type": name[:512], "message": message[:MESSAGE_CAP], "traceback": lines}
 
 
-def build(opts, target, window, exit_code: int, error: dict | None) -> dict:
-    """The report as a plain dict."""
+def build(opts, target, window, exit_code: int, error: dict | None, index: SourceIndex | None = None,
+          classifier: PathClassifier | None = None) -> dict:
+    """The report as a plain dict. ``index`` and ``classifier`` may be shared by many reports of one process (the
+    pytest plugin's tests): each source file is then parsed once per session, not once per report."""
     is_callable = target.kind == "callable"
     report = {
         "schema": SCHEMA,
@@ -92,8 +94,7 @@ def build(opts, target, window, exit_code: int, error: dict | None) -> dict:
     }
     if window is None or opts.rss_only or window.retained_traces is None:
         return report
-    classifier = PathClassifier(opts.root)
-    classify = classifier.classify
+    classify = (classifier or PathClassifier(opts.root)).classify
     retained = totals(window.retained_traces, classify)
     peak = None
     bd = window.breakdown
@@ -117,7 +118,7 @@ def build(opts, target, window, exit_code: int, error: dict | None) -> dict:
             "setup": series[0] if series else 0,
             "series": [max(0, int(v)) for v in series],
         }
-    sites, other = build_sites(peak, retained, early, span, opts.max_sites, SourceIndex())
+    sites, other = build_sites(peak, retained, early, span, opts.max_sites, index or SourceIndex())
     report["peak"] = window.peak
     report["retained"] = retained.total
     if peak is not None:

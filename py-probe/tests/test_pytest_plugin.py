@@ -20,6 +20,11 @@ except ImportError:
 
 REQUIRE_PYTEST = os.environ.get("MEMDELTA_REQUIRE_PYTEST") == "1"
 
+try:
+    import xdist
+except ImportError:
+    xdist = None
+
 SUITE_KEYS = {"schema", "probe_version", "python", "pytest_version", "exit_code", "collected", "errors", "tests"}
 ENTRY_KEYS = {"id", "index", "outcome", "phase", "error", "report"}
 ERROR_KEYS = {"type", "message", "traceback"}
@@ -479,6 +484,32 @@ class PytestPlugin(unittest.TestCase):
                 self.assertEqual(t[name]["outcome"], "passed")
                 self.assertIsNone(t[name]["report"]["error"])
                 self.assertGreaterEqual(t[name]["report"]["peak"], size)
+
+    @unittest.skipUnless(xdist is not None, "pytest-xdist is not installed for this Python")
+    def test_xdist_workers_from_the_project_config_are_turned_off(self):
+        source = '''
+            import os
+
+
+            def test_allocates():
+                tmp = [bytearray(1000) for _ in range(1000)]
+                del tmp
+
+
+            def test_runs_in_this_process():
+                assert "PYTEST_XDIST_WORKER" not in os.environ
+            '''
+        project = Project(self.addCleanup, {"tests/test_x.py": source})
+        project.write("pytest.ini", "[pytest]\naddopts = -p xdist -n 2\n")
+        # Without memdelta the project's configuration does start workers.
+        control = project.pytest("tests", plugin=False)
+        self.assertEqual(control.returncode, 1, control.stdout[-2000:])
+        proc, doc = project.measure(self, "tests")
+        self.assertEqual(proc.returncode, 0, proc.stdout[-2000:] + proc.stderr[-2000:])
+        self.assertIn("pytest-xdist workers turned off", proc.stderr)
+        t = by_id(doc)
+        self.assertEqual(set(t), {"test_allocates", "test_runs_in_this_process"})
+        self.assertGreaterEqual(t["test_allocates"]["report"]["peak"], 1_000_000)
 
 
 if __name__ == "__main__":
