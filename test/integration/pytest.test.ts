@@ -5,6 +5,7 @@
  * per test or per run; the base cache and sharding work for tests as for scripts.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,6 +209,30 @@ describe('pytest mode', () => {
         .map((s) => s.name)
         .sort(),
     ).toEqual([IDS[2], IDS[1]].sort());
+  });
+
+  it('ignores and overwrites a corrupted cached pytest run', async () => {
+    const entries = readdirSync(cacheDir()).filter((f) => f.endsWith('.json'));
+    expect(entries.length).toBeGreaterThan(0);
+    for (const f of entries) writeFileSync(join(cacheDir(), f), '{"schema":"memdelta/pytest@1","tests":[');
+    const again = await compare(options(1, { cacheDir: cacheDir() }));
+    expect(again.scenarios.map((s) => s.detail?.base?.source)).toEqual(IDS.map(() => 'measured'));
+    expect(
+      again.scenarios
+        .filter(failed)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual([IDS[2], IDS[1]].sort());
+    // The cheap run's entry has the same key and is written again; a detail run's key holds base's cheap peaks,
+    // which may differ by a few bytes from the earlier measurement, so that entry may be a new file instead.
+    const valid = entries.filter((f) => {
+      try {
+        return JSON.parse(readFileSync(join(cacheDir(), f), 'utf8')).schema === 'memdelta/pytest@1';
+      } catch {
+        return false;
+      }
+    });
+    expect(valid.length).toBeGreaterThanOrEqual(1);
   });
 
   it('splits the tests over three shards that aggregate to the unsharded verdict and sites', async () => {
