@@ -1008,14 +1008,14 @@ var require_foldFlowLines = __commonJS({
     var FOLD_FLOW = "flow";
     var FOLD_BLOCK = "block";
     var FOLD_QUOTED = "quoted";
-    function foldFlowLines(text2, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
+    function foldFlowLines(text3, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
       if (!lineWidth || lineWidth < 0)
-        return text2;
+        return text3;
       if (lineWidth < minContentWidth)
         minContentWidth = 0;
       const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
-      if (text2.length <= endStep)
-        return text2;
+      if (text3.length <= endStep)
+        return text3;
       const folds = [];
       const escapedFolds = {};
       let end = lineWidth - indent.length;
@@ -1032,14 +1032,14 @@ var require_foldFlowLines = __commonJS({
       let escStart = -1;
       let escEnd = -1;
       if (mode === FOLD_BLOCK) {
-        i2 = consumeMoreIndentedLines(text2, i2, indent.length);
+        i2 = consumeMoreIndentedLines(text3, i2, indent.length);
         if (i2 !== -1)
           end = i2 + endStep;
       }
-      for (let ch; ch = text2[i2 += 1]; ) {
+      for (let ch; ch = text3[i2 += 1]; ) {
         if (mode === FOLD_QUOTED && ch === "\\") {
           escStart = i2;
-          switch (text2[i2 + 1]) {
+          switch (text3[i2 + 1]) {
             case "x":
               i2 += 3;
               break;
@@ -1056,12 +1056,12 @@ var require_foldFlowLines = __commonJS({
         }
         if (ch === "\n") {
           if (mode === FOLD_BLOCK)
-            i2 = consumeMoreIndentedLines(text2, i2, indent.length);
+            i2 = consumeMoreIndentedLines(text3, i2, indent.length);
           end = i2 + indent.length + endStep;
           split = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
-            const next = text2[i2 + 1];
+            const next = text3[i2 + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
               split = i2;
           }
@@ -1073,12 +1073,12 @@ var require_foldFlowLines = __commonJS({
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
-                ch = text2[i2 += 1];
+                ch = text3[i2 += 1];
                 overflow = true;
               }
               const j = i2 > escEnd + 1 ? i2 - 2 : escStart - 1;
               if (escapedFolds[j])
-                return text2;
+                return text3;
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
@@ -1093,39 +1093,39 @@ var require_foldFlowLines = __commonJS({
       if (overflow && onOverflow)
         onOverflow();
       if (folds.length === 0)
-        return text2;
+        return text3;
       if (onFold)
         onFold();
-      let res = text2.slice(0, folds[0]);
+      let res = text3.slice(0, folds[0]);
       for (let i3 = 0; i3 < folds.length; ++i3) {
         const fold = folds[i3];
-        const end2 = folds[i3 + 1] || text2.length;
+        const end2 = folds[i3 + 1] || text3.length;
         if (fold === 0)
           res = `
-${indent}${text2.slice(0, end2)}`;
+${indent}${text3.slice(0, end2)}`;
         else {
           if (mode === FOLD_QUOTED && escapedFolds[fold])
-            res += `${text2[fold]}\\`;
+            res += `${text3[fold]}\\`;
           res += `
-${indent}${text2.slice(fold + 1, end2)}`;
+${indent}${text3.slice(fold + 1, end2)}`;
         }
       }
       return res;
     }
-    function consumeMoreIndentedLines(text2, i2, indent) {
+    function consumeMoreIndentedLines(text3, i2, indent) {
       let end = i2;
       let start = i2 + 1;
-      let ch = text2[start];
+      let ch = text3[start];
       while (ch === " " || ch === "	") {
         if (i2 < start + indent) {
-          ch = text2[++i2];
+          ch = text3[++i2];
         } else {
           do {
-            ch = text2[++i2];
+            ch = text3[++i2];
           } while (ch && ch !== "\n");
           end = i2;
           start = i2 + 1;
-          ch = text2[start];
+          ch = text3[start];
         }
       }
       return end;
@@ -7532,39 +7532,39 @@ var LIMITS = {
   tailLine: 200,
   type: 60
 };
-function truncateMiddle(text2, max) {
-  const chars = Array.from(text2);
-  if (chars.length <= max) return text2;
+function truncateMiddle(text3, max) {
+  const chars = Array.from(text3);
+  if (chars.length <= max) return text3;
   if (max <= 1) return "\u2026".slice(0, Math.max(0, max));
   const keep = max - 1;
   const head = Math.ceil(keep / 2);
   const tail = keep - head;
   return chars.slice(0, head).join("") + "\u2026" + (tail > 0 ? chars.slice(chars.length - tail).join("") : "");
 }
-function cleanText(text2, max = LIMITS.message) {
-  const cleaned = String(text2).toWellFormed().replace(/[\t\r\n\v\f]/gu, " ").replace(CONTROL, "").replace(BIDI, "");
+function cleanText(text3, max = LIMITS.message) {
+  const cleaned = String(text3).toWellFormed().replace(/[\t\r\n\v\f]/gu, " ").replace(CONTROL, "").replace(BIDI, "");
   return breakCommentDelimiters(truncateMiddle(cleaned, max));
 }
-function cleanTerminal(text2, max = LIMITS.message) {
+function cleanTerminal(text3, max = LIMITS.message) {
   return truncateMiddle(
-    String(text2).toWellFormed().replace(/[\t\r\n\v\f]/gu, " ").replace(CONTROL, "").replace(BIDI, ""),
+    String(text3).toWellFormed().replace(/[\t\r\n\v\f]/gu, " ").replace(CONTROL, "").replace(BIDI, ""),
     max
   );
 }
-function breakCommentDelimiters(text2) {
-  return text2.replace(/<!/gu, `<${WORD_JOINER}!`).replace(/--(?=!?>)/gu, `--${WORD_JOINER}`);
+function breakCommentDelimiters(text3) {
+  return text3.replace(/<!/gu, `<${WORD_JOINER}!`).replace(/--(?=!?>)/gu, `--${WORD_JOINER}`);
 }
-function neutraliseReferences(text2) {
-  return text2.replace(/@(?=[\p{L}\p{N}_-])/gu, `@${WORD_JOINER}`).replace(new RegExp("#(?=\\p{N})", "gu"), `#${WORD_JOINER}`).replace(new RegExp("\\b(GH)-(?=\\p{N})", "giu"), `$1-${WORD_JOINER}`).replace(/:\/\//gu, `:${WORD_JOINER}//`).replace(/\b(www)\./giu, `$1${WORD_JOINER}.`);
+function neutraliseReferences(text3) {
+  return text3.replace(/@(?=[\p{L}\p{N}_-])/gu, `@${WORD_JOINER}`).replace(new RegExp("#(?=\\p{N})", "gu"), `#${WORD_JOINER}`).replace(new RegExp("\\b(GH)-(?=\\p{N})", "giu"), `$1-${WORD_JOINER}`).replace(/:\/\//gu, `:${WORD_JOINER}//`).replace(/\b(www)\./giu, `$1${WORD_JOINER}.`);
 }
-function escapeHtml(text2) {
-  return text2.replace(/&/gu, "&amp;").replace(/</gu, "&lt;").replace(/>/gu, "&gt;").replace(/"/gu, "&quot;").replace(/'/gu, "&#39;");
+function escapeHtml(text3) {
+  return text3.replace(/&/gu, "&amp;").replace(/</gu, "&lt;").replace(/>/gu, "&gt;").replace(/"/gu, "&quot;").replace(/'/gu, "&#39;");
 }
-function htmlText(text2, max = LIMITS.name) {
-  return escapeHtml(neutraliseReferences(cleanText(text2, max)));
+function htmlText(text3, max = LIMITS.name) {
+  return escapeHtml(neutraliseReferences(cleanText(text3, max)));
 }
-function codeSpan(text2, options = {}) {
-  let body = cleanText(text2, options.max ?? LIMITS.name);
+function codeSpan(text3, options = {}) {
+  let body = cleanText(text3, options.max ?? LIMITS.name);
   if (body.length === 0) return "_(empty)_";
   if (options.inTable) body = body.replace(/\\(?=\|)/gu, `\\${WORD_JOINER}`).replace(/\|/gu, "\\|");
   const longest = Math.max(0, ...Array.from(body.matchAll(/`+/gu), (m) => m[0].length));
@@ -7578,8 +7578,8 @@ function codeBlock(lines, language = "", maxLine = LIMITS.tailLine) {
   const fence = "`".repeat(Math.max(3, longest + 1));
   return [`${fence}${language}`, ...body, fence].join("\n");
 }
-function mermaidLabel(text2, max = 24) {
-  const safe = Array.from(cleanTerminal(text2, 1e3)).map((c3) => /^[A-Za-z0-9 _.:/+-]$/u.test(c3) ? c3 : "_").join("");
+function mermaidLabel(text3, max = 24) {
+  const safe = Array.from(cleanTerminal(text3, 1e3)).map((c3) => /^[A-Za-z0-9 _.:/+-]$/u.test(c3) ? c3 : "_").join("");
   return truncateMiddle(safe, max);
 }
 function isProjectFile(file2) {
@@ -7633,13 +7633,13 @@ function scaled(abs) {
     value /= 1024;
     unit += 1;
   }
-  let text2 = value < 100 ? value.toFixed(1) : value.toFixed(0);
-  if (Number(text2) >= 1024 && unit < UNITS.length - 1) {
+  let text3 = value < 100 ? value.toFixed(1) : value.toFixed(0);
+  if (Number(text3) >= 1024 && unit < UNITS.length - 1) {
     unit += 1;
     value /= 1024;
-    text2 = value.toFixed(1);
+    text3 = value.toFixed(1);
   }
-  return `${text2.replace(/\.0$/u, "")} ${UNITS[unit]}`;
+  return `${text3.replace(/\.0$/u, "")} ${UNITS[unit]}`;
 }
 function formatBytes(bytes2) {
   if (!Number.isFinite(bytes2)) return "?";
@@ -7871,8 +7871,8 @@ var cell = (t, max = LIMITS.name) => codeSpan(t, { max, inTable: true });
 function shaLink(report, sha2) {
   if (!isSha(sha2)) return inline(sha2);
   const url2 = commitUrl(report.settings?.repositoryUrl, sha2);
-  const text2 = `\`${shortSha(sha2)}\``;
-  return url2 ? `[${text2}](${url2})` : text2;
+  const text3 = `\`${shortSha(sha2)}\``;
+  return url2 ? `[${text3}](${url2})` : text3;
 }
 function headline(report) {
   const v = report.verdict;
@@ -8223,9 +8223,9 @@ var ANSI = {
 };
 var SYMBOL2 = { pass: "\u2714 PASS", warn: "\u25B2 WARN", fail: "\u2716 FAIL", error: "\u203C ERROR" };
 var VERDICT_COLOUR = { pass: "green", warn: "yellow", fail: "red", error: "red" };
-function displayWidth(text2) {
+function displayWidth(text3) {
   let width = 0;
-  for (const ch of text2) {
+  for (const ch of text3) {
     if (new RegExp("\\p{M}", "u").test(ch) || ch === "\u200D" || ch === "\uFE0E" || ch === "\uFE0F") continue;
     width += new RegExp("[\\u1100-\\u115F\\u2E80-\\uA4CF\\uAC00-\\uD7A3\\uF900-\\uFAFF\\uFE30-\\uFE4F\\uFF00-\\uFF60\\uFFE0-\\uFFE6]|\\p{Extended_Pictographic}", "u").test(
       ch
@@ -8233,10 +8233,10 @@ function displayWidth(text2) {
   }
   return width;
 }
-function paint(text2, colour, on6) {
-  if (!on6 || !colour) return text2;
+function paint(text3, colour, on6) {
+  if (!on6 || !colour) return text3;
   const [open5, close] = ANSI[colour];
-  return `${open5}${text2}${close}`;
+  return `${open5}${text3}${close}`;
 }
 function deltaColour(n2) {
   if (n2 > 0) return "red";
@@ -8331,7 +8331,7 @@ function renderTerminal(report, options = {}) {
       ...leak ? ["Leak per iteration"] : [],
       ...rss ? ["RSS, untraced"] : [],
       "Budget"
-    ].map((text2) => ({ text: text2, colour: "bold" }));
+    ].map((text3) => ({ text: text3, colour: "bold" }));
     const rows = report.scenarios.map((s) => [{ text: plain(s.name) }, ...totals(s, leak, rss), status(s)]);
     const right = [false, true, true, ...leak ? [true] : [], ...rss ? [true] : [], false];
     out.push("", ...columns([header, ...rows], right, colour));
@@ -8356,7 +8356,7 @@ function renderTerminal(report, options = {}) {
         ...leak ? ["Leak \u0394/iter"] : [],
         "Status",
         "Code"
-      ].map((text2) => ({ text: text2, colour: "bold" }));
+      ].map((text3) => ({ text: text3, colour: "bold" }));
       const rows = sites.map((x) => [
         {
           text: cleanTerminal(`${x.file}:${x.line}`, LIMITS.path) + (x.via ? ` via ${cleanTerminal(x.via, LIMITS.path)}` : "")
@@ -17752,8 +17752,8 @@ function ko_default() {
 }
 
 // node_modules/zod/v4/locales/lt.js
-var capitalizeFirstCharacter = (text2) => {
-  return text2.charAt(0).toUpperCase() + text2.slice(1);
+var capitalizeFirstCharacter = (text3) => {
+  return text3.charAt(0).toUpperCase() + text3.slice(1);
 };
 function getUnitTypeFromNumber(number4) {
   const abs = Math.abs(number4);
@@ -27905,7 +27905,7 @@ function visit(schema, fnOrHandlers) {
     return h2 ? h2(node2, rewritten) : node2;
   };
   const cache = /* @__PURE__ */ new Map();
-  function run(s) {
+  function run2(s) {
     const cached2 = cache.get(s);
     if (cached2 === RESOLVING) {
       return new $ZodLazy({
@@ -27931,21 +27931,21 @@ function visit(schema, fnOrHandlers) {
         let changed = false;
         const newShape = {};
         for (const k of keys) {
-          const mapped = run(oldShape[k]);
+          const mapped = run2(oldShape[k]);
           if (mapped !== oldShape[k])
             changed = true;
           newShape[k] = mapped;
         }
         let newCatchall = def.catchall;
         if (def.catchall) {
-          newCatchall = run(def.catchall);
+          newCatchall = run2(def.catchall);
           if (newCatchall !== def.catchall)
             changed = true;
         }
         return changed ? clone(s, { ...def, shape: newShape, catchall: newCatchall }) : s;
       }
       case "array": {
-        const mapped = run(def.element);
+        const mapped = run2(def.element);
         return mapped === def.element ? s : clone(s, { ...def, element: mapped });
       }
       case "tuple": {
@@ -27953,14 +27953,14 @@ function visit(schema, fnOrHandlers) {
         let changed = false;
         const newItems = [];
         for (const item of oldItems) {
-          const mapped = run(item);
+          const mapped = run2(item);
           if (mapped !== item)
             changed = true;
           newItems.push(mapped);
         }
         let newRest = def.rest;
         if (def.rest) {
-          newRest = run(def.rest);
+          newRest = run2(def.rest);
           if (newRest !== def.rest)
             changed = true;
         }
@@ -27968,12 +27968,12 @@ function visit(schema, fnOrHandlers) {
       }
       case "record":
       case "map": {
-        const newKey = run(def.keyType);
-        const newVal = run(def.valueType);
+        const newKey = run2(def.keyType);
+        const newVal = run2(def.valueType);
         return newKey === def.keyType && newVal === def.valueType ? s : clone(s, { ...def, keyType: newKey, valueType: newVal });
       }
       case "set": {
-        const newVal = run(def.valueType);
+        const newVal = run2(def.valueType);
         return newVal === def.valueType ? s : clone(s, { ...def, valueType: newVal });
       }
       case "union": {
@@ -27981,7 +27981,7 @@ function visit(schema, fnOrHandlers) {
         let changed = false;
         const newOptions = [];
         for (const opt of oldOptions) {
-          const mapped = run(opt);
+          const mapped = run2(opt);
           if (mapped !== opt)
             changed = true;
           newOptions.push(mapped);
@@ -27989,8 +27989,8 @@ function visit(schema, fnOrHandlers) {
         return changed ? clone(s, { ...def, options: newOptions }) : s;
       }
       case "intersection": {
-        const newLeft = run(def.left);
-        const newRight = run(def.right);
+        const newLeft = run2(def.left);
+        const newRight = run2(def.right);
         return newLeft === def.left && newRight === def.right ? s : clone(s, { ...def, left: newLeft, right: newRight });
       }
       case "optional":
@@ -28002,23 +28002,23 @@ function visit(schema, fnOrHandlers) {
       case "nonoptional":
       case "promise":
       case "success": {
-        const newInner = run(def.innerType);
+        const newInner = run2(def.innerType);
         return newInner === def.innerType ? s : clone(s, { ...def, innerType: newInner });
       }
       case "pipe": {
-        const newIn = run(def.in);
-        const newOut = run(def.out);
+        const newIn = run2(def.in);
+        const newOut = run2(def.out);
         return newIn === def.in && newOut === def.out ? s : clone(s, { ...def, in: newIn, out: newOut });
       }
       case "function": {
-        const newInput = run(def.input);
-        const newOutput = run(def.output);
+        const newInput = run2(def.input);
+        const newOutput = run2(def.output);
         return newInput === def.input && newOutput === def.output ? s : clone(s, { ...def, input: newInput, output: newOutput });
       }
       case "lazy": {
         const original = def.getter;
         const { _cachedInner, ...rest } = def;
-        return clone(s, { ...rest, getter: () => run(original()) });
+        return clone(s, { ...rest, getter: () => run2(original()) });
       }
       // A leaf by choice: `parts` are regex fragments, not data positions.
       case "template_literal":
@@ -28049,7 +28049,7 @@ function visit(schema, fnOrHandlers) {
       }
     }
   }
-  return run(schema);
+  return run2(schema);
 }
 
 // node_modules/zod/v4/classic/deep-partial.js
@@ -28196,7 +28196,9 @@ var compareReport = external_exports.strictObject({
     index: external_exports.number().int().min(1).max(1e3),
     count: external_exports.number().int().min(1).max(1e3),
     total: external_exports.number().int().min(0).max(1e4),
-    positions: external_exports.array(external_exports.number().int().min(0).max(1e4)).max(1e4)
+    positions: external_exports.array(
+      external_exports.number().int().min(0).max(2 ** 40)
+    ).max(1e4)
   }).refine((s) => s.index <= s.count, "index is larger than count").optional(),
   settings: external_exports.strictObject({
     python: str(64).optional(),
@@ -28210,13 +28212,13 @@ var compareReport = external_exports.strictObject({
 var InvalidCompareReportError = class extends Error {
   name = "InvalidCompareReportError";
 };
-function parseCompareReport(text2) {
-  if (text2.length > MAX_COMPARE_REPORT_BYTES) {
+function parseCompareReport(text3) {
+  if (text3.length > MAX_COMPARE_REPORT_BYTES) {
     throw new InvalidCompareReportError(`the compare report is over ${MAX_COMPARE_REPORT_BYTES} characters`);
   }
   let data;
   try {
-    data = JSON.parse(text2);
+    data = JSON.parse(text3);
   } catch (e) {
     throw new InvalidCompareReportError(
       `the compare report is not valid JSON (${e.message.slice(0, 200)})`
@@ -28321,9 +28323,9 @@ function parseShard(input2) {
   }
   return { index, count: count3 };
 }
-function fnv1a(text2) {
+function fnv1a(text3) {
   let h2 = 2166136261;
-  for (const byte of new TextEncoder().encode(text2)) {
+  for (const byte of new TextEncoder().encode(text3)) {
     h2 ^= byte;
     h2 = Math.imul(h2, 16777619) >>> 0;
   }
@@ -28331,9 +28333,6 @@ function fnv1a(text2) {
 }
 function shardOf(name, count3) {
   return fnv1a(name) % count3 + 1;
-}
-function selectShard(items, shard) {
-  return items.map((item, position) => ({ item, position })).filter(({ item }) => shardOf(item.name, shard.count) === shard.index);
 }
 
 // src/report/verdict.ts
@@ -28675,8 +28674,8 @@ function where(context) {
 }
 function makeRule(metric, value, level, context) {
   const name = metric.trim().toLowerCase();
-  const text2 = `${level === "warn" ? "warn " : ""}${name}: ${value.trim()}`;
-  const prefix = where(context ?? `budget "${text2}"`);
+  const text3 = `${level === "warn" ? "warn " : ""}${name}: ${value.trim()}`;
+  const prefix = where(context ?? `budget "${text3}"`);
   if (!METRICS.includes(name)) {
     throw new BudgetError(
       `${prefix}unknown metric ${JSON.stringify(metric)} (use one of ${METRICS.join(", ")})`
@@ -28694,18 +28693,18 @@ function makeRule(metric, value, level, context) {
           );
         }
         const g = parseGrowth(v);
-        return { metric: name, kind: g.kind, value: g.value, level, text: text2 };
+        return { metric: name, kind: g.kind, value: g.value, level, text: text3 };
       }
       case "peak-max":
       case "retained-max":
-        return { metric: name, kind: "bytes", value: parseSize(v), level, text: text2 };
+        return { metric: name, kind: "bytes", value: parseSize(v), level, text: text3 };
       case "leak":
         if (v.startsWith("+")) {
-          return { metric: "leak", kind: "bytes", value: parsePerIteration(v.slice(1)), level, text: text2 };
+          return { metric: "leak", kind: "bytes", value: parsePerIteration(v.slice(1)), level, text: text3 };
         }
-        return { metric: "leak-max", kind: "bytes", value: parsePerIteration(v), level, text: text2 };
+        return { metric: "leak-max", kind: "bytes", value: parsePerIteration(v), level, text: text3 };
       case "leak-max":
-        return { metric: "leak-max", kind: "bytes", value: parsePerIteration(v), level, text: text2 };
+        return { metric: "leak-max", kind: "bytes", value: parsePerIteration(v), level, text: text3 };
     }
   } catch (e) {
     if (e instanceof UnitError) throw new BudgetError(`${prefix}${e.message}`);
@@ -28817,6 +28816,30 @@ function parseTarget(input2, extraArgs = []) {
   checkPath(first);
   return { kind: "script", spec: first, args: [...words.slice(1), ...extraArgs] };
 }
+var RESERVED_PYTEST = /^(--memdelta|--rootdir|--co$|--collect-only$|--help$|-h$|--version$|-V$|-n$|-n\d|--numprocesses|--dist\b|--looponfail|-f$|--pdb)/;
+function parsePytestTarget(input2) {
+  const words = typeof input2 === "string" ? splitWords(input2) : [...input2];
+  const refuse = (w, why) => {
+    throw new TargetError(`the pytest argument ${JSON.stringify(w.slice(0, 80))} ${why}`);
+  };
+  words.forEach((w, i2) => {
+    if (/[\u0000-\u001f\u007f]/.test(w))
+      throw new TargetError("the pytest arguments have control characters");
+    if (RESERVED_PYTEST.test(w))
+      refuse(w, "cannot be used: memdelta sets it, or it stops tests being measured");
+    const plugin = w === "-p" ? words[i2 + 1] : w.startsWith("-p") && !w.startsWith("--") ? w.slice(2) : void 0;
+    if (plugin !== void 0 && /^(no:)?(memdelta|xdist)/.test(plugin.trim())) {
+      refuse(`-p ${plugin}`, "cannot be used: memdelta loads its own plugin and measures in one process");
+    }
+    const path10 = w.split("::")[0] ?? "";
+    if (!w.startsWith("-") && (path10.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path10) || path10.split(/[\\/]/).includes(".."))) {
+      refuse(w, "must be a path inside the repository");
+    }
+  });
+  const spec = typeof input2 === "string" ? input2.trim() : words.join(" ");
+  if (spec === "") throw new TargetError('the pytest selection is empty (write "." for the whole suite)');
+  return { kind: "pytest", spec, args: words };
+}
 
 // src/plan/config.ts
 var MAX_CONFIG_BYTES = 1024 * 1024;
@@ -28835,8 +28858,9 @@ var budgetsSchema = external_exports.union([
   external_exports.record(external_exports.string(), external_exports.union([scalar, external_exports.record(external_exports.string(), scalar)]))
 ]);
 var scenarioSchema = external_exports.strictObject({
-  name: external_exports.string().min(1).max(200),
-  run: external_exports.union([external_exports.string().min(1), external_exports.array(external_exports.string()).min(1)]),
+  name: external_exports.string().min(1).max(200).optional(),
+  run: external_exports.union([external_exports.string().min(1), external_exports.array(external_exports.string()).min(1)]).optional(),
+  pytest: external_exports.union([external_exports.string().min(1), external_exports.array(external_exports.string()).min(1)]).optional(),
   args: external_exports.array(scalar).max(1e3).optional(),
   iterations: external_exports.number().int().min(1).max(1e5).optional(),
   warmup: external_exports.number().int().min(0).max(1e5).optional(),
@@ -28948,14 +28972,14 @@ function rulesFrom(value, at, path10) {
   }
   return rules;
 }
-function parseConfigText(text2, file2) {
-  if (text2.length > MAX_CONFIG_BYTES) {
+function parseConfigText(text3, file2) {
+  if (text3.length > MAX_CONFIG_BYTES) {
     throw new ConfigError(
-      `${file2}: is ${text2.length} bytes, over the ${MAX_CONFIG_BYTES}-byte limit for a config`
+      `${file2}: is ${text3.length} bytes, over the ${MAX_CONFIG_BYTES}-byte limit for a config`
     );
   }
   const lc = new import_yaml.LineCounter();
-  const doc = (0, import_yaml.parseDocument)(text2, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const doc = (0, import_yaml.parseDocument)(text3, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const at = locator(file2, doc, lc);
   const err = doc.errors[0];
   if (err) {
@@ -28980,14 +29004,37 @@ function parseConfigText(text2, file2) {
   }
   const names = /* @__PURE__ */ new Map();
   parsed.data.scenarios.forEach((s, i2) => {
-    if (names.has(s.name)) {
+    if (s.run === void 0 === (s.pytest === void 0)) {
       throw new ConfigError(
-        `${at(["scenarios", i2, "name"])}: scenario name ${JSON.stringify(s.name)} is used twice`
+        `${at(["scenarios", i2])}: a scenario has either "run" (a script, module or callable) or "pytest" (tests)`
       );
     }
-    names.set(s.name, i2);
+    if (s.run !== void 0 && s.name === void 0) {
+      throw new ConfigError(`${at(["scenarios", i2])}: a "run" scenario needs a "name"`);
+    }
+    if (s.pytest !== void 0) {
+      for (const key of ["iterations", "warmup", "setup-callable", "args"]) {
+        if (s[key] !== void 0) {
+          throw new ConfigError(
+            `${at(["scenarios", i2, key])}: not for a pytest scenario${key === "iterations" || key === "warmup" ? " (mark the test: @pytest.mark.memdelta(iterations=20))" : ""}`
+          );
+        }
+      }
+    }
+    const name = scenarioName(s);
+    if (names.has(name)) {
+      throw new ConfigError(
+        `${at(["scenarios", i2, "name"])}: scenario name ${JSON.stringify(name)} is used twice`
+      );
+    }
+    names.set(name, i2);
   });
   return { data: parsed.data, at };
+}
+function scenarioName(s) {
+  if (s.name !== void 0) return s.name;
+  const words = typeof s.pytest === "string" ? s.pytest.trim() : (s.pytest ?? []).join(" ");
+  return `pytest ${words}`.slice(0, 200);
 }
 function envFrom(data, parentEnv) {
   if (!data) return {};
@@ -29010,12 +29057,14 @@ function resolvePlan(opts) {
   const cliIterations = parseCount(flags.iterations, "--iterations", 1);
   const cliWarmup = parseCount(flags.warmup, "--warmup", 0);
   const cliFrames = parseCount(flags.frames, "--frames", 1);
-  if (flags.run && opts.config) throw new ConfigError("use either --config or --run, not both");
-  if (!flags.run && !opts.config) throw new ConfigError("nothing to run: pass --run TARGET or --config FILE");
-  if (flags.run) {
-    const target = wrap("--run", () => parseTarget(flags.run));
+  if ([flags.run, flags.pytest, opts.config].filter((v) => v !== void 0).length > 1)
+    throw new ConfigError("use one of --config, --run and --pytest");
+  if (!flags.run && !flags.pytest && !opts.config)
+    throw new ConfigError("nothing to run: pass --run TARGET, --pytest ARGS or --config FILE");
+  if (flags.run || flags.pytest) {
+    const target = flags.pytest ? wrap("--pytest", () => parsePytestTarget(flags.pytest)) : wrap("--run", () => parseTarget(flags.run));
     const callable = target.kind === "callable";
-    const name = flags.name?.trim() || (target.kind === "module" ? target.spec : target.spec);
+    const name = flags.name?.trim() || (target.kind === "pytest" ? `pytest ${target.spec}`.slice(0, 200) : target.spec);
     if (name.length > 200) throw new ConfigError("--name: at most 200 characters");
     const scenario2 = {
       name,
@@ -29037,8 +29086,8 @@ function resolvePlan(opts) {
       scenarios: [scenario2]
     };
   }
-  const { text: text2, file: file2 } = opts.config;
-  const { data, at } = parseConfigText(text2, file2);
+  const { text: text3, file: file2 } = opts.config;
+  const { data, at } = parseConfigText(text3, file2);
   const d = data.defaults ?? {};
   const defaultFloor = d["min-delta"] !== void 0 ? wrap(at(["defaults", "min-delta"]), () => parseNoiseFloor(d["min-delta"])) : DEFAULT_NOISE_FLOOR;
   const defaultTimeout = d.timeout !== void 0 ? wrap(at(["defaults", "timeout"]), () => parseTimeout(d.timeout)) : DEFAULT_TIMEOUT_MS;
@@ -29046,8 +29095,7 @@ function resolvePlan(opts) {
   const configRules = d.budgets ? rulesFrom(d.budgets, at, ["defaults", "budgets"]) : [];
   const scenarios = data.scenarios.map((s, i2) => {
     const p = (k) => at(["scenarios", i2, k]);
-    const words = typeof s.run === "string" ? s.run : s.run;
-    const target = wrap(p("run"), () => parseTarget(words, (s.args ?? []).map(String)));
+    const target = s.pytest !== void 0 ? wrap(p("pytest"), () => parsePytestTarget(s.pytest)) : wrap(p("run"), () => parseTarget(s.run, (s.args ?? []).map(String)));
     const callable = target.kind === "callable";
     if (s["setup-callable"] && !callable) {
       throw new ConfigError(
@@ -29059,7 +29107,7 @@ function resolvePlan(opts) {
     }
     const own2 = s.budgets ? rulesFrom(s.budgets, at, ["scenarios", i2, "budgets"]) : [];
     const scenario2 = {
-      name: s.name,
+      name: scenarioName(s),
       target,
       iterations: callable ? s.iterations ?? cliIterations ?? d.iterations ?? DEFAULT_ITERATIONS : 1,
       warmup: callable ? s.warmup ?? cliWarmup ?? d.warmup ?? DEFAULT_WARMUP : 0,
@@ -29085,11 +29133,12 @@ function resolvePlan(opts) {
 
 // src/run/load-plan.ts
 async function loadPlan(o2) {
-  if (o2.flags.run !== void 0) return resolvePlan({ flags: o2.flags, parentEnv: o2.parentEnv });
+  if (o2.flags.run !== void 0 || o2.flags.pytest !== void 0)
+    return resolvePlan({ flags: o2.flags, parentEnv: o2.parentEnv });
   const file2 = o2.config ?? ".memdelta.yml";
-  let text2;
+  let text3;
   try {
-    text2 = await readConfigText(resolve(o2.repo, file2), file2);
+    text3 = await readConfigText(resolve(o2.repo, file2), file2);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     const code = e.code;
@@ -29098,7 +29147,7 @@ async function loadPlan(o2) {
     }
     throw new ConfigError(`${file2}: cannot be read (${code ?? e.message})`);
   }
-  return resolvePlan({ config: { text: text2, file: file2 }, flags: o2.flags, parentEnv: o2.parentEnv });
+  return resolvePlan({ config: { text: text3, file: file2 }, flags: o2.flags, parentEnv: o2.parentEnv });
 }
 async function readConfigText(path10, file2) {
   const h2 = await open2(path10, "r");
@@ -29134,7 +29183,7 @@ function writeError(path10, e) {
   const why = code ? `${ERRNO_TEXT[code] ?? e.message} (${code})` : String(e);
   return new WriteError(`cannot write ${path10}: ${why}`);
 }
-async function writeAtomic(path10, text2) {
+async function writeAtomic(path10, text3) {
   let special = false;
   try {
     special = !(await stat(path10)).isFile();
@@ -29142,7 +29191,7 @@ async function writeAtomic(path10, text2) {
   }
   if (special) {
     try {
-      await writeFile(path10, text2);
+      await writeFile(path10, text3);
     } catch (e) {
       throw writeError(path10, e);
     }
@@ -29150,7 +29199,7 @@ async function writeAtomic(path10, text2) {
   }
   const tmp = `${path10}.${process.pid}.tmp`;
   try {
-    await writeFile(tmp, text2);
+    await writeFile(tmp, text3);
     await rename(tmp, path10);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => void 0);
@@ -37027,15 +37076,15 @@ var LineSplitter = class {
   pending = "";
   skipping = false;
   push(chunk) {
-    const text2 = typeof chunk === "string" ? chunk : this.decoder.write(chunk);
+    const text3 = typeof chunk === "string" ? chunk : this.decoder.write(chunk);
     let start = 0;
     for (; ; ) {
-      const nl = text2.indexOf("\n", start);
+      const nl = text3.indexOf("\n", start);
       if (nl < 0) break;
-      this.take(text2.slice(start, nl), true);
+      this.take(text3.slice(start, nl), true);
       start = nl + 1;
     }
-    this.take(text2.slice(start), false);
+    this.take(text3.slice(start), false);
   }
   take(piece, ended) {
     if (!this.skipping) {
@@ -37272,6 +37321,32 @@ async function runBounded(options) {
     durationMs
   );
 }
+function runProjectChild(options) {
+  const env = childEnv({
+    set: options.extraEnv,
+    ...options.passEnv !== void 0 ? { pass: options.passEnv } : {},
+    ...options.pythonPath !== void 0 ? { pythonPath: options.pythonPath } : {},
+    ...options.parentEnv !== void 0 ? { parent: options.parentEnv } : {}
+  });
+  return runBounded({
+    file: options.file,
+    args: options.args,
+    cwd: options.cwd,
+    env,
+    timeoutMs: options.timeoutMs,
+    ...options.graceMs !== void 0 ? { graceMs: options.graceMs } : {},
+    ...options.signal !== void 0 ? { signal: options.signal } : {},
+    ...options.onStderrLine !== void 0 ? { onStderrLine: options.onStderrLine } : {},
+    ...options.registry !== void 0 ? { registry: options.registry } : {}
+  });
+}
+function childBounds(o2) {
+  return {
+    ...o2.signal ? { signal: o2.signal } : {},
+    ...o2.registry ? { registry: o2.registry } : {},
+    ...o2.parentEnv ? { parentEnv: o2.parentEnv } : {}
+  };
+}
 
 // src/run/read-report.ts
 import { constants as constants4 } from "node:fs";
@@ -37316,7 +37391,7 @@ var probeReport = external_exports.strictObject({
   probe_version: text(64),
   python: external_exports.strictObject({ version: text(64), implementation: text(64) }),
   target: external_exports.strictObject({
-    kind: external_exports.enum(["script", "module", "callable"]),
+    kind: external_exports.enum(["script", "module", "callable", "pytest"]),
     spec: text(4096),
     args: external_exports.array(text(4096)).max(1e3)
   }),
@@ -37368,12 +37443,16 @@ function parseProbeReport(raw) {
   if (raw.length > MAX_REPORT_BYTES) {
     throw new InvalidReportError(`report is ${raw.length} characters, over the ${MAX_REPORT_BYTES} limit`);
   }
-  let data;
+  return validateProbeReport(parseJson(raw, "report"));
+}
+function parseJson(raw, what) {
   try {
-    data = JSON.parse(raw);
+    return JSON.parse(raw);
   } catch (e) {
-    throw new InvalidReportError(`report is not valid JSON (${e.message.slice(0, 200)})`);
+    throw new InvalidReportError(`${what} is not valid JSON (${e.message.slice(0, 200)})`);
   }
+}
+function validateProbeReport(data, where2 = "") {
   const shell = probeReportShell.safeParse(data);
   if (shell.success && shell.data.sites.every(isValidSite)) {
     const report2 = shell.data;
@@ -37383,9 +37462,10 @@ function parseProbeReport(raw) {
   const result = probeReport.safeParse(data);
   if (!result.success) {
     const issue2 = result.error.issues[0];
-    const where2 = issue2 && issue2.path.length > 0 ? issue2.path.join(".") : "(top level)";
+    const path10 = issue2 && issue2.path.length > 0 ? issue2.path.join(".") : "";
+    const field = `${where2}${path10}`.replace(/\.$/, "") || "(top level)";
     const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problems)` : "";
-    throw new InvalidReportError(`report field ${where2}: ${issue2?.message ?? "invalid"}${more}`);
+    throw new InvalidReportError(`report field ${field}: ${issue2?.message ?? "invalid"}${more}`);
   }
   const report = result.data;
   checkConsistency(report);
@@ -37402,8 +37482,69 @@ function checkConsistency(r) {
   }
 }
 
+// src/report/pytest-schema.ts
+var MAX_PYTEST_RUN_BYTES = 64 * 1024 * 1024;
+var MAX_TESTS = 5e3;
+var text2 = (max) => external_exports.string().max(max);
+var failure2 = external_exports.strictObject({
+  type: text2(512),
+  message: text2(8192),
+  traceback: external_exports.array(text2(4096)).max(200)
+});
+var nodeId = text2(4096).min(1).refine((id) => !id.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(id), "must be a relative node id").refine((id) => !id.split("::")[0]?.split(/[\\/]/).includes(".."), "must not leave the repository").refine((id) => !/[\u0000-\u001f\u007f]/.test(id), "must not contain control characters");
+var run = external_exports.strictObject({
+  schema: external_exports.literal("memdelta/pytest@1"),
+  probe_version: text2(64),
+  python: external_exports.strictObject({ version: text2(64), implementation: text2(64) }),
+  pytest_version: text2(64),
+  exit_code: external_exports.number().int().min(-255).max(255),
+  collected: external_exports.number().int().min(0).max(1e7),
+  errors: external_exports.array(failure2.extend({ id: text2(4096) })).max(1e3),
+  tests: external_exports.array(
+    external_exports.strictObject({
+      id: nodeId,
+      index: external_exports.number().int().min(0).max(1e7),
+      outcome: external_exports.enum(["passed", "failed", "skipped", "xfailed", "xpassed", "error", "not-run"]),
+      phase: external_exports.enum(["setup", "call", "teardown"]),
+      error: failure2.nullable(),
+      report: external_exports.unknown()
+    })
+  ).max(MAX_TESTS)
+});
+function parsePytestRun(raw) {
+  if (raw.length > MAX_PYTEST_RUN_BYTES) {
+    throw new InvalidReportError(
+      `pytest run file is ${raw.length} characters, over the ${MAX_PYTEST_RUN_BYTES} limit`
+    );
+  }
+  const parsed = run.safeParse(parseJson(raw, "pytest run file"));
+  if (!parsed.success) {
+    const issue2 = parsed.error.issues[0];
+    const where2 = issue2 && issue2.path.length > 0 ? issue2.path.join(".") : "(top level)";
+    throw new InvalidReportError(`pytest run file field ${where2}: ${issue2?.message ?? "invalid"}`);
+  }
+  const ids = /* @__PURE__ */ new Set();
+  const tests = parsed.data.tests.map((t, i2) => {
+    if (ids.has(t.id))
+      throw new InvalidReportError(`pytest run file lists test ${JSON.stringify(t.id)} twice`);
+    ids.add(t.id);
+    const report = t.report === null ? null : validateProbeReport(t.report, `tests.${i2}.report.`);
+    if (report && (report.target.kind !== "pytest" || report.target.spec !== t.id)) {
+      throw new InvalidReportError(`pytest run file: the report of tests.${i2} is not the report of ${t.id}`);
+    }
+    return { ...t, report };
+  });
+  return { ...parsed.data, tests };
+}
+
 // src/run/read-report.ts
-async function readProbeReport(path10, maxBytes = MAX_REPORT_BYTES) {
+function readProbeReport(path10, maxBytes = MAX_REPORT_BYTES) {
+  return readValidated(path10, maxBytes, parseProbeReport);
+}
+function readPytestRun(path10, maxBytes = MAX_PYTEST_RUN_BYTES) {
+  return readValidated(path10, maxBytes, parsePytestRun);
+}
+async function readValidated(path10, maxBytes, parse3) {
   let handle;
   try {
     handle = await open3(path10, constants4.O_RDONLY | constants4.O_NOFOLLOW | constants4.O_NONBLOCK);
@@ -37444,8 +37585,8 @@ async function readProbeReport(path10, maxBytes = MAX_REPORT_BYTES) {
         message: `the report grew past the ${maxBytes}-byte limit`
       };
     }
-    const text2 = new TextDecoder("utf-8", { fatal: false }).decode(buf.subarray(0, filled));
-    return { ok: true, report: parseProbeReport(text2) };
+    const text3 = new TextDecoder("utf-8", { fatal: false }).decode(buf.subarray(0, filled));
+    return { ok: true, report: parse3(text3) };
   } catch (e) {
     if (e instanceof InvalidReportError) return { ok: false, reason: "report-invalid", message: e.message };
     throw e;
@@ -37472,6 +37613,7 @@ function baseCacheKey(baseSha, plan, scenario2, pass, environment) {
     frames: pass.frames,
     pass: pass.pass,
     peakSites: pass.peakSites,
+    ...pass.selection !== void 0 ? { selection: pass.selection } : {},
     interpreter: plan.python,
     python: environment.python,
     probe: environment.probe
@@ -37494,6 +37636,16 @@ var BaseCache = class {
     const r = got.report;
     return r.error === null && r.exit_code === 0 && r.settings.mode === "traced" ? r : void 0;
   }
+  /**
+   * The cached pytest run for `key`, or undefined when there is none or it is not a valid run in which every test
+   * passed (a failed or flaky run is measured again).
+   */
+  async readPytest(key) {
+    const got = await readPytestRun(this.path(key));
+    if (!got.ok) return void 0;
+    const r = got.report;
+    return r.exit_code === 0 && r.errors.length === 0 ? r : void 0;
+  }
   /** Stores a successful report; a cache that cannot be written is skipped (the compare does not depend on it). */
   async write(key, report) {
     try {
@@ -37511,9 +37663,9 @@ async function probeFingerprint(probeDir) {
   const hash2 = createHash("sha256");
   let version2 = "?";
   for (const n2 of names) {
-    const text2 = await readFile(join(pkg, n2));
-    if (n2 === "__init__.py") version2 = /__version__\s*=\s*"([^"]+)"/.exec(text2.toString())?.[1] ?? "?";
-    hash2.update(n2).update("\0").update(text2).update("\0");
+    const text3 = await readFile(join(pkg, n2));
+    if (n2 === "__init__.py") version2 = /__version__\s*=\s*"([^"]+)"/.exec(text3.toString())?.[1] ?? "?";
+    hash2.update(n2).update("\0").update(text3).update("\0");
   }
   return `${version2}+${hash2.digest("hex").slice(0, 16)}`;
 }
@@ -37533,7 +37685,7 @@ async function interpreterVersion(python, cwd, parentEnv) {
 // src/run/compare.ts
 import { existsSync as existsSync4 } from "node:fs";
 import { mkdir as mkdir2 } from "node:fs/promises";
-import { join as join5 } from "node:path";
+import { join as join6 } from "node:path";
 
 // src/report/match.ts
 var SEP = "\0";
@@ -37657,6 +37809,96 @@ function isProjectFile2(file2) {
   return !file2.startsWith("<") && !file2.startsWith("site-packages/");
 }
 
+// src/report/judge.ts
+function detailOf(r, reused = false) {
+  return {
+    source: reused ? "reused" : "measured",
+    frames: r.settings.frames,
+    peakSites: r.settings.peak_sites,
+    python: r.python.version,
+    exitCode: r.exit_code,
+    wallTime: r.wall_time
+  };
+}
+function totalsOf(r) {
+  return { peak: r.peak, retained: r.retained, ...r.leak ? { leak: r.leak.per_iteration } : {} };
+}
+function gcDiff(base, head) {
+  if (!head.gc) return void 0;
+  const growth = /* @__PURE__ */ new Map();
+  for (const g of base?.gc?.growth ?? []) growth.set(g.type, { base: g.delta, head: 0 });
+  for (const g of head.gc.growth) growth.set(g.type, { base: growth.get(g.type)?.base ?? 0, head: g.delta });
+  return {
+    uncollectable: { base: base?.gc?.uncollectable.count ?? 0, head: head.gc.uncollectable.count },
+    cyclic: {
+      base: base?.gc?.cyclic.objects ?? 0,
+      head: head.gc.cyclic.objects,
+      bytes: { base: base?.gc?.cyclic.bytes ?? 0, head: head.gc.cyclic.bytes }
+    },
+    growth: [...growth.entries()].map(([type, v]) => ({ type, base: v.base, head: v.head, delta: v.head - v.base })).filter((g) => g.delta !== 0).sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta) || (x.type < y.type ? -1 : 1)).slice(0, 20)
+  };
+}
+function emptyResult(s) {
+  return {
+    name: s.name,
+    status: "error",
+    base: { peak: 0, retained: 0 },
+    head: { peak: 0, retained: 0 },
+    delta: { peak: 0, retained: 0 },
+    budget: [],
+    sites: [],
+    ...s.iterations > 1 ? { iterations: s.iterations } : {}
+  };
+}
+function headErrorResult(s, error63, base) {
+  const result = emptyResult(s);
+  result.error = error63;
+  if ("report" in base) {
+    result.base = totalsOf(base.report);
+    result.detail = { base: detailOf(base.report, base.reused) };
+  } else if (base.error) {
+    result.baseError = base.error;
+  }
+  return result;
+}
+function judge(s, base, head, options = {}) {
+  const result = emptyResult(s);
+  if (options.baseError) result.baseError = options.baseError;
+  result.status = base ? "ok" : "no-baseline";
+  result.head = totalsOf(head.totals);
+  result.base = base ? totalsOf(base.totals) : { peak: 0, retained: 0 };
+  result.detail = {
+    head: detailOf(head.sites),
+    ...base ? { base: detailOf(base.sites, base.reused) } : {}
+  };
+  if (options.rss?.head !== void 0) result.head.rss = options.rss.head;
+  if (base && options.rss?.base !== void 0) result.base.rss = options.rss.base;
+  const diff = diffSites(base?.sites ?? null, head.sites, s.minDelta);
+  result.sites = diff.sites;
+  result.sameSites = diff.sameSites;
+  result.delta = {
+    peak: result.head.peak - result.base.peak,
+    retained: result.head.retained - result.base.retained,
+    ...result.head.leak !== void 0 ? { leak: result.head.leak - (result.base.leak ?? 0) } : {},
+    ...result.head.rss !== void 0 && result.base.rss !== void 0 ? { rss: result.head.rss - result.base.rss } : {}
+  };
+  result.budget = checkBudgets(s.budgets, base ? result.base : void 0, result.head, s.minDelta);
+  const gc2 = gcDiff(base?.totals ?? null, head.totals);
+  if (gc2) result.gc = gc2;
+  return result;
+}
+function detailNeed(plan, floor, base, head) {
+  const peakMoved = isBeyondNoise(base.peak, head.peak, floor);
+  const cheapSites = diffSites(base, head, floor);
+  const unattributed = cheapSites.sites.some((s) => s.status !== "same" && !isProjectFile2(s.file));
+  const deeper = unattributed && plan.detailFrames > plan.frames;
+  if (!peakMoved && !deeper) return void 0;
+  return { frames: deeper ? plan.detailFrames : plan.frames, peakSites: peakMoved };
+}
+
+// src/report/types.ts
+var POSITION_STRIDE = 2 ** 20;
+
 // src/run/memory-limit.ts
 import { accessSync, constants as constants5, statSync as statSync3 } from "node:fs";
 import { delimiter, join as join2 } from "node:path";
@@ -37688,8 +37930,98 @@ function limitedCommand(file2, args, bytes2, method) {
   return { file: file2, args: [...args.slice(0, at), "--memory-limit", String(bytes2), ...args.slice(at)] };
 }
 var OUT_OF_MEMORY = /\bMemoryError\b|Cannot allocate memory|out of memory|std::bad_alloc|failed to allocate/i;
-function mentionsOutOfMemory(text2) {
-  return OUT_OF_MEMORY.test(text2);
+function mentionsOutOfMemory(text3) {
+  return OUT_OF_MEMORY.test(text3);
+}
+
+// src/run/failure.ts
+var TAIL_LINES2 = 20;
+var TAIL_LINE_CHARS = 2e3;
+function capLine(line) {
+  if (line.length <= TAIL_LINE_CHARS) return line;
+  let end = line.slice(-TAIL_LINE_CHARS);
+  if (/^[\uDC00-\uDFFF]/.test(end)) end = end.slice(1);
+  return `\u2026${end}`;
+}
+function tailLines(text3, n2 = TAIL_LINES2) {
+  const lines = text3.replace(/\s+$/, "").split(/\r?\n/);
+  return lines.slice(Math.max(0, lines.length - n2)).filter((l, i2, a2) => l !== "" || i2 < a2.length - 1).map(capLine);
+}
+function processFailure(side, o2, timeoutMs) {
+  const tail = tailLines(o2.stderrTail);
+  const escaped = o2.leftovers.length > 0 ? `; left processes behind, killed: ${o2.leftovers.join(", ")}` : "";
+  switch (o2.kind) {
+    case "spawn":
+      return {
+        side,
+        reason: "spawn",
+        message: `could not start the probe: ${o2.error ?? "unknown error"}`,
+        tail
+      };
+    case "timeout":
+      return {
+        side,
+        reason: "timeout",
+        message: `timed out after ${Math.round(timeoutMs / 1e3)} s and was killed${escaped}`,
+        tail
+      };
+    case "signal":
+      if (o2.cancelled) return { side, reason: "cancelled", message: "cancelled", tail };
+      return o2.likelyOom ? {
+        side,
+        reason: "oom",
+        message: `killed by ${o2.signal ?? "SIGKILL"}, likely out of memory${escaped}`,
+        tail
+      } : { side, reason: "signal", message: `killed by ${o2.signal ?? "a signal"}${escaped}`, tail };
+    default:
+      return void 0;
+  }
+}
+function memoryErrorUnderLimit(side, limit, error63) {
+  if (limit === void 0 || error63?.type !== "MemoryError") return void 0;
+  const tail = error63.traceback.slice(-TAIL_LINES2);
+  return {
+    side,
+    reason: "memory-limit",
+    message: `over memory limit (${formatBytes(limit)}): MemoryError`,
+    tail
+  };
+}
+function overMemoryLimit(side, limit, o2, report) {
+  if (limit === void 0 || o2.kind === "timeout" || o2.cancelled || o2.kind === "spawn") return void 0;
+  const what = `over memory limit (${formatBytes(limit)})`;
+  const raised = memoryErrorUnderLimit(side, limit, report?.error ?? null);
+  if (raised) return raised;
+  const died = o2.kind === "signal" || report === void 0;
+  if (died && (o2.likelyOom || mentionsOutOfMemory(o2.stderrTail))) {
+    const how = o2.kind === "signal" ? `killed by ${o2.signal ?? "a signal"}` : `exit code ${o2.exitCode ?? "none"}`;
+    return { side, reason: "memory-limit", message: `${what}: ${how}`, tail: tailLines(o2.stderrTail) };
+  }
+  return void 0;
+}
+
+// src/run/pool.ts
+function limiter(n2) {
+  let active = 0;
+  const waiting = [];
+  return async (fn) => {
+    if (active >= n2) await new Promise((r) => waiting.push(r));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+async function both(sequential, a2, b) {
+  if (sequential) {
+    const x = await a2();
+    return [x, await b()];
+  }
+  return Promise.all([a2(), b()]);
 }
 
 // src/run/probe.ts
@@ -37718,6 +38050,8 @@ function targetArgv(target) {
         );
       }
       return [target.spec];
+    case "pytest":
+      throw new ProbeArgumentError("A pytest target runs through runPytest, not the probe command line.");
   }
 }
 function probeArgs(options) {
@@ -37744,26 +38078,54 @@ function probeArgs(options) {
 }
 async function runProbe(options) {
   const args = probeArgs(options);
-  const env = childEnv({
-    set: options.extraEnv,
-    ...options.passEnv !== void 0 ? { pass: options.passEnv } : {},
-    pythonPath: options.probeDir,
-    ...options.parentEnv !== void 0 ? { parent: options.parentEnv } : {}
-  });
   const parentPath = (options.parentEnv ?? process.env)["PATH"];
   const cmd = options.memoryLimit !== void 0 ? limitedCommand(options.python, args, options.memoryLimit, limitMethod(parentPath)) : { file: options.python, args };
-  const outcome = await runBounded({
+  return runChild(options, cmd);
+}
+async function runChild(options, cmd) {
+  const outcome = await runProjectChild({
+    ...options,
     file: cmd.file,
     args: cmd.args,
     cwd: options.root,
-    env,
-    timeoutMs: options.timeoutMs,
-    ...options.graceMs !== void 0 ? { graceMs: options.graceMs } : {},
-    ...options.signal !== void 0 ? { signal: options.signal } : {},
-    ...options.onStderrLine !== void 0 ? { onStderrLine: options.onStderrLine } : {},
-    ...options.registry !== void 0 ? { registry: options.registry } : {}
+    pythonPath: options.probeDir
   });
   return { outcome, reportPath: options.out, argv: [cmd.file, ...cmd.args] };
+}
+function pytestArgs(options, memoryLimitFlag) {
+  if (options.target.kind !== "pytest") throw new ProbeArgumentError("not a pytest target");
+  const args = [
+    "-m",
+    "pytest",
+    "-p",
+    "memdelta_probe.pytest_plugin",
+    "-p",
+    "no:cacheprovider",
+    // Random test order (pytest-randomly) would differ between base and head, moving first-time costs such as
+    // imports from one test to another: a false alarm. Blocking a plugin that is not installed is harmless.
+    "-p",
+    "no:randomly",
+    "--rootdir",
+    options.root,
+    "--memdelta-out",
+    options.out,
+    "--memdelta-root",
+    options.root,
+    "--memdelta-frames",
+    String(options.frames)
+  ];
+  if (options.hintsFile !== void 0) args.push("--memdelta-hints", options.hintsFile);
+  if (options.shard !== void 0)
+    args.push("--memdelta-shard", `${options.shard.index}/${options.shard.count}`);
+  if (memoryLimitFlag !== void 0) args.push("--memdelta-memory-limit", String(memoryLimitFlag));
+  return [...args, ...options.target.args];
+}
+async function runPytest(options) {
+  const parentPath = (options.parentEnv ?? process.env)["PATH"];
+  const method = options.memoryLimit !== void 0 ? limitMethod(parentPath) : void 0;
+  const args = pytestArgs(options, method?.kind === "probe" ? options.memoryLimit : void 0);
+  const cmd = method?.kind === "prlimit" && options.memoryLimit !== void 0 ? limitedCommand(options.python, args, options.memoryLimit, method) : { file: options.python, args };
+  return runChild(options, cmd);
 }
 function defaultProbeDir(fromUrl = import.meta.url) {
   let dir = dirname(fileURLToPath4(fromUrl));
@@ -37776,25 +38138,285 @@ function defaultProbeDir(fromUrl = import.meta.url) {
   }
 }
 
+// src/run/suite.ts
+import { join as join4 } from "node:path";
+var EXIT = { ok: 0, testsFailed: 1, interrupted: 2, internal: 3, usage: 4, noTests: 5 };
+function runFailure(side, scenario2, python, exitCode, stderr, run2, shard) {
+  const tail = tailLines(stderr);
+  if (/No module named '?pytest'?$/m.test(stderr) && !run2) {
+    return {
+      missing: false,
+      error: {
+        side,
+        reason: "setup",
+        message: `pytest is not installed for ${python}: memdelta runs the project's own pytest and never installs it (install it in the setup step or the workflow)`,
+        tail
+      }
+    };
+  }
+  if (run2 === void 0) return void 0;
+  const code = run2.exit_code;
+  if (code === EXIT.ok || code === EXIT.testsFailed) return void 0;
+  if (code === EXIT.noTests) {
+    if (shard && run2.collected > 0) return void 0;
+    return {
+      missing: true,
+      error: {
+        side,
+        reason: "exit",
+        message: `pytest collected no tests for "${scenario2.target.spec}"`,
+        tail
+      }
+    };
+  }
+  if (code === EXIT.interrupted && run2.errors.length > 0) {
+    const first = run2.errors[0];
+    const more = run2.errors.length > 1 ? ` (and ${run2.errors.length - 1} more)` : "";
+    return {
+      missing: false,
+      error: {
+        side,
+        reason: "exit",
+        message: `pytest could not collect ${first.id || "the tests"}: ${first.message}${more}`.slice(
+          0,
+          2e3
+        ),
+        tail: first.traceback.slice(-TAIL_LINES2)
+      }
+    };
+  }
+  const what = code === EXIT.usage ? "a usage error" : code === EXIT.internal ? "an internal error" : `code ${code}`;
+  return {
+    missing: code === EXIT.usage && /file or directory not found/.test(stderr),
+    error: {
+      side,
+      reason: "exit",
+      message: `pytest ended with ${what} (exit code ${exitCode ?? code})`,
+      tail
+    }
+  };
+}
+async function suitePass(run2, side, index, scenario2, p) {
+  const { opts } = run2;
+  const shard = opts.shard;
+  const selection = JSON.stringify({ shard: shard ?? null, hints: p.hints ?? null });
+  const cache = side === "base" ? run2.cache : void 0;
+  const key = cache ? baseCacheKey(
+    run2.baseSha,
+    opts.plan,
+    scenario2,
+    { pass: p.pass, frames: p.frames, peakSites: p.pass === "detail", selection },
+    cache.env
+  ) : void 0;
+  if (cache && key) {
+    const hit = await cache.store.readPytest(key);
+    if (hit) {
+      opts.onProgress?.({ side, scenario: scenario2.name, phase: p.pass, state: "reused" });
+      return { ok: true, run: hit, reused: true };
+    }
+  }
+  const setupError = await run2.setup(side);
+  if (setupError) return { ok: false, error: setupError, missing: false };
+  const result = await run2.slot(() => pytestOnce(run2, side, index, scenario2, p));
+  if (cache && key && result.ok) await cache.store.write(key, result.run);
+  return result;
+}
+async function pytestOnce(run2, side, index, scenario2, p) {
+  const { opts, reports } = run2;
+  const out = join4(reports, `${side}-${index}-${p.pass}.pytest.json`);
+  let hintsFile;
+  if (p.hints) {
+    hintsFile = join4(reports, `${side}-${index}-${p.pass}.hints.json`);
+    await writeAtomic(hintsFile, JSON.stringify({ tests: p.hints }));
+  }
+  opts.onProgress?.({ side, scenario: scenario2.name, phase: p.pass, state: "start" });
+  const { outcome } = await runPytest({
+    python: opts.plan.python,
+    probeDir: opts.probeDir,
+    root: run2.wt[side],
+    target: scenario2.target,
+    out,
+    frames: p.frames,
+    ...hintsFile ? { hintsFile } : {},
+    ...opts.shard ? { shard: opts.shard } : {},
+    ...scenario2.memoryLimit !== void 0 ? { memoryLimit: scenario2.memoryLimit } : {},
+    extraEnv: opts.plan.env,
+    timeoutMs: scenario2.timeoutMs,
+    ...childBounds(opts)
+  });
+  const result = await classifyRun(run2, side, scenario2, outcome, out);
+  opts.onProgress?.({
+    side,
+    scenario: scenario2.name,
+    phase: p.pass,
+    state: result.ok ? "done" : "failed",
+    ...result.ok ? {} : { message: result.error.message }
+  });
+  return result;
+}
+async function classifyRun(run2, side, scenario2, o2, out) {
+  const read = o2.kind === "ok" || o2.kind === "exit" ? await readPytestRun(out) : void 0;
+  if (o2.kind === "signal" || read !== void 0 && !read.ok) {
+    const limited = overMemoryLimit(side, scenario2.memoryLimit, o2, void 0);
+    if (limited) return { ok: false, error: limited, missing: false };
+  }
+  const failed = processFailure(side, o2, scenario2.timeoutMs);
+  if (failed) return { ok: false, error: failed, missing: false };
+  const parsed = read?.ok ? read.report : void 0;
+  const why = runFailure(
+    side,
+    scenario2,
+    run2.opts.plan.python,
+    o2.exitCode,
+    o2.stderrTail,
+    parsed,
+    run2.opts.shard !== void 0
+  );
+  if (why) return { ok: false, ...why };
+  if (!read || !read.ok) {
+    return {
+      ok: false,
+      missing: false,
+      error: {
+        side,
+        reason: read?.reason ?? "report-missing",
+        message: `${read?.message ?? "pytest wrote no results"} (pytest exit code ${o2.exitCode ?? "none"})`,
+        tail: tailLines(o2.stderrTail)
+      }
+    };
+  }
+  return { ok: true, run: read.report, reused: false };
+}
+function measuredTests(run2, shard) {
+  return run2.tests.filter(
+    (t) => t.outcome !== "skipped" && t.outcome !== "not-run" && (shard === void 0 || shardOf(t.id, shard.count) === shard.index)
+  );
+}
+function usable(t) {
+  if (!t || !t.report || t.report.error !== null) return void 0;
+  return t.outcome === "passed" || t.outcome === "xfailed" || t.outcome === "xpassed" ? t.report : void 0;
+}
+function testError(side, scenario2, t) {
+  const err = t.report?.error ?? t.error;
+  const limited = memoryErrorUnderLimit(side, scenario2.memoryLimit, err);
+  if (limited) return limited;
+  if (!err && t.report === null && t.phase === "call") {
+    return {
+      side,
+      reason: "exit",
+      message: `the test ${t.outcome} but its call was not measured: it ran in another process (pytest-xdist's -n?); memdelta measures tests in one process`,
+      tail: []
+    };
+  }
+  const where2 = t.phase === "call" ? "the test failed" : `its fixtures failed in ${t.phase}`;
+  return {
+    side,
+    reason: "exit",
+    message: `${where2}: ${err ? `${err.type}: ${err.message}` : t.outcome}`.slice(0, 2e3),
+    tail: err ? err.traceback.slice(-TAIL_LINES2) : []
+  };
+}
+async function compareSuite(run2, index, scenario2) {
+  const { opts } = run2;
+  const plan = opts.plan;
+  const cheap = { pass: "cheap", frames: plan.frames };
+  const [b, h2] = await both(
+    opts.sequential,
+    () => suitePass(run2, "base", index, scenario2, cheap),
+    () => suitePass(run2, "head", index, scenario2, cheap)
+  );
+  const at = index * POSITION_STRIDE;
+  if (!h2.ok) {
+    const result = headErrorResult(scenario2, h2.error, b.ok || b.missing ? {} : { error: b.error });
+    return [{ result, position: at }];
+  }
+  const suiteBaseError = !b.ok && !b.missing ? b.error : void 0;
+  const baseTests = new Map((b.ok ? b.run.tests : []).map((t) => [t.id, t]));
+  const headTests = measuredTests(h2.run, opts.shard);
+  const judged = (t) => ({
+    name: t.id,
+    budgets: scenario2.budgets,
+    minDelta: scenario2.minDelta,
+    iterations: t.report?.settings.iterations ?? 1
+  });
+  const hints = { base: {}, head: {} };
+  let frames = plan.frames;
+  for (const t of headTests) {
+    const hr = usable(t);
+    const br = usable(baseTests.get(t.id));
+    if (!hr || !br) continue;
+    const need = detailNeed(plan, scenario2.minDelta, br, hr);
+    if (!need) continue;
+    frames = Math.max(frames, need.frames);
+    hints.base[t.id] = need.peakSites ? br.peak : null;
+    hints.head[t.id] = need.peakSites ? hr.peak : null;
+  }
+  let detailBase;
+  let detailHead;
+  if (Object.keys(hints.head).length > 0) {
+    [detailBase, detailHead] = await both(
+      opts.sequential,
+      () => suitePass(run2, "base", index, scenario2, { pass: "detail", frames, hints: hints.base }),
+      () => suitePass(run2, "head", index, scenario2, { pass: "detail", frames, hints: hints.head })
+    );
+  }
+  const detailOf2 = (d) => new Map((d?.ok ? d.run.tests : []).map((t) => [t.id, t]));
+  const baseDetail = detailOf2(detailBase);
+  const headDetail = detailOf2(detailHead);
+  return headTests.map((t) => {
+    const position = at + 1 + t.index;
+    const s = judged(t);
+    const bt = baseTests.get(t.id);
+    const br = usable(bt);
+    const baseError = suiteBaseError ?? (bt && !br ? testError("base", scenario2, bt) : void 0);
+    const hr = usable(t);
+    if (!hr) {
+      const result2 = headErrorResult(
+        s,
+        testError("head", scenario2, t),
+        br ? { report: br, reused: b.ok && b.reused } : baseError ? { error: baseError } : {}
+      );
+      return { result: result2, position };
+    }
+    let hSites = hr;
+    let bSites = br;
+    let detailError;
+    let baseDetailError;
+    if (t.id in hints.head && detailHead) {
+      const dh = headDetail.get(t.id);
+      const got = usable(dh);
+      if (got) hSites = got;
+      else if (!detailHead.ok) detailError = detailHead.error;
+      else if (dh) detailError = testError("head", scenario2, dh);
+      const db = usable(baseDetail.get(t.id));
+      if (db) bSites = db;
+      else if (detailBase && !detailBase.ok) baseDetailError = detailBase.error;
+    }
+    if (detailError) {
+      const result2 = headErrorResult(
+        s,
+        { ...detailError, message: `detail pass: ${detailError.message}` },
+        {}
+      );
+      return { result: result2, position };
+    }
+    const reused = b.ok && b.reused && (bSites === br || detailBase?.ok === true && detailBase.reused);
+    const result = judge(
+      s,
+      br && bSites ? { totals: br, sites: bSites, reused } : null,
+      { totals: hr, sites: hSites, reused: false },
+      {
+        ...baseError ? { baseError } : baseDetailError ? { baseError: { ...baseDetailError, message: `detail pass: ${baseDetailError.message}` } } : {}
+      }
+    );
+    return { result, position };
+  });
+}
+
 // src/run/setup.ts
 async function runSetup(options) {
   if (options.command.trim() === "") throw new Error("The setup command is empty.");
-  const env = childEnv({
-    set: options.extraEnv,
-    ...options.passEnv !== void 0 ? { pass: options.passEnv } : {},
-    ...options.parentEnv !== void 0 ? { parent: options.parentEnv } : {}
-  });
-  return runBounded({
-    file: "sh",
-    args: ["-c", options.command],
-    cwd: options.cwd,
-    env,
-    timeoutMs: options.timeoutMs,
-    ...options.graceMs !== void 0 ? { graceMs: options.graceMs } : {},
-    ...options.signal !== void 0 ? { signal: options.signal } : {},
-    ...options.onStderrLine !== void 0 ? { onStderrLine: options.onStderrLine } : {},
-    ...options.registry !== void 0 ? { registry: options.registry } : {}
-  });
+  return runProjectChild({ ...options, file: "sh", args: ["-c", options.command] });
 }
 function describeSetupFailure(command, outcome) {
   const what = `setup command ${JSON.stringify(command)}`;
@@ -37817,7 +38439,7 @@ function describeSetupFailure(command, outcome) {
 import { existsSync as existsSync3, rmSync } from "node:fs";
 import { mkdtemp, readFile as readFile2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, dirname as dirname2, join as join4 } from "node:path";
+import { basename, dirname as dirname2, join as join5 } from "node:path";
 
 // src/run/git.ts
 var GitError = class extends Error {
@@ -38066,7 +38688,7 @@ async function sweepStaleWorktrees(git) {
     if (!basename(root).startsWith(TEMP_PREFIX) || !["base", "head"].includes(basename(path10))) continue;
     let owner;
     try {
-      owner = JSON.parse(await readFile2(join4(root, OWNER_FILE), "utf8")).pid;
+      owner = JSON.parse(await readFile2(join5(root, OWNER_FILE), "utf8")).pid;
     } catch {
       owner = void 0;
     }
@@ -38103,11 +38725,11 @@ async function makeWorktrees(git, options) {
     if (!isFullSha(sha2)) throw new RefError(`${label} must be a full 40-hex SHA, got ${JSON.stringify(sha2)}`);
   }
   await sweepStaleWorktrees(git);
-  const root = await mkdtemp(join4(options.parent ?? tmpdir(), TEMP_PREFIX));
+  const root = await mkdtemp(join5(options.parent ?? tmpdir(), TEMP_PREFIX));
   ownRoots.add(root);
-  await writeFile2(join4(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
-  const base = join4(root, "base");
-  const head = join4(root, "head");
+  await writeFile2(join5(root, OWNER_FILE), JSON.stringify({ pid: process.pid }));
+  const base = join5(root, "base");
+  const head = join5(root, "head");
   const cleanups = options.registry ?? defaultCleanups;
   let disposing;
   const dispose = () => {
@@ -38152,63 +38774,6 @@ function rmSyncQuiet(path10) {
 var CompareError = class extends Error {
   name = "CompareError";
 };
-function limiter(n2) {
-  let active = 0;
-  const waiting = [];
-  return async (fn) => {
-    if (active >= n2) await new Promise((r) => waiting.push(r));
-    else active++;
-    try {
-      return await fn();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
-}
-var TAIL_LINES2 = 20;
-var TAIL_LINE_CHARS = 2e3;
-function capLine(line) {
-  if (line.length <= TAIL_LINE_CHARS) return line;
-  let end = line.slice(-TAIL_LINE_CHARS);
-  if (/^[\uDC00-\uDFFF]/.test(end)) end = end.slice(1);
-  return `\u2026${end}`;
-}
-function tailLines(text2, n2 = TAIL_LINES2) {
-  const lines = text2.replace(/\s+$/, "").split(/\r?\n/);
-  return lines.slice(Math.max(0, lines.length - n2)).filter((l, i2, a2) => l !== "" || i2 < a2.length - 1).map(capLine);
-}
-function processFailure(side, o2, timeoutMs) {
-  const tail = tailLines(o2.stderrTail);
-  const escaped = o2.leftovers.length > 0 ? `; left processes behind, killed: ${o2.leftovers.join(", ")}` : "";
-  switch (o2.kind) {
-    case "spawn":
-      return {
-        side,
-        reason: "spawn",
-        message: `could not start the probe: ${o2.error ?? "unknown error"}`,
-        tail
-      };
-    case "timeout":
-      return {
-        side,
-        reason: "timeout",
-        message: `timed out after ${Math.round(timeoutMs / 1e3)} s and was killed${escaped}`,
-        tail
-      };
-    case "signal":
-      if (o2.cancelled) return { side, reason: "cancelled", message: "cancelled", tail };
-      return o2.likelyOom ? {
-        side,
-        reason: "oom",
-        message: `killed by ${o2.signal ?? "SIGKILL"}, likely out of memory${escaped}`,
-        tail
-      } : { side, reason: "signal", message: `killed by ${o2.signal ?? "a signal"}${escaped}`, tail };
-    default:
-      return void 0;
-  }
-}
 function isMissingTarget(scenario2, report) {
   const err = report.error;
   if (!err) return false;
@@ -38226,12 +38791,12 @@ function isMissingTarget(scenario2, report) {
   }
   return false;
 }
-async function measure(run, side, index, scenario2, mode) {
-  const { opts, reports } = run;
-  const root = run.wt[side];
-  const cache = side === "base" && mode.pass !== "rss" ? run.cache : void 0;
+async function measure(run2, side, index, scenario2, mode) {
+  const { opts, reports } = run2;
+  const root = run2.wt[side];
+  const cache = side === "base" && mode.pass !== "rss" ? run2.cache : void 0;
   const key = cache ? baseCacheKey(
-    run.baseSha,
+    run2.baseSha,
     opts.plan,
     scenario2,
     { pass: mode.pass, frames: mode.frames, peakSites: mode.peakSites },
@@ -38244,14 +38809,14 @@ async function measure(run, side, index, scenario2, mode) {
       return { ok: true, report: hit, reused: true };
     }
   }
-  const setupError = await run.setup(side);
+  const setupError = await run2.setup(side);
   if (setupError) return { ok: false, missingTarget: false, error: setupError };
-  const result = await run.slot(() => probeOnce(opts, side, root, reports, index, scenario2, mode));
+  const result = await run2.slot(() => probeOnce(opts, side, root, reports, index, scenario2, mode));
   if (cache && key && result.ok) await cache.store.write(key, result.report);
   return result;
 }
 async function probeOnce(opts, side, root, reports, index, scenario2, mode) {
-  if (scenario2.target.kind === "script" && !existsSync4(join5(root, scenario2.target.spec))) {
+  if (scenario2.target.kind === "script" && !existsSync4(join6(root, scenario2.target.spec))) {
     return {
       ok: false,
       missingTarget: true,
@@ -38263,9 +38828,9 @@ async function probeOnce(opts, side, root, reports, index, scenario2, mode) {
       }
     };
   }
-  const out = join5(reports, `${side}-${index}-${mode.pass}.json`);
+  const out = join6(reports, `${side}-${index}-${mode.pass}.json`);
   opts.onProgress?.({ side, scenario: scenario2.name, phase: mode.pass, state: "start" });
-  const run = await runProbe({
+  const run2 = await runProbe({
     python: opts.plan.python,
     probeDir: opts.probeDir,
     root,
@@ -38281,11 +38846,9 @@ async function probeOnce(opts, side, root, reports, index, scenario2, mode) {
     ...scenario2.memoryLimit !== void 0 ? { memoryLimit: scenario2.memoryLimit } : {},
     extraEnv: opts.plan.env,
     timeoutMs: scenario2.timeoutMs,
-    ...opts.signal ? { signal: opts.signal } : {},
-    ...opts.registry ? { registry: opts.registry } : {},
-    ...opts.parentEnv ? { parentEnv: opts.parentEnv } : {}
+    ...childBounds(opts)
   });
-  const result = await classify(side, scenario2, run.outcome, out);
+  const result = await classify(side, scenario2, run2.outcome, out);
   opts.onProgress?.({
     side,
     scenario: scenario2.name,
@@ -38295,25 +38858,10 @@ async function probeOnce(opts, side, root, reports, index, scenario2, mode) {
   });
   return result;
 }
-function overMemoryLimit(side, scenario2, o2, report) {
-  const limit = scenario2.memoryLimit;
-  if (limit === void 0 || o2.kind === "timeout" || o2.cancelled || o2.kind === "spawn") return void 0;
-  const what = `over memory limit (${formatBytes(limit)})`;
-  if (report?.error?.type === "MemoryError") {
-    const tail = report.error.traceback.length > 0 ? report.error.traceback.slice(-TAIL_LINES2) : [];
-    return { side, reason: "memory-limit", message: `${what}: MemoryError`, tail };
-  }
-  const died = o2.kind === "signal" || report === void 0;
-  if (died && (o2.likelyOom || mentionsOutOfMemory(o2.stderrTail))) {
-    const how = o2.kind === "signal" ? `killed by ${o2.signal ?? "a signal"}` : `exit code ${o2.exitCode ?? "none"}`;
-    return { side, reason: "memory-limit", message: `${what}: ${how}`, tail: tailLines(o2.stderrTail) };
-  }
-  return void 0;
-}
 async function classify(side, scenario2, o2, out) {
   if (o2.kind === "signal" || o2.kind === "exit") {
     const read2 = o2.kind === "exit" ? await readProbeReport(out) : void 0;
-    const limited = overMemoryLimit(side, scenario2, o2, read2?.ok ? read2.report : void 0);
+    const limited = overMemoryLimit(side, scenario2.memoryLimit, o2, read2?.ok ? read2.report : void 0);
     if (limited) return { ok: false, error: limited, missingTarget: false };
   }
   const failed = processFailure(side, o2, scenario2.timeoutMs);
@@ -38343,140 +38891,78 @@ async function classify(side, scenario2, o2, out) {
   }
   return { ok: true, report: r };
 }
-async function both(sequential, a2, b) {
-  if (sequential) {
-    const x = await a2();
-    return [x, await b()];
-  }
-  return Promise.all([a2(), b()]);
-}
-function detailOf(r, reused = false) {
-  return {
-    source: reused ? "reused" : "measured",
-    frames: r.settings.frames,
-    peakSites: r.settings.peak_sites,
-    python: r.python.version,
-    exitCode: r.exit_code,
-    wallTime: r.wall_time
-  };
-}
-function totals2(r) {
-  return { peak: r.peak, retained: r.retained, ...r.leak ? { leak: r.leak.per_iteration } : {} };
-}
-function gcDiff(base, head) {
-  if (!head.gc) return void 0;
-  const growth = /* @__PURE__ */ new Map();
-  for (const g of base?.gc?.growth ?? []) growth.set(g.type, { base: g.delta, head: 0 });
-  for (const g of head.gc.growth) growth.set(g.type, { base: growth.get(g.type)?.base ?? 0, head: g.delta });
-  return {
-    uncollectable: { base: base?.gc?.uncollectable.count ?? 0, head: head.gc.uncollectable.count },
-    cyclic: {
-      base: base?.gc?.cyclic.objects ?? 0,
-      head: head.gc.cyclic.objects,
-      bytes: { base: base?.gc?.cyclic.bytes ?? 0, head: head.gc.cyclic.bytes }
-    },
-    growth: [...growth.entries()].map(([type, v]) => ({ type, base: v.base, head: v.head, delta: v.head - v.base })).filter((g) => g.delta !== 0).sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta) || (x.type < y.type ? -1 : 1)).slice(0, 20)
-  };
-}
-function emptyResult(scenario2) {
-  return {
-    name: scenario2.name,
-    status: "error",
-    base: { peak: 0, retained: 0 },
-    head: { peak: 0, retained: 0 },
-    delta: { peak: 0, retained: 0 },
-    budget: [],
-    sites: [],
-    ...scenario2.iterations > 1 ? { iterations: scenario2.iterations } : {}
-  };
-}
-async function compareScenario(run, index, scenario2) {
-  const opts = run.opts;
+async function compareScenario(run2, index, scenario2) {
+  const opts = run2.opts;
   const plan = opts.plan;
   const floor = scenario2.minDelta;
   const cheap = { pass: "cheap", frames: plan.frames, peakSites: false };
   const [cheapBase, cheapHead] = await both(
     opts.sequential,
-    () => measure(run, "base", index, scenario2, cheap),
-    () => measure(run, "head", index, scenario2, cheap)
+    () => measure(run2, "base", index, scenario2, cheap),
+    () => measure(run2, "head", index, scenario2, cheap)
   );
   let base = cheapBase;
   let head = cheapHead;
-  const result = emptyResult(scenario2);
   if (!head.ok) {
-    result.error = head.missingTarget ? { ...head.error, message: `${head.error.message} (the benchmark does not exist on head)` } : head.error;
-    if (base.ok) {
-      result.base = totals2(base.report);
-      result.detail = { base: detailOf(base.report, base.reused) };
-    } else if (!base.missingTarget) {
-      result.baseError = base.error;
-    }
-    return result;
+    const error63 = head.missingTarget ? { ...head.error, message: `${head.error.message} (the benchmark does not exist on head)` } : head.error;
+    return headErrorResult(
+      scenario2,
+      error63,
+      base.ok ? { report: base.report, reused: base.reused === true } : base.missingTarget ? {} : { error: base.error }
+    );
   }
+  let baseError;
   if (base.ok) {
-    const peakMoved = isBeyondNoise(base.report.peak, head.report.peak, floor);
-    const cheapSites = diffSites(base.report, head.report, floor);
-    const unattributed = cheapSites.sites.some((s) => s.status !== "same" && !isProjectFile2(s.file));
-    const deeper = unattributed && plan.detailFrames > plan.frames;
-    if (peakMoved || deeper) {
-      const frames = deeper ? plan.detailFrames : plan.frames;
-      const detail2 = (side, cheapPeak) => measure(run, side, index, scenario2, {
+    const need = detailNeed(plan, floor, base.report, head.report);
+    if (need) {
+      const detail2 = (side, cheapPeak) => measure(run2, side, index, scenario2, {
         pass: "detail",
-        frames,
-        peakSites: peakMoved,
+        frames: need.frames,
+        peakSites: need.peakSites,
         peakHint: cheapPeak
       });
       const basePeak = base.report.peak;
       const headPeak = head.report.peak;
-      const [b2, h22] = await both(
+      const [b2, h2] = await both(
         opts.sequential,
         () => detail2("base", basePeak),
         () => detail2("head", headPeak)
       );
-      if (!h22.ok) {
-        result.error = { ...h22.error, message: `detail pass: ${h22.error.message}` };
+      if (!h2.ok) {
+        const result = emptyResult(scenario2);
+        result.error = { ...h2.error, message: `detail pass: ${h2.error.message}` };
         return result;
       }
-      head = h22;
+      head = h2;
       if (b2.ok) base = b2;
-      else result.baseError = { ...b2.error, message: `detail pass: ${b2.error.message}` };
+      else baseError = { ...b2.error, message: `detail pass: ${b2.error.message}` };
     }
   }
-  const h2 = head.report;
-  const b = base.ok ? base.report : null;
-  const hTotals = cheapHead.ok ? cheapHead.report : h2;
-  const bTotals = b && cheapBase.ok ? cheapBase.report : b;
-  if (!base.ok && !base.missingTarget) result.baseError = base.error;
-  result.status = b ? "ok" : "no-baseline";
-  result.head = totals2(hTotals);
-  result.base = bTotals ? totals2(bTotals) : { peak: 0, retained: 0 };
-  result.detail = {
-    head: detailOf(h2),
-    ...b ? { base: detailOf(b, base.ok && base.reused === true && (!cheapBase.ok || cheapBase.reused === true)) } : {}
-  };
+  if (!base.ok && !base.missingTarget) baseError = base.error;
+  const measured = base.ok && cheapBase.ok;
+  let rss;
   if (opts.rss) {
     const rssMode = { pass: "rss", frames: 1, peakSites: false, rssOnly: true };
     const [rb, rh] = await both(
       opts.sequential,
-      () => b ? measure(run, "base", index, scenario2, rssMode) : Promise.resolve(null),
-      () => measure(run, "head", index, scenario2, rssMode)
+      () => measured ? measure(run2, "base", index, scenario2, rssMode) : Promise.resolve(null),
+      () => measure(run2, "head", index, scenario2, rssMode)
     );
-    if (rh?.ok && rh.report.rss !== null) result.head.rss = rh.report.rss;
-    if (rb?.ok && rb.report.rss !== null) result.base.rss = rb.report.rss;
+    rss = {
+      ...rh?.ok && rh.report.rss !== null ? { head: rh.report.rss } : {},
+      ...rb?.ok && rb.report.rss !== null ? { base: rb.report.rss } : {}
+    };
   }
-  const diff = diffSites(b, h2, floor);
-  result.sites = diff.sites;
-  result.sameSites = diff.sameSites;
-  result.delta = {
-    peak: result.head.peak - result.base.peak,
-    retained: result.head.retained - result.base.retained,
-    ...result.head.leak !== void 0 ? { leak: result.head.leak - (result.base.leak ?? 0) } : {},
-    ...result.head.rss !== void 0 && result.base.rss !== void 0 ? { rss: result.head.rss - result.base.rss } : {}
-  };
-  result.budget = checkBudgets(scenario2.budgets, b ? result.base : void 0, result.head, floor);
-  const gc2 = gcDiff(bTotals, hTotals);
-  if (gc2) result.gc = gc2;
-  return result;
+  return judge(
+    scenario2,
+    base.ok && cheapBase.ok ? {
+      totals: cheapBase.report,
+      sites: base.report,
+      reused: base.reused === true && cheapBase.reused === true
+    } : null,
+    { totals: cheapHead.ok ? cheapHead.report : head.report, sites: head.report, reused: false },
+    { ...baseError ? { baseError } : {}, ...rss ? { rss } : {} }
+  );
 }
 function lazySetups(opts, wt, slot) {
   const started = {};
@@ -38489,9 +38975,7 @@ function lazySetups(opts, wt, slot) {
       cwd: wt[side],
       extraEnv: opts.plan.env,
       timeoutMs: Math.max(...opts.plan.scenarios.map((s) => s.timeoutMs)),
-      ...opts.signal ? { signal: opts.signal } : {},
-      ...opts.registry ? { registry: opts.registry } : {},
-      ...opts.parentEnv ? { parentEnv: opts.parentEnv } : {}
+      ...childBounds(opts)
     });
     const why = describeSetupFailure(command, o2);
     opts.onProgress?.({
@@ -38512,6 +38996,14 @@ async function openCache(opts, cwd) {
   if (probe === void 0) return void 0;
   return { store: new BaseCache(opts.cacheDir), env: { python, probe } };
 }
+function uniqueNames(placed) {
+  const seen = /* @__PURE__ */ new Map();
+  return placed.map((p) => {
+    const n2 = (seen.get(p.result.name) ?? 0) + 1;
+    seen.set(p.result.name, n2);
+    return n2 === 1 ? p : { ...p, result: { ...p.result, name: `${p.result.name} (${n2})` } };
+  });
+}
 async function compare(opts) {
   let baseSha;
   let headSha;
@@ -38529,10 +39021,10 @@ async function compare(opts) {
     throw new CompareError(`could not check out base and head: ${e.message}`);
   });
   try {
-    const reports = join5(wt.root, "reports");
+    const reports = join6(wt.root, "reports");
     await mkdir2(reports, { recursive: true });
     const slot = limiter(opts.sequential ? 1 : 2);
-    const run = {
+    const run2 = {
       opts,
       wt,
       reports,
@@ -38541,14 +39033,21 @@ async function compare(opts) {
       setup: lazySetups(opts, wt, slot),
       cache: await openCache(opts, wt.head)
     };
-    const selected = opts.shard ? selectShard(opts.plan.scenarios, opts.shard) : opts.plan.scenarios.map((item, position) => ({ item, position }));
+    const selected = opts.plan.scenarios.map((item, position) => ({ item, position })).filter(
+      ({ item }) => !opts.shard || item.target.kind === "pytest" || shardOf(item.name, opts.shard.count) === opts.shard.index
+    );
     const settled = await Promise.allSettled(
-      selected.map(({ item, position }) => compareScenario(run, position, item))
+      selected.map(
+        ({ item, position }) => item.target.kind === "pytest" ? compareSuite(run2, position, item) : compareScenario(run2, position, item).then((result) => [
+          { result, position: position * POSITION_STRIDE }
+        ])
+      )
     );
     if (opts.signal?.aborted) throw new CompareError("cancelled");
     const failed = settled.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
-    const scenarios = settled.map((r) => r.value);
+    const placed = uniqueNames(settled.flatMap((r) => r.value));
+    const scenarios = placed.map((p) => p.result);
     const python = scenarios.map((s) => s.detail?.head?.python ?? s.detail?.base?.python).find(Boolean);
     return {
       schema: "memdelta/compare@1",
@@ -38560,7 +39059,7 @@ async function compare(opts) {
         shard: {
           ...opts.shard,
           total: opts.plan.scenarios.length,
-          positions: selected.map((x) => x.position)
+          positions: placed.map((p) => p.position)
         }
       } : {},
       settings: {
@@ -38585,6 +39084,7 @@ function reproduceCommand(a2, base, head) {
   const words = ["npx", "memdelta", "compare", "--base", base, "--head", head];
   if (a2.config) words.push("--config", a2.config);
   if (a2.run) words.push("--run", a2.run);
+  if (a2.pytest) words.push("--pytest", a2.pytest);
   if (a2.name) words.push("--name", a2.name);
   if (a2.iterations) words.push("--iterations", a2.iterations);
   if (a2.warmup) words.push("--warmup", a2.warmup);
@@ -38644,7 +39144,8 @@ var UsageError = class extends Error {
 };
 var USAGE = `Usage:
   memdelta compare [--repo DIR] [--base REF] [--head REF]
-                   [--config FILE | --run TARGET [--name NAME] [--iterations N] [--warmup N]]
+                   [--config FILE | --run TARGET [--name NAME] [--iterations N] [--warmup N]
+                    | --pytest ARGS]
                    [--setup CMD] [--python PATH] [--frames N] [--budget RULE]... [--min-delta FLOOR]
                    [--timeout SECONDS] [--memory-limit SIZE] [--json FILE] [--markdown FILE]
                    [--cache DIR | --no-cache] [--shard I/N] [--sequential] [--rss] [--no-color] [--quiet]
@@ -38654,6 +39155,7 @@ var USAGE = `Usage:
   memdelta --help | --version
 
 TARGET: "path/to/script.py [args]" | "-m package.module [args]" | package.module:function (quote it as one word)
+ARGS:   pytest's selection as one word, e.g. "tests/memory -k 'not slow'": each test is its own scenario
 RULE:   "[warn|fail] metric: value", e.g. "peak: +5%", "warn retained: +512KiB", "peak-max: 1GiB", "leak: 16KiB/iter"
 Exit status: 0 within budget, 1 over budget, 2 could not compare.`;
 var COMPARE_VALUES = {
@@ -38662,6 +39164,7 @@ var COMPARE_VALUES = {
   "--head": "head",
   "--config": "config",
   "--run": "run",
+  "--pytest": "pytest",
   "--name": "name",
   "--iterations": "iterations",
   "--warmup": "warmup",
@@ -38732,8 +39235,8 @@ function parseCompare(argv) {
         throw new UsageError(`unknown option ${JSON.stringify(opt.slice(0, 60))} for compare`);
     }
   }
-  if (args.config !== void 0 && args.run !== void 0)
-    throw new UsageError("use either --config or --run, not both");
+  if ([args.config, args.run, args.pytest].filter((v) => v !== void 0).length > 1)
+    throw new UsageError("use one of --config, --run and --pytest");
   if (args.shard !== void 0) {
     try {
       parseShard(args.shard);
@@ -38822,6 +39325,7 @@ function useColor(io, stream, flag) {
 async function loadPlan2(a2, repo, env) {
   const flags = {
     run: a2.run,
+    pytest: a2.pytest,
     name: a2.name,
     iterations: a2.iterations,
     warmup: a2.warmup,
@@ -38838,7 +39342,7 @@ async function loadPlan2(a2, repo, env) {
     ...a2.config !== void 0 ? { config: a2.config } : {},
     flags,
     parentEnv: env,
-    hint: "pass --config FILE or --run TARGET"
+    hint: "pass --config FILE, --run TARGET or --pytest ARGS"
   });
 }
 async function runCompare(a2, io) {
@@ -38925,8 +39429,8 @@ async function runAggregate(cmd, io) {
   const parts = [];
   for (const file2 of cmd.reports) {
     try {
-      const text2 = await readCappedReport(resolve2(io.cwd, file2));
-      parts.push({ name: file2, report: parseCompareReport(text2) });
+      const text3 = await readCappedReport(resolve2(io.cwd, file2));
+      parts.push({ name: file2, report: parseCompareReport(text3) });
     } catch (e) {
       throw new AggregateInputError(`${file2}: ${e.message}`);
     }
