@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import array
 import gc
+import mmap
 import sys
 import time
 import tracemalloc
@@ -23,6 +24,8 @@ EPS = 0.002
 # A gap larger than this share of the peak, seen at a Python-level event, asks for a refining run.
 REFINE_GAP = 0.002
 LEAK_MIN_ITERATIONS = 10
+# Address space kept free for the probe's own work after the window (see Job.prepare).
+RESERVE_BYTES = 16 * 1024 * 1024
 
 
 class Breakdown:
@@ -233,7 +236,7 @@ class Job:
     ``stop()`` do the bookkeeping outside it; ``go(*args)`` is the whole window."""
 
     __slots__ = ("w", "target", "frames", "watcher", "gc_cyclic", "series", "done", "early", "offset", "n",
-                 "go", "args", "t0", "is_callable", "cyc", "current")
+                 "go", "args", "t0", "is_callable", "cyc", "current", "reserve")
 
     def __init__(self, target, frames: int, iterations: int, warmup: int, hint: int | None, refine: tuple | None,
                  gc_cyclic: bool = True) -> None:
@@ -249,6 +252,7 @@ class Job:
         self.go = None
         self.args = ()
         self.t0 = 0.0
+        self.reserve: mmap.mmap | None = None
 
     def prepare(self) -> bool:
         """Warm-up calls, live object counts, preallocation. False when a warm-up call failed (no window)."""
@@ -287,6 +291,10 @@ class Job:
             self.watcher.install()
         self.cyc = CyclicStep()
         self.current = lambda: gtm()[0]
+        # Address space held back for the bookkeeping after the window: a target that ran into a memory limit
+        # leaves none, and tracemalloc failing to allocate its own trace there is a fatal error (in 3.11, one that
+        # deadlocks). An untouched anonymous mapping costs no memory, only addresses, and is not traced.
+        self.reserve = mmap.mmap(-1, RESERVE_BYTES)
         # Last, so that the probe's own objects made above are in both counts.
         gc.collect()
         w.growth_before = count_types()
@@ -304,6 +312,9 @@ class Job:
 
     def stop(self, exc) -> Window:
         t1 = time.perf_counter()
+        if self.reserve is not None:
+            self.reserve.close()
+            self.reserve = None
         w = self.w
         if self.watcher is not None:
             self.watcher.disarm()

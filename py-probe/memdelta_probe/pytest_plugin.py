@@ -78,6 +78,29 @@ def mark_settings(item) -> tuple[int, int]:
     return iterations, warmup
 
 
+def _libc_trim():
+    """glibc's ``malloc_trim``, loaded when the session starts (under memory pressure even an import can fail), or
+    None where there is no such function."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+def _give_back_memory(trim) -> None:
+    """Returns the free parts of the C heap to the system, where ``trim`` exists."""
+    if trim is None:
+        return
+    try:
+        trim(0)
+    except Exception:  # no room even for this: pytest will say what it can
+        pass
+
+
 class _Call:
     """The test's call as a probe target (``capture.Job`` calls ``fn``)."""
 
@@ -152,6 +175,7 @@ class Recorder:
         # Shared by every test's report: pytest's and the project's sources are parsed once per session.
         self.index = SourceIndex()
         self.classifier = PathClassifier(self.root)
+        self.trim = _libc_trim()
         self.entries: dict[str, Entry] = {}
         self.errors: list = []
         self.collected = 0
@@ -224,15 +248,19 @@ class Recorder:
         job = capture.Job(call, self.frames, iterations, warmup, hint or None, None)
         if job.prepare():
             job.start()
-            window = job.stop(job.go(*job.args))
+            raised = job.go(*job.args)
+            if isinstance(raised, MemoryError):
+                # The test reached the memory limit: free what its frames hold now, since the probe's bookkeeping and
+                # pytest's report of the failure need room (without it pytest ends the session with an
+                # INTERNALERROR), and give the freed heap back, as the limit is on address space.
+                traceback.clear_frames(raised.__traceback__)
+                _give_back_memory(self.trim)
+            window = job.stop(raised)
+            del raised
         else:
             window = job.w  # a warm-up call raised: nothing was measured
         exc = window.exc
         window.exc = None
-        if isinstance(exc, MemoryError):
-            # The test reached the memory limit: what its frames still hold would leave pytest no room to report
-            # the failure (an INTERNALERROR that ends the session), so their locals go first.
-            traceback.clear_frames(exc.__traceback__)
         error = probe_report.describe_error(exc) if exc is not None else None
         settings = _Settings(self.frames, iterations, warmup, hint is not None and hint > 0, self.root,
                              self.max_sites)
