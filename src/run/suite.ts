@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { shardOf } from '../plan/shard.js';
+import { formatBytes } from '../render/format.js';
 import type { Scenario } from '../plan/types.js';
 import { detailNeed, headErrorResult, judge, type Judged } from '../report/judge.js';
 import {
@@ -22,6 +23,7 @@ import type { Run, Side } from './compare.js';
 import { memoryErrorUnderLimit, overMemoryLimit, processFailure, tailLines, TAIL_LINES } from './failure.js';
 import { writeAtomic } from './load-plan.js';
 import { both } from './pool.js';
+import { mentionsOutOfMemory } from './memory-limit.js';
 import { runPytest } from './probe.js';
 import { childBounds } from './process.js';
 import { readPytestRun } from './read-report.js';
@@ -95,6 +97,17 @@ function runFailure(
           2000,
         ),
         tail: first.traceback.slice(-TAIL_LINES),
+      },
+    };
+  }
+  if (code === EXIT.internal && scenario.memoryLimit !== undefined && mentionsOutOfMemory(stderr)) {
+    return {
+      missing: false,
+      error: {
+        side,
+        reason: 'memory-limit',
+        message: `over memory limit (${formatBytes(scenario.memoryLimit)}): pytest could not go on after a MemoryError`,
+        tail,
       },
     };
   }

@@ -7,16 +7,14 @@
  * 3 MB buffer (over the retained budget), and each mode is checked for what it does to the sticky comment, while the
  * job summary, the outputs and the exit code stay the same in every mode.
  */
-import { execFile } from 'node:child_process';
-import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { access, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { markerFor } from '../../src/action/comment.js';
+import { ACTION, pullPayload, runAction } from '../support/action.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
 import { ACTIONS_BOT, GitHubServer } from '../support/github-server.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const BUNDLE = join(ROOT, 'dist', 'index.js');
 const CREATE = 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments';
 const UPDATE = 'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}';
 const DELETE = 'DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}';
@@ -45,20 +43,6 @@ interface RunResult {
   summary: string;
 }
 
-/** Parses GITHUB_OUTPUT (`name<<delimiter` blocks, as @actions/core writes them). */
-function parseOutputs(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^([^<]+)<<(.+)$/.exec(lines[i] ?? '');
-    if (!m) continue;
-    const value: string[] = [];
-    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i] ?? '');
-    out[m[1] as string] = value.join('\n');
-  }
-  return out;
-}
-
 /**
  * Checks out `head`, makes it the pull request's head on the server, and runs the bundle on a pull_request
  * event with `comment` set to `mode`.
@@ -68,79 +52,23 @@ async function runMode(mode: string, head: Head, inputs: Record<string, string> 
   await repo.git('checkout', '--quiet', '--detach', sha);
   const pull = server.pulls.get(PR);
   if (pull) pull.headSha = sha;
-  const dir = join(tmp, `${mode}-${head}-${Math.random().toString(36).slice(2)}`);
-  await mkdir(join(dir, 'tmp'), { recursive: true });
-  const files = {
-    event: join(dir, 'event.json'),
-    output: join(dir, 'output'),
-    summary: join(dir, 'summary.md'),
+  const ctx = {
+    workspace: repo.dir,
+    sha,
+    repository: `${server.owner}/${server.repo}`,
+    apiUrl: server.url,
+    serverUrl: server.webUrl,
+    tmp,
   };
-  const repository = {
-    full_name: `${server.owner}/${server.repo}`,
-    name: server.repo,
-    owner: { login: server.owner },
-  };
-  const payload = {
-    action: 'synchronize',
-    number: PR,
-    pull_request: {
-      number: PR,
-      labels: [],
-      head: { sha, ref: head, repo: repository },
-      base: { sha: baseSha, ref: 'main', repo: repository },
-    },
-    repository,
-  };
-  await writeFile(files.event, JSON.stringify(payload));
-  await writeFile(files.output, '');
-  await writeFile(files.summary, '');
-  const env: Record<string, string> = {
-    PATH: process.env['PATH'] ?? '',
-    HOME: process.env['HOME'] ?? '',
-    GITHUB_ACTIONS: 'true',
-    GITHUB_EVENT_NAME: 'pull_request',
-    GITHUB_EVENT_PATH: files.event,
-    GITHUB_SHA: sha,
-    GITHUB_REPOSITORY: `${server.owner}/${server.repo}`,
-    GITHUB_API_URL: server.url,
-    GITHUB_SERVER_URL: server.webUrl,
-    GITHUB_WORKSPACE: repo.dir,
-    GITHUB_OUTPUT: files.output,
-    GITHUB_STEP_SUMMARY: files.summary,
+  const r = await runAction(
+    ctx,
+    'pull_request',
+    pullPayload(ctx, PR, sha, baseSha),
+    { comment: mode, cache: 'true', ...inputs },
     // Shared by every run: base is the same commit each time, so its report is measured once and reused.
-    RUNNER_TEMP: join(tmp, 'runner-temp'),
-    TMPDIR: join(dir, 'tmp'),
-    'INPUT_GITHUB-TOKEN': 'ghs_test_token',
-    INPUT_RUN: 'bench.py',
-    INPUT_COMMENT: mode,
-    'INPUT_COMMENT-KEY': 'default',
-    'INPUT_FAIL-ON': 'fail',
-    'INPUT_ACCEPT-LABEL': 'memdelta: accept increase',
-    INPUT_ANNOTATIONS: 'true',
-    INPUT_CACHE: 'true',
-    INPUT_MODE: 'run',
-    'INPUT_REPORT-FILE': 'memdelta-report.json',
-    'INPUT_ALLOW-UNTRUSTED-CHECKOUT': 'false',
-    'INPUT_WORKING-DIRECTORY': '.',
-  };
-  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((done) => {
-    execFile(
-      process.execPath,
-      [BUNDLE],
-      { cwd: repo.dir, env, timeout: 60_000, maxBuffer: 32 * 1024 * 1024 },
-      (error, out, err) => {
-        const c = error ? ((error as { code?: unknown }).code as number | null) : 0;
-        done({ code: typeof c === 'number' ? c : null, stdout: out + err });
-      },
-    );
-  });
-  return {
-    code,
-    stdout,
-    outputs: parseOutputs(await readFile(files.output, 'utf8')),
-    summary: await readFile(files.summary, 'utf8'),
-  };
+    { env: { RUNNER_TEMP: join(tmp, 'runner-temp') } },
+  );
+  return { code: r.code, stdout: r.stdout + r.stderr, outputs: r.outputs, summary: r.summary };
 }
 
 /** What every run publishes whatever the comment mode: outputs, the job summary, and the exit code. */
@@ -182,8 +110,8 @@ function commentUrl(id: number): string {
 }
 
 beforeAll(async () => {
-  await access(BUNDLE).catch(() => {
-    throw new Error(`${BUNDLE} is missing: run \`npm run build\` first.`);
+  await access(ACTION).catch(() => {
+    throw new Error(`${ACTION} is missing: run \`npm run build\` first.`);
   });
   tmp = await makeTempDir('memdelta-comment-modes-');
   repo = await makeRepo([

@@ -156,6 +156,12 @@ function options(head: number, extra: Partial<CompareOptions> = {}, configExtra 
 
 const byName = (r: CompareReport) => new Map(r.scenarios.map((s) => [s.name, s]));
 const failed = (s: ScenarioResult) => s.budget.some((b) => !b.ok && b.level === 'fail');
+/** The names of the scenarios over a fail budget, sorted. */
+const regressed = (r: CompareReport) =>
+  r.scenarios
+    .filter(failed)
+    .map((s) => s.name)
+    .sort();
 
 describe('pytest mode', () => {
   let first: CompareReport;
@@ -166,12 +172,7 @@ describe('pytest mode', () => {
     expect(first.scenarios.map((s) => s.name).sort()).toEqual([...IDS].sort());
     expect(first.scenarios.every((s) => s.status === 'ok')).toBe(true);
     expect(first.verdict).toBe('fail');
-    expect(
-      first.scenarios
-        .filter(failed)
-        .map((s) => s.name)
-        .sort(),
-    ).toEqual([IDS[2], IDS[1]].sort());
+    expect(regressed(first)).toEqual([IDS[2], IDS[1]].sort());
 
     const tests = byName(first);
     // 8 MB on base, 16 MB on head in the fixture: neither is in the test's numbers.
@@ -203,12 +204,7 @@ describe('pytest mode', () => {
       const before = byName(first).get(s.name) as ScenarioResult;
       expect(s.base).toEqual(before.base);
     }
-    expect(
-      again.scenarios
-        .filter(failed)
-        .map((s) => s.name)
-        .sort(),
-    ).toEqual([IDS[2], IDS[1]].sort());
+    expect(regressed(again)).toEqual([IDS[2], IDS[1]].sort());
   });
 
   it('ignores and overwrites a corrupted cached pytest run', async () => {
@@ -217,12 +213,7 @@ describe('pytest mode', () => {
     for (const f of entries) writeFileSync(join(cacheDir(), f), '{"schema":"memdelta/pytest@1","tests":[');
     const again = await compare(options(1, { cacheDir: cacheDir() }));
     expect(again.scenarios.map((s) => s.detail?.base?.source)).toEqual(IDS.map(() => 'measured'));
-    expect(
-      again.scenarios
-        .filter(failed)
-        .map((s) => s.name)
-        .sort(),
-    ).toEqual([IDS[2], IDS[1]].sort());
+    expect(regressed(again)).toEqual([IDS[2], IDS[1]].sort());
     // The cheap run's entry has the same key and is written again; a detail run's key holds base's cheap peaks,
     // which may differ by a few bytes from the earlier measurement, so that entry may be a new file instead.
     const valid = entries.filter((f) => {
