@@ -38185,6 +38185,17 @@ function runFailure(side, scenario2, python, exitCode, stderr, run2, shard) {
       }
     };
   }
+  if (code === EXIT.internal && scenario2.memoryLimit !== void 0 && mentionsOutOfMemory(stderr)) {
+    return {
+      missing: false,
+      error: {
+        side,
+        reason: "memory-limit",
+        message: `over memory limit (${formatBytes(scenario2.memoryLimit)}): pytest could not go on after a MemoryError`,
+        tail
+      }
+    };
+  }
   const what = code === EXIT.usage ? "a usage error" : code === EXIT.internal ? "an internal error" : `code ${code}`;
   return {
     missing: code === EXIT.usage && /file or directory not found/.test(stderr),
