@@ -44,7 +44,7 @@ interface Pass {
   pass: 'cheap' | 'detail';
   frames: number;
   /** Detail pass: the tests to measure and their cheap peaks (null: no breakdown, deeper frames only). */
-  hints?: Record<string, number | null>;
+  hints?: Map<string, number | null>;
 }
 
 /** Why a pytest run did not give test results, worded for the report. `missing`: base has no such tests yet. */
@@ -134,7 +134,7 @@ async function suitePass(
 ): Promise<SuiteRun> {
   const { opts } = run;
   const shard = opts.shard;
-  const selection = JSON.stringify({ shard: shard ?? null, hints: p.hints ?? null });
+  const selection = JSON.stringify({ shard: shard ?? null, hints: p.hints ? [...p.hints] : null });
   const cache = side === 'base' ? run.cache : undefined;
   const key = cache
     ? baseCacheKey(
@@ -171,7 +171,7 @@ async function pytestOnce(
   let hintsFile: string | undefined;
   if (p.hints) {
     hintsFile = join(reports, `${side}-${index}-${p.pass}.hints.json`);
-    await writeAtomic(hintsFile, JSON.stringify({ tests: p.hints }));
+    await writeAtomic(hintsFile, JSON.stringify({ tests: Object.fromEntries(p.hints) }));
   }
   opts.onProgress?.({ side, scenario: scenario.name, phase: p.pass, state: 'start' });
   const { outcome } = await runPytest({
@@ -296,6 +296,17 @@ export async function compareSuite(run: Run, index: number, scenario: Scenario):
     const result = headErrorResult(scenario, h.error, b.ok || b.missing ? {} : { error: b.error });
     return [{ result, position: at }];
   }
+  if (measuredTests(h.run, opts.shard).length === 0 && opts.shard === undefined) {
+    // Nothing measured is not a pass: every test was skipped, or the selection matched none that ran.
+    const skipped = h.run.tests.filter((t) => t.outcome === 'skipped').length;
+    const error: ScenarioError = {
+      side: 'head',
+      reason: 'exit',
+      message: `no test ran on head: pytest collected ${h.run.collected}, ${skipped} skipped`,
+      tail: [],
+    };
+    return [{ result: headErrorResult(scenario, error, {}), position: at }];
+  }
   const suiteBaseError = !b.ok && !b.missing ? b.error : undefined;
   const baseTests = new Map((b.ok ? b.run.tests : []).map((t) => [t.id, t]));
   const headTests = measuredTests(h.run, opts.shard);
@@ -307,7 +318,7 @@ export async function compareSuite(run: Run, index: number, scenario: Scenario):
   });
 
   // Which tests need a detail pass, and how deep.
-  const hints: Record<Side, Record<string, number | null>> = { base: {}, head: {} };
+  const hints: Record<Side, Map<string, number | null>> = { base: new Map(), head: new Map() };
   let frames = plan.frames;
   for (const t of headTests) {
     const hr = usable(t);
@@ -316,12 +327,12 @@ export async function compareSuite(run: Run, index: number, scenario: Scenario):
     const need = detailNeed(plan, scenario.minDelta, br, hr);
     if (!need) continue;
     frames = Math.max(frames, need.frames);
-    hints.base[t.id] = need.peakSites ? br.peak : null;
-    hints.head[t.id] = need.peakSites ? hr.peak : null;
+    hints.base.set(t.id, need.peakSites ? br.peak : null);
+    hints.head.set(t.id, need.peakSites ? hr.peak : null);
   }
   let detailBase: SuiteRun | undefined;
   let detailHead: SuiteRun | undefined;
-  if (Object.keys(hints.head).length > 0) {
+  if (hints.head.size > 0) {
     [detailBase, detailHead] = await both(
       opts.sequential,
       () => suitePass(run, 'base', index, scenario, { pass: 'detail', frames, hints: hints.base }),
@@ -351,7 +362,7 @@ export async function compareSuite(run: Run, index: number, scenario: Scenario):
     let bSites = br;
     let detailError: ScenarioError | undefined;
     let baseDetailError: ScenarioError | undefined;
-    if (t.id in hints.head && detailHead) {
+    if (hints.head.has(t.id) && detailHead) {
       const dh = headDetail.get(t.id);
       const got = usable(dh);
       if (got) hSites = got;

@@ -128,7 +128,10 @@ beforeAll(async () => {
     },
     { files: { 'tests/test_broken.py': 'def test_x(:\n    pass\n' }, branch: 'broken', from: 0 },
     {
-      files: { 'tests/extra/test_extra.py': 'def test_e():\n    assert [1] * 10\n' },
+      files: {
+        'tests/extra/test_extra.py': 'def test_e():\n    assert [1] * 10\n',
+        'tests/extra/test_skipped.py': 'import pytest\n\n\n@pytest.mark.skip\ndef test_s():\n    pass\n',
+      },
       branch: 'extra',
       from: 0,
     },
@@ -313,6 +316,19 @@ describe('pytest mode', () => {
     const r = await compare(o);
     expect(r.scenarios.map((s) => [s.name, s.status, s.baseError])).toEqual([
       ['tests/extra/test_extra.py::test_e', 'no-baseline', undefined],
+    ]);
+  });
+
+  it('reports an error, not a pass, when every selected test was skipped', async () => {
+    const o = options(4);
+    o.plan = resolvePlan({
+      config: { text: 'scenarios:\n  - pytest: tests/extra/test_skipped.py\n', file: '.memdelta.yml' },
+      flags: { python },
+    });
+    const r = await compare(o);
+    expect(r.verdict).toBe('error');
+    expect(r.scenarios.map((s) => [s.name, s.status, s.error?.message])).toEqual([
+      ['pytest tests/extra/test_skipped.py', 'error', 'no test ran on head: pytest collected 1, 1 skipped'],
     ]);
   });
 
