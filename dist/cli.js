@@ -38210,7 +38210,7 @@ function runFailure(side, scenario2, python, exitCode, stderr, run2, shard) {
 async function suitePass(run2, side, index, scenario2, p) {
   const { opts } = run2;
   const shard = opts.shard;
-  const selection = JSON.stringify({ shard: shard ?? null, hints: p.hints ?? null });
+  const selection = JSON.stringify({ shard: shard ?? null, hints: p.hints ? [...p.hints] : null });
   const cache = side === "base" ? run2.cache : void 0;
   const key = cache ? baseCacheKey(
     run2.baseSha,
@@ -38238,7 +38238,7 @@ async function pytestOnce(run2, side, index, scenario2, p) {
   let hintsFile;
   if (p.hints) {
     hintsFile = join4(reports, `${side}-${index}-${p.pass}.hints.json`);
-    await writeAtomic(hintsFile, JSON.stringify({ tests: p.hints }));
+    await writeAtomic(hintsFile, JSON.stringify({ tests: Object.fromEntries(p.hints) }));
   }
   opts.onProgress?.({ side, scenario: scenario2.name, phase: p.pass, state: "start" });
   const { outcome } = await runPytest({
@@ -38341,6 +38341,16 @@ async function compareSuite(run2, index, scenario2) {
     const result = headErrorResult(scenario2, h2.error, b.ok || b.missing ? {} : { error: b.error });
     return [{ result, position: at }];
   }
+  if (measuredTests(h2.run, opts.shard).length === 0 && opts.shard === void 0) {
+    const skipped = h2.run.tests.filter((t) => t.outcome === "skipped").length;
+    const error63 = {
+      side: "head",
+      reason: "exit",
+      message: `no test ran on head: pytest collected ${h2.run.collected}, ${skipped} skipped`,
+      tail: []
+    };
+    return [{ result: headErrorResult(scenario2, error63, {}), position: at }];
+  }
   const suiteBaseError = !b.ok && !b.missing ? b.error : void 0;
   const baseTests = new Map((b.ok ? b.run.tests : []).map((t) => [t.id, t]));
   const headTests = measuredTests(h2.run, opts.shard);
@@ -38350,7 +38360,7 @@ async function compareSuite(run2, index, scenario2) {
     minDelta: scenario2.minDelta,
     iterations: t.report?.settings.iterations ?? 1
   });
-  const hints = { base: {}, head: {} };
+  const hints = { base: /* @__PURE__ */ new Map(), head: /* @__PURE__ */ new Map() };
   let frames = plan.frames;
   for (const t of headTests) {
     const hr = usable(t);
@@ -38359,12 +38369,12 @@ async function compareSuite(run2, index, scenario2) {
     const need = detailNeed(plan, scenario2.minDelta, br, hr);
     if (!need) continue;
     frames = Math.max(frames, need.frames);
-    hints.base[t.id] = need.peakSites ? br.peak : null;
-    hints.head[t.id] = need.peakSites ? hr.peak : null;
+    hints.base.set(t.id, need.peakSites ? br.peak : null);
+    hints.head.set(t.id, need.peakSites ? hr.peak : null);
   }
   let detailBase;
   let detailHead;
-  if (Object.keys(hints.head).length > 0) {
+  if (hints.head.size > 0) {
     [detailBase, detailHead] = await both(
       opts.sequential,
       () => suitePass(run2, "base", index, scenario2, { pass: "detail", frames, hints: hints.base }),
@@ -38393,7 +38403,7 @@ async function compareSuite(run2, index, scenario2) {
     let bSites = br;
     let detailError;
     let baseDetailError;
-    if (t.id in hints.head && detailHead) {
+    if (hints.head.has(t.id) && detailHead) {
       const dh = headDetail.get(t.id);
       const got = usable(dh);
       if (got) hSites = got;
