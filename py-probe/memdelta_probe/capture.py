@@ -236,11 +236,16 @@ class Job:
     ``stop()`` do the bookkeeping outside it; ``go(*args)`` is the whole window."""
 
     __slots__ = ("w", "target", "frames", "watcher", "gc_cyclic", "series", "done", "early", "offset", "n",
-                 "go", "args", "t0", "is_callable", "cyc", "current", "reserve")
+                 "go", "args", "t0", "is_callable", "cyc", "current", "reserve", "session")
 
     def __init__(self, target, frames: int, iterations: int, warmup: int, hint: int | None, refine: tuple | None,
-                 gc_cyclic: bool = True) -> None:
+                 gc_cyclic: bool = True, session: bool = False) -> None:
         self.w = Window()
+        # Session mode (many windows in one long-lived process, the pytest plugin): everything alive before the
+        # window stays frozen until it ends, so the collections and object counts around the window walk only
+        # what the window made, not the whole session's heap each time. Growth is then counted over the objects
+        # made in the window, and cyclic garbage is what the window made and dropped.
+        self.session = session
         self.target = target
         self.frames = frames
         self.gc_cyclic = gc_cyclic
@@ -295,15 +300,18 @@ class Job:
         # leaves none, and tracemalloc failing to allocate its own trace there is a fatal error (in 3.11, one that
         # deadlocks). An untouched anonymous mapping costs no memory, only addresses, and is not traced.
         self.reserve = mmap.mmap(-1, RESERVE_BYTES)
-        # Last, so that the probe's own objects made above are in both counts.
-        gc.collect()
-        w.growth_before = count_types()
+        if not self.session:
+            # Last, so that the probe's own objects made above are in both counts.
+            gc.collect()
+            w.growth_before = count_types()
         return True
 
     def start(self) -> None:
         # The probe's own heap (argparse, ast, json, ...) would make every full collection in the window slower
         # than in a plain run of the target; frozen objects are skipped until unfreeze() after the window.
         gc.freeze()
+        if self.session:
+            self.w.growth_before = count_types()
         tracemalloc.start(self.frames)
         tracemalloc.reset_peak()
         if self.watcher is not None:
@@ -322,7 +330,8 @@ class Job:
         w.peak = gtm()[1]
         w.wall_time = t1 - self.t0
         w.exc = exc
-        gc.unfreeze()
+        if not self.session:
+            gc.unfreeze()
         if self.early[0] is not None:
             w.early_traces = raw_traces(self.early[0])
             self.early[0] = None
@@ -337,6 +346,8 @@ class Job:
         w.growth_after = count_types()
         w.retained_traces = raw_traces(tracemalloc.take_snapshot())
         tracemalloc.stop()
+        if self.session:
+            gc.unfreeze()
         self.go = None
         self.args = ()
         self.current = None

@@ -245,7 +245,7 @@ class Recorder:
         iterations, warmup = mark_settings(item)
         hint = self.hints.get(item.nodeid) if self.hints is not None else None
         call = _Call("callable", item.nodeid, original)
-        job = capture.Job(call, self.frames, iterations, warmup, hint or None, None)
+        job = capture.Job(call, self.frames, iterations, warmup, hint or None, None, session=True)
         if job.prepare():
             job.start()
             raised = job.go(*job.args)
