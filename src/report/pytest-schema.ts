@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { InvalidReportError, parseJson, validateProbeReport } from './schema.js';
-import type { PytestRun, PytestTest } from './types.js';
+import { POSITION_STRIDE, type PytestRun, type PytestTest } from './types.js';
 
 /** Largest run file accepted: up to {@link MAX_TESTS} reports of a few KB each in the cheap pass. */
 export const MAX_PYTEST_RUN_BYTES = 64 * 1024 * 1024;
@@ -38,7 +38,12 @@ const run = z.strictObject({
     .array(
       z.strictObject({
         id: nodeId,
-        index: z.number().int().min(0).max(10_000_000),
+        // Below the room a scenario has for its tests in a shard's sort keys (POSITION_STRIDE).
+        index: z
+          .number()
+          .int()
+          .min(0)
+          .max(POSITION_STRIDE - 2),
         outcome: z.enum(['passed', 'failed', 'skipped', 'xfailed', 'xpassed', 'error', 'not-run']),
         phase: z.enum(['setup', 'call', 'teardown']),
         error: failure.nullable(),

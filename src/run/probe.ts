@@ -136,7 +136,7 @@ export interface PytestOptions extends Omit<
 
 /**
  * pytest's arguments after `python`: the plugin, memdelta's own options, then the user's selection. The root is the
- * worktree so test ids are repository-relative on both sides; pytest's cache is off so the worktree stays clean.
+ * worktree so test ids are repository-relative on both sides.
  */
 export function pytestArgs(options: PytestOptions, memoryLimitFlag?: number): string[] {
   if (options.target.kind !== 'pytest') throw new ProbeArgumentError('not a pytest target');
@@ -145,8 +145,10 @@ export function pytestArgs(options: PytestOptions, memoryLimitFlag?: number): st
     'pytest',
     '-p',
     'memdelta_probe.pytest_plugin',
-    '-p',
-    'no:cacheprovider',
+    // pytest's cache (`cache` fixture, --lf state) in a folder of this run's own, outside the worktree: each run
+    // starts from an empty one, and tests that use the cache fixture still work.
+    '-o',
+    `cache_dir=${options.out.replace(/\.json$/, '')}.cache`,
     // Random test order (pytest-randomly) would differ between base and head, moving first-time costs such as
     // imports from one test to another: a false alarm. Blocking a plugin that is not installed is harmless.
     '-p',

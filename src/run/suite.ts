@@ -45,6 +45,8 @@ interface Pass {
   frames: number;
   /** Detail pass: the tests to measure and their cheap peaks (null: no breakdown, deeper frames only). */
   hints?: Map<string, number | null>;
+  /** Measure even when the cache has the run (it came from another pytest). */
+  fresh?: boolean;
 }
 
 /** Why a pytest run did not give test results, worded for the report. `missing`: base has no such tests yet. */
@@ -145,7 +147,7 @@ async function suitePass(
         cache.env,
       )
     : undefined;
-  if (cache && key) {
+  if (cache && key && !p.fresh) {
     const hit = await cache.store.readPytest(key);
     if (hit) {
       opts.onProgress?.({ side, scenario: scenario.name, phase: p.pass, state: 'reused' });
@@ -155,7 +157,10 @@ async function suitePass(
   const setupError = await run.setup(side);
   if (setupError) return { ok: false, error: setupError, missing: false };
   const result = await run.slot(() => pytestOnce(run, side, index, scenario, p));
-  if (cache && key && result.ok) await cache.store.write(key, result.run);
+  // Only runs in which every test passed are read back (BaseCache.readPytest); storing others is wasted work.
+  if (cache && key && result.ok && result.run.exit_code === 0 && result.run.errors.length === 0) {
+    await cache.store.write(key, result.run);
+  }
   return result;
 }
 
@@ -239,13 +244,15 @@ async function classifyRun(
   return { ok: true, run: read.report, reused: false };
 }
 
+/** Whether a test did not run (skipped, or an expected failure that ended before its call): nothing to report. */
+function didNotRun(t: PytestTest): boolean {
+  return t.outcome === 'skipped' || t.outcome === 'not-run' || (t.outcome === 'xfailed' && t.report === null);
+}
+
 /** Tests that ran their call phase, in this shard (the plugin selects them too; this is the check). */
 function measuredTests(run: PytestRun, shard: Run['opts']['shard']): PytestTest[] {
   return run.tests.filter(
-    (t) =>
-      t.outcome !== 'skipped' &&
-      t.outcome !== 'not-run' &&
-      (shard === undefined || shardOf(t.id, shard.count) === shard.index),
+    (t) => !didNotRun(t) && (shard === undefined || shardOf(t.id, shard.count) === shard.index),
   );
 }
 
@@ -286,15 +293,24 @@ export async function compareSuite(run: Run, index: number, scenario: Scenario):
   const { opts } = run;
   const plan = opts.plan;
   const cheap: Pass = { pass: 'cheap', frames: plan.frames };
-  const [b, h] = await both(
+  const [cheapBase, h] = await both(
     opts.sequential,
     () => suitePass(run, 'base', index, scenario, cheap),
     () => suitePass(run, 'head', index, scenario, cheap),
   );
+  let b = cheapBase;
   const at = index * POSITION_STRIDE;
+  // An error of the whole pytest run is every shard's; one shard (the scenario name's) reports it, so that the
+  // shards' reports still merge.
+  const reportsSuiteErrors = !opts.shard || shardOf(scenario.name, opts.shard.count) === opts.shard.index;
   if (!h.ok) {
+    if (!reportsSuiteErrors) return [];
     const result = headErrorResult(scenario, h.error, b.ok || b.missing ? {} : { error: b.error });
     return [{ result, position: at }];
+  }
+  if (b.ok && b.reused && b.run.pytest_version !== h.run.pytest_version) {
+    // pytest's own allocations are inside each test's window: a base measured under another pytest is not a base.
+    b = await suitePass(run, 'base', index, scenario, { ...cheap, fresh: true });
   }
   if (measuredTests(h.run, opts.shard).length === 0 && opts.shard === undefined) {
     // Nothing measured is not a pass: every test was skipped, or the selection matched none that ran.
@@ -348,7 +364,8 @@ export async function compareSuite(run: Run, index: number, scenario: Scenario):
     const s = judged(t);
     const bt = baseTests.get(t.id);
     const br = usable(bt);
-    const baseError = suiteBaseError ?? (bt && !br ? testError('base', scenario, bt) : undefined);
+    const baseFailed = bt !== undefined && !br && !didNotRun(bt);
+    const baseError = suiteBaseError ?? (baseFailed ? testError('base', scenario, bt) : undefined);
     const hr = usable(t);
     if (!hr) {
       const result = headErrorResult(
@@ -370,7 +387,12 @@ export async function compareSuite(run: Run, index: number, scenario: Scenario):
       else if (dh) detailError = testError('head', scenario, dh);
       const db = usable(baseDetail.get(t.id));
       if (db) bSites = db;
-      else if (detailBase && !detailBase.ok) baseDetailError = detailBase.error;
+      else {
+        // No usable report of this test in base's detail run: sites from two different passes would show the
+        // difference of the passes, not of the code, so both sides keep their cheap sites.
+        hSites = hr;
+        if (detailBase && !detailBase.ok) baseDetailError = detailBase.error;
+      }
     }
     if (detailError) {
       const result = headErrorResult(

@@ -90,6 +90,19 @@ const IDS = [
 const CONFIG = (extra = '') =>
   `defaults:\n  budgets: { peak: "+5%", retained: "+64KiB" }\n${extra}scenarios:\n  - pytest: tests\n`;
 
+const MARKS = `import pytest
+
+
+@pytest.mark.skipif(True, reason="not yet")
+def test_toggle():
+    pass
+
+
+@pytest.mark.xfail(run=False)
+def test_never():
+    pass
+`;
+
 let repo: TestRepo;
 let tmp: string;
 let noPytest: string;
@@ -135,6 +148,13 @@ beforeAll(async () => {
       branch: 'extra',
       from: 0,
     },
+    {
+      // A test skipped on base and run on head, and one that is an expected failure never run.
+      files: { 'tests/marks/test_marks.py': MARKS },
+      branch: 'marks',
+      from: 0,
+    },
+    { files: { 'tests/marks/test_marks.py': MARKS.replace('skipif(True', 'skipif(False') }, branch: 'marks' },
   ]);
   // An interpreter without pytest: a venv without pip sees no site-packages.
   noPytest = join(tmp, 'venv');
@@ -330,6 +350,34 @@ describe('pytest mode', () => {
     expect(r.scenarios.map((s) => [s.name, s.status, s.error?.message])).toEqual([
       ['pytest tests/extra/test_skipped.py', 'error', 'no test ran on head: pytest collected 1, 1 skipped'],
     ]);
+  });
+
+  it('shows a test skipped on base as new, without a base error, and leaves out an xfail that never ran', async () => {
+    const o = options(6);
+    o.baseRef = repo.shas[5] as string;
+    o.plan = resolvePlan({
+      config: { text: 'scenarios:\n  - pytest: tests/marks\n', file: '.memdelta.yml' },
+      flags: { python },
+    });
+    const r = await compare(o);
+    expect(r.scenarios.map((s) => [s.name, s.status, s.baseError, s.error])).toEqual([
+      ['tests/marks/test_marks.py::test_toggle', 'no-baseline', undefined, undefined],
+    ]);
+  });
+
+  it('reports a broken pytest run once across shards, so the shards still aggregate', async () => {
+    const parts = [];
+    for (const index of [1, 2]) {
+      parts.push({
+        name: `part-${index}`,
+        report: await compare(options(3, { shard: { index, count: 2 } })),
+      });
+    }
+    expect(parts.map((p) => p.report.scenarios.length).sort()).toEqual([0, 1]);
+    const merged = aggregateReports(parts);
+    expect(merged.verdict).toBe('error');
+    expect(merged.scenarios.map((s) => s.name)).toEqual(['pytest tests']);
+    expect(merged.scenarios[0]?.error?.message).toMatch(/could not collect tests\/test_broken\.py/);
   });
 
   it('says pytest is missing instead of installing it', async () => {

@@ -105,7 +105,7 @@ describe('parsePytestTarget', () => {
     expect(opt('--memdelta-out')).toBe('/r/out.json');
     expect(opt('--memdelta-hints')).toBe('/r/h.json');
     expect(opt('--memdelta-shard')).toBe('2/3');
-    expect(args).toContain('no:cacheprovider');
+    expect(opt('-o')).toBe('cache_dir=/r/out.cache');
     expect(args).toContain('no:randomly');
   });
 });
