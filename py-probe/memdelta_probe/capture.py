@@ -321,8 +321,9 @@ class Job:
     def stop(self, exc) -> Window:
         t1 = time.perf_counter()
         if self.reserve is not None:
+            # Closed (the addresses are free again) but kept referenced until after the object count, so that the
+            # count does not see one object fewer than before the window.
             self.reserve.close()
-            self.reserve = None
         w = self.w
         if self.watcher is not None:
             self.watcher.disarm()
@@ -346,6 +347,7 @@ class Job:
         w.growth_after = count_types()
         w.retained_traces = raw_traces(tracemalloc.take_snapshot())
         tracemalloc.stop()
+        self.reserve = None
         if self.session:
             gc.unfreeze()
         self.go = None

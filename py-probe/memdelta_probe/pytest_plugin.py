@@ -12,11 +12,13 @@ values, which gives the leak per iteration. The file written at the end is ``mem
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
 import sys
 import traceback
+import tracemalloc
 
 import pytest
 
@@ -76,6 +78,20 @@ def mark_settings(item) -> tuple[int, int]:
     if type(warmup) is not int or not 0 <= warmup <= MAX_ITERATIONS:
         raise MarkError("@pytest.mark.memdelta: warmup must be a whole number from 0 to %d" % MAX_ITERATIONS)
     return iterations, warmup
+
+
+def _reset(job) -> None:
+    """Undoes what a window that failed half-way may have left on: tracing, frozen objects, the peak hook."""
+    if tracemalloc.is_tracing():
+        tracemalloc.stop()
+    gc.unfreeze()
+    watcher = job.watcher
+    if watcher is not None:
+        for step in (watcher.disarm, watcher.release):
+            try:
+                step()
+            except Exception:
+                pass
 
 
 def _libc_trim():
@@ -153,6 +169,8 @@ def _longrepr_error(rep) -> dict:
     lines = [ln[: probe_report.LINE_CAP] for ln in text.splitlines()]
     crash = getattr(rep.longrepr, "reprcrash", None)
     message = crash.message if crash is not None else (lines[-1] if lines else "failed")
+    if message.startswith("E "):  # pytest's marker for the error line of a collection failure
+        message = message[1:].lstrip()
     return {"type": "%s failed" % rep.when, "message": message[: probe_report.MESSAGE_CAP],
             "traceback": lines[-probe_report.TRACEBACK_LINES:]}
 
@@ -227,11 +245,16 @@ class Recorder:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
         entry = self.entries.get(item.nodeid)
-        if entry is None:
+        original = item.runtest
+        if entry is not None:
+            item.runtest = lambda: self._measure(item, entry, original)
+        elif item.get_closest_marker(MARK) is not None:
+            # Not measured in this run (a detail run measures only some tests), but called as often as when it is,
+            # so that the tests after it see the same state as in the run that measured everything.
+            item.runtest = lambda: self._repeat(item, original)
+        else:
             yield
             return
-        original = item.runtest
-        item.runtest = lambda: self._measure(item, entry, original)
         try:
             yield
         finally:
@@ -240,25 +263,39 @@ class Recorder:
             except AttributeError:
                 pass
 
+    @staticmethod
+    def _repeat(item, original) -> None:
+        """The calls a measured run makes (warm-up and measured iterations), untraced."""
+        iterations, warmup = mark_settings(item)
+        for _ in range(warmup + iterations):
+            original()
+
     def _measure(self, item, entry: Entry, original) -> None:
         """Runs the test's call under the probe and re-raises what it raised, so pytest judges it as usual."""
         iterations, warmup = mark_settings(item)
         hint = self.hints.get(item.nodeid) if self.hints is not None else None
         call = _Call("callable", item.nodeid, original)
         job = capture.Job(call, self.frames, iterations, warmup, hint or None, None, session=True)
-        if job.prepare():
-            job.start()
-            raised = job.go(*job.args)
-            if isinstance(raised, MemoryError):
-                # The test reached the memory limit: free what its frames hold now, since the probe's bookkeeping and
-                # pytest's report of the failure need room (without it pytest ends the session with an
-                # INTERNALERROR), and give the freed heap back, as the limit is on address space.
-                traceback.clear_frames(raised.__traceback__)
-                _give_back_memory(self.trim)
-            window = job.stop(raised)
-            del raised
-        else:
-            window = job.w  # a warm-up call raised: nothing was measured
+        try:
+            if job.prepare():
+                job.start()
+                raised = job.go(*job.args)
+                if isinstance(raised, MemoryError):
+                    # The test reached the memory limit: free what its frames hold now, since the probe's
+                    # bookkeeping and pytest's report of the failure need room (without it pytest ends the session
+                    # with an INTERNALERROR), and give the freed heap back, as the limit is on address space.
+                    traceback.clear_frames(raised.__traceback__)
+                    _give_back_memory(self.trim)
+                window = job.stop(raised)
+                del raised
+            else:
+                window = job.w  # a warm-up call raised: nothing was measured
+        except Exception as e:
+            # The probe's own work failed (out of memory in its bookkeeping, say): whatever state it left would
+            # measure every later test wrong, so it is undone, and this test fails saying why.
+            _reset(job)
+            raise RuntimeError("memdelta could not finish measuring this test: %s: %s" % (type(e).__name__, e)) \
+                from None
         exc = window.exc
         window.exc = None
         error = probe_report.describe_error(exc) if exc is not None else None

@@ -385,6 +385,69 @@ class PytestPlugin(unittest.TestCase):
         self.assertIsNone(plain["peak_sites_total"])
         self.assertGreaterEqual(plain["peak"], 2_000_000)
 
+    def test_a_run_with_hints_still_repeats_marked_tests_it_does_not_measure(self):
+        source = '''
+            import pytest
+
+            CALLS = []
+
+
+            @pytest.mark.memdelta(iterations=5, warmup=1)
+            def test_marked():
+                CALLS.append(1)
+
+
+            def test_sees_every_call():
+                assert len(CALLS) == 6
+            '''
+        project = Project(self.addCleanup, {"tests/test_rep.py": source})
+        proc, _ = project.measure(self, out="cheap.json")
+        self.assertEqual(proc.returncode, 0, proc.stdout[-2000:])
+        project.write("hints.json", json.dumps({"tests": {"tests/test_rep.py::test_sees_every_call": None}}))
+        proc, doc = project.measure(self, "--memdelta-hints", os.path.join(project.root, "hints.json"))
+        self.assertEqual(proc.returncode, 0, proc.stdout[-2000:])
+        self.assertEqual(sorted(by_id(doc)), ["test_sees_every_call"])
+
+    def test_a_failure_in_the_probes_bookkeeping_fails_that_test_and_leaves_the_next_clean(self):
+        conftest = '''
+            import memdelta_probe.capture as capture
+
+            real = capture.count_types
+            calls = []
+
+
+            def failing_second_count():
+                calls.append(1)
+                if len(calls) == 2:
+                    raise MemoryError("no room to count")
+                return real()
+
+
+            capture.count_types = failing_second_count
+            '''
+        source = '''
+            KEPT = []
+
+
+            def test_first():
+                KEPT.extend(bytearray(1000) for _ in range(400))
+
+
+            def test_second():
+                pass
+            '''
+        project = Project(self.addCleanup, {"tests/conftest.py": conftest, "tests/test_b.py": source})
+        proc, doc = project.measure(self)
+        t = by_id(doc)
+        self.assertEqual(t["test_first"]["outcome"], "failed")
+        self.assertIn("memdelta could not finish measuring this test: MemoryError: no room to count",
+                      t["test_first"]["error"]["message"])
+        second = t["test_second"]["report"]
+        self.assertEqual(t["test_second"]["outcome"], "passed")
+        # Measured from a clean start: not the first test's 400 KB still traced, nor a stale hook or freeze.
+        self.assertLess(second["peak"], NOISE)
+        self.assertLess(second["retained"], NOISE)
+
     def test_shards_are_disjoint_slices_by_fnv1a_of_the_node_id(self):
         from memdelta_probe.pytest_plugin import fnv1a
 
