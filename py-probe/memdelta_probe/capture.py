@@ -47,7 +47,7 @@ class PeakWatcher:
     """The breakdown hook: sys.monitoring on 3.12+, sys.setprofile before; optional line events in one function."""
 
     __slots__ = ("nxt", "floor", "gapmax", "frames", "result", "tool", "refine", "last_line", "_hook", "_local",
-                 "_global", "_events")
+                 "_global", "_events", "held", "best")
 
     def __init__(self, hint: int, frames: int, refine: tuple | None) -> None:
         # Fire on a new high of the peak counter (nxt), or, near the best peak (floor), on a moment whose gap
@@ -64,6 +64,12 @@ class PeakWatcher:
         self._local = None
         self._global = None
         self._events = 0
+        # Bytes of the last snapshot the hook keeps (traced, the probe's), and the target's best peak so far. The
+        # peak counter is reset after each snapshot: taking one allocates, and that rise is the probe's, not the
+        # target's (counted as the target's, it fired a second snapshot after the real peak). The thresholds in
+        # nxt and floor are in counter units: the target's level plus what the hook holds.
+        self.held = 0
+        self.best = 0
 
     def take(self, frame, python_event: bool, line: int = 0) -> None:
         try:
@@ -76,9 +82,14 @@ class PeakWatcher:
         gtm = tracemalloc.get_traced_memory
         cur, peak = gtm()
         r = self.result
+        held = self.held
+        target_peak = peak - held
         r.traces = None
+        before = gtm()[0]
         r.traces = raw_traces(tracemalloc.take_snapshot())
-        r.peak_at = peak
+        if target_peak > self.best:
+            self.best = target_peak
+        r.peak_at = target_peak
         r.gap = max(0, peak - cur)
         chain = []
         f = frame
@@ -92,11 +103,22 @@ class PeakWatcher:
         code = frame.f_code if frame is not None else None
         r.code_key = (code.co_filename, code.co_firstlineno, code.co_name) if code is not None else None
         r.snapshots += 1
-        if peak >= self.nxt[0]:
-            self.nxt[0] = int(peak * (1 + EPS)) + 1
-            self.floor[0] = max(self.floor[0], int(peak * (1 - EPS)))
+        nxt, floor = self.nxt[0] - held, self.floor[0] - held
+        if target_peak >= nxt:
+            nxt = int(target_peak * (1 + EPS)) + 1
+            floor = max(floor, int(target_peak * (1 - EPS)))
         gap = r.gap
-        self.gapmax[0] = gap // 2 if gap > EPS * peak else 0
+        self.gapmax[0] = gap // 2 if gap > EPS * target_peak else 0
+        self.nxt[0], self.floor[0] = nxt, floor
+        # Last: everything this call keeps (the snapshot, the frames, the numbers above) is the probe's, and the
+        # peak counter restarts from here, so the next event compares the target's memory plus that.
+        self.held = new_held = max(0, gtm()[0] - before)
+        self.nxt[0], self.floor[0] = nxt + new_held, floor + new_held
+        tracemalloc.reset_peak()
+
+    def peak(self, counter_peak: int) -> int:
+        """The target's peak in the window, given the peak counter read after the last snapshot's reset."""
+        return max(self.best, counter_peak - self.held)
 
     def install(self) -> None:
         """Builds the hooks; nothing fires until arm(). Called before tracing starts so the hooks are untraced."""
@@ -328,7 +350,7 @@ class Job:
         if self.watcher is not None:
             self.watcher.disarm()
         gtm = tracemalloc.get_traced_memory
-        w.peak = gtm()[1]
+        w.peak = gtm()[1] if self.watcher is None else self.watcher.peak(gtm()[1])
         w.wall_time = t1 - self.t0
         w.exc = exc
         if not self.session:

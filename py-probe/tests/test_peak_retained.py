@@ -42,6 +42,20 @@ class PeakAndRetained(ProbeCase):
         self.assertTrue(r["settings"]["peak_sites"])
         self.assertIsNone(r["leak"])
 
+    def test_a_small_peak_is_broken_down_at_its_line_not_at_the_probes_snapshot(self):
+        # Taking a snapshot allocates; for a peak of a few hundred KB that rise once fired a second snapshot after
+        # the peak, and the breakdown reported a peak of a few bytes at the function's first line.
+        self.write("small/__init__.py", "")
+        self.write("small/work.py", "def f():\n    x = [0] * 20000\n    return len(x)\n")
+        cheap = self.probe("--no-peak-sites", "--iterations", "1", "--warmup", "0", "small.work:f").report
+        r = self.probe("--iterations", "1", "--warmup", "0", "small.work:f").report
+        self.assertGreaterEqual(cheap["peak"], 160_000)
+        self.assertLessEqual(abs(r["peak"] - cheap["peak"]), 0.01 * cheap["peak"])
+        self.assertLessEqual(abs(r["peak_sites_total"] - r["peak"]), 0.01 * r["peak"])
+        top = largest(r, "peak")
+        self.assertEqual((top["file"], top["line"]), ("small/work.py", 2))
+        self.assertGreaterEqual(top["peak"], 160_000)
+
     def test_peak_hint_gives_the_same_breakdown(self):
         self.write("phased.py", PHASED)
         cheap = self.probe("--no-peak-sites", "phased.py").report
