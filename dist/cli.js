@@ -37482,6 +37482,9 @@ function checkConsistency(r) {
   }
 }
 
+// src/report/types.ts
+var POSITION_STRIDE = 2 ** 20;
+
 // src/report/pytest-schema.ts
 var MAX_PYTEST_RUN_BYTES = 64 * 1024 * 1024;
 var MAX_TESTS = 5e3;
@@ -37503,7 +37506,8 @@ var run = external_exports.strictObject({
   tests: external_exports.array(
     external_exports.strictObject({
       id: nodeId,
-      index: external_exports.number().int().min(0).max(1e7),
+      // Below the room a scenario has for its tests in a shard's sort keys (POSITION_STRIDE).
+      index: external_exports.number().int().min(0).max(POSITION_STRIDE - 2),
       outcome: external_exports.enum(["passed", "failed", "skipped", "xfailed", "xpassed", "error", "not-run"]),
       phase: external_exports.enum(["setup", "call", "teardown"]),
       error: failure2.nullable(),
@@ -37690,10 +37694,10 @@ import { join as join6 } from "node:path";
 // src/report/match.ts
 var SEP = "\0";
 function identity3(s) {
-  return [s.file, s.function, s.stmt, s.ordinal].join(SEP);
+  return s.file + SEP + s.function + SEP + s.stmt + SEP + s.ordinal;
 }
 function statementKey(s) {
-  return [s.file, s.function, s.stmt].join(SEP);
+  return s.file + SEP + s.function + SEP + s.stmt;
 }
 function byIdentity(sites) {
   const out = /* @__PURE__ */ new Map();
@@ -37896,9 +37900,6 @@ function detailNeed(plan, floor, base, head) {
   return { frames: deeper ? plan.detailFrames : plan.frames, peakSites: peakMoved };
 }
 
-// src/report/types.ts
-var POSITION_STRIDE = 2 ** 20;
-
 // src/run/memory-limit.ts
 import { accessSync, constants as constants5, statSync as statSync3 } from "node:fs";
 import { delimiter, join as join2 } from "node:path";
@@ -38099,8 +38100,10 @@ function pytestArgs(options, memoryLimitFlag) {
     "pytest",
     "-p",
     "memdelta_probe.pytest_plugin",
-    "-p",
-    "no:cacheprovider",
+    // pytest's cache (`cache` fixture, --lf state) in a folder of this run's own, outside the worktree: each run
+    // starts from an empty one, and tests that use the cache fixture still work.
+    "-o",
+    `cache_dir=${options.out.replace(/\.json$/, "")}.cache`,
     // Random test order (pytest-randomly) would differ between base and head, moving first-time costs such as
     // imports from one test to another: a false alarm. Blocking a plugin that is not installed is harmless.
     "-p",
@@ -38219,7 +38222,7 @@ async function suitePass(run2, side, index, scenario2, p) {
     { pass: p.pass, frames: p.frames, peakSites: p.pass === "detail", selection },
     cache.env
   ) : void 0;
-  if (cache && key) {
+  if (cache && key && !p.fresh) {
     const hit = await cache.store.readPytest(key);
     if (hit) {
       opts.onProgress?.({ side, scenario: scenario2.name, phase: p.pass, state: "reused" });
@@ -38229,7 +38232,9 @@ async function suitePass(run2, side, index, scenario2, p) {
   const setupError = await run2.setup(side);
   if (setupError) return { ok: false, error: setupError, missing: false };
   const result = await run2.slot(() => pytestOnce(run2, side, index, scenario2, p));
-  if (cache && key && result.ok) await cache.store.write(key, result.run);
+  if (cache && key && result.ok && result.run.exit_code === 0 && result.run.errors.length === 0) {
+    await cache.store.write(key, result.run);
+  }
   return result;
 }
 async function pytestOnce(run2, side, index, scenario2, p) {
@@ -38298,9 +38303,12 @@ async function classifyRun(run2, side, scenario2, o2, out) {
   }
   return { ok: true, run: read.report, reused: false };
 }
+function didNotRun(t) {
+  return t.outcome === "skipped" || t.outcome === "not-run" || t.outcome === "xfailed" && t.report === null;
+}
 function measuredTests(run2, shard) {
   return run2.tests.filter(
-    (t) => t.outcome !== "skipped" && t.outcome !== "not-run" && (shard === void 0 || shardOf(t.id, shard.count) === shard.index)
+    (t) => !didNotRun(t) && (shard === void 0 || shardOf(t.id, shard.count) === shard.index)
   );
 }
 function usable(t) {
@@ -38331,15 +38339,21 @@ async function compareSuite(run2, index, scenario2) {
   const { opts } = run2;
   const plan = opts.plan;
   const cheap = { pass: "cheap", frames: plan.frames };
-  const [b, h2] = await both(
+  const [cheapBase, h2] = await both(
     opts.sequential,
     () => suitePass(run2, "base", index, scenario2, cheap),
     () => suitePass(run2, "head", index, scenario2, cheap)
   );
+  let b = cheapBase;
   const at = index * POSITION_STRIDE;
+  const reportsSuiteErrors = !opts.shard || shardOf(scenario2.name, opts.shard.count) === opts.shard.index;
   if (!h2.ok) {
+    if (!reportsSuiteErrors) return [];
     const result = headErrorResult(scenario2, h2.error, b.ok || b.missing ? {} : { error: b.error });
     return [{ result, position: at }];
+  }
+  if (b.ok && b.reused && b.run.pytest_version !== h2.run.pytest_version) {
+    b = await suitePass(run2, "base", index, scenario2, { ...cheap, fresh: true });
   }
   if (measuredTests(h2.run, opts.shard).length === 0 && opts.shard === void 0) {
     const skipped = h2.run.tests.filter((t) => t.outcome === "skipped").length;
@@ -38389,7 +38403,8 @@ async function compareSuite(run2, index, scenario2) {
     const s = judged(t);
     const bt = baseTests.get(t.id);
     const br = usable(bt);
-    const baseError = suiteBaseError ?? (bt && !br ? testError("base", scenario2, bt) : void 0);
+    const baseFailed = bt !== void 0 && !br && !didNotRun(bt);
+    const baseError = suiteBaseError ?? (baseFailed ? testError("base", scenario2, bt) : void 0);
     const hr = usable(t);
     if (!hr) {
       const result2 = headErrorResult(
@@ -38411,7 +38426,10 @@ async function compareSuite(run2, index, scenario2) {
       else if (dh) detailError = testError("head", scenario2, dh);
       const db = usable(baseDetail.get(t.id));
       if (db) bSites = db;
-      else if (detailBase && !detailBase.ok) baseDetailError = detailBase.error;
+      else {
+        hSites = hr;
+        if (detailBase && !detailBase.ok) baseDetailError = detailBase.error;
+      }
     }
     if (detailError) {
       const result2 = headErrorResult(
