@@ -11,7 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORBIDDEN_CHARS, HOSTILE_NAMES } from '../support/hostile-names.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
 import { GitHubServer } from '../support/github-server.js';
-import { pullPayload, runAction, tmpJson, type ActionContext, type ActionRun } from '../support/action.js';
+import {
+  pullPayload,
+  runAction,
+  tmpJson,
+  type ActionContext,
+  type ActionRun,
+  contextFor,
+} from '../support/action.js';
 import { baseEnv, liveCommands, runCli, type Ran } from './support.js';
 
 const PR = 7;
@@ -125,14 +132,7 @@ beforeAll(async () => {
     kind: 'installation',
   });
   server.addPull({ number: PR, headSha, baseSha: baseTip });
-  ctx = {
-    workspace: repo.dir,
-    sha: mergeSha,
-    repository: `${server.owner}/${server.repo}`,
-    apiUrl: server.url,
-    serverUrl: server.webUrl,
-    tmp,
-  };
+  ctx = contextFor(server, repo.dir, mergeSha, tmp);
   const payload = pullPayload(ctx, PR, headSha, baseTip);
   const extra = {
     GITHUB_TOKEN: TOKEN,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACTIONS_BOT, GitHubServer } from '../support/github-server.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
-import { pullPayload, runAction, type ActionContext } from '../support/action.js';
+import { pullPayload, runAction, type ActionContext, contextFor } from '../support/action.js';
 import { worktreeFolders } from './support.js';
 
 const PR = 7;
@@ -60,14 +60,7 @@ beforeEach(async () => {
 });
 
 function ctx(): ActionContext {
-  return {
-    workspace: repo.dir,
-    sha: mergeSha,
-    repository: `${server.owner}/${server.repo}`,
-    apiUrl: server.url,
-    serverUrl: server.webUrl,
-    tmp,
-  };
+  return contextFor(server, repo.dir, mergeSha, tmp);
 }
 
 const publish = (inputs: Record<string, string> = {}) =>

@@ -8,7 +8,7 @@ import { micromark } from 'micromark';
 import { gfm, gfmHtml } from 'micromark-extension-gfm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCompareReport } from '../../src/report/compare-schema.js';
-import { pullPayload, runAction, tmpJson } from '../support/action.js';
+import { pullPayload, runAction, tmpJson, contextFor } from '../support/action.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
 import { GitHubServer } from '../support/github-server.js';
 import { findPytestPython } from '../support/pytest-python.js';
@@ -64,14 +64,7 @@ afterAll(async () => {
 describe('the action with the pytest input', () => {
   it('compares each test, comments once, annotates the line and fails over budget', async () => {
     const head = repo.shas[1] as string;
-    const ctx = {
-      workspace: repo.dir,
-      sha: head,
-      repository: `${server.owner}/${server.repo}`,
-      apiUrl: server.url,
-      serverUrl: server.webUrl,
-      tmp,
-    };
+    const ctx = contextFor(server, repo.dir, head, tmp);
     const r = await runAction(
       ctx,
       'pull_request',

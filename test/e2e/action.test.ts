@@ -10,7 +10,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { markerFor } from '../../src/action/comment.js';
 import { parseCompareReport } from '../../src/report/compare-schema.js';
-import { pullPayload, runAction, tmpJson, type ActionRun } from '../support/action.js';
+import { pullPayload, runAction, tmpJson, type ActionRun, contextFor } from '../support/action.js';
 import { ROOT } from '../support/cli.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
 import { ACTIONS_BOT, GitHubServer } from '../support/github-server.js';
@@ -48,14 +48,7 @@ async function act(
   payload: unknown,
   inputs: Record<string, string> = {},
 ): Promise<ActionRun & { benchEnv: string[][] }> {
-  const ctx = {
-    workspace: repo.dir,
-    sha: mergeSha,
-    repository: `${server.owner}/${server.repo}`,
-    apiUrl: server.url,
-    serverUrl: server.webUrl,
-    tmp,
-  };
+  const ctx = contextFor(server, repo.dir, mergeSha, tmp);
   const ran = await runAction(ctx, eventName, payload, inputs, { bundle: BUNDLE });
   return { ...ran, benchEnv: await tmpJson<string[]>(ran, 'bench-env-') };
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markerFor } from '../../src/action/comment.js';
 import type { CompareReport } from '../../src/report/types.js';
-import { pullPayload, runAction, type ActionContext } from '../support/action.js';
+import { pullPayload, runAction, type ActionContext, contextFor } from '../support/action.js';
 import { runCliInProcess } from '../support/cli.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
 import { GitHubServer } from '../support/github-server.js';
@@ -52,14 +52,7 @@ beforeAll(async () => {
   server = new GitHubServer();
   await server.start();
   server.addPull({ number: PR, headSha: repo.shas[1]!, baseSha: repo.shas[0]! });
-  ctx = {
-    workspace: repo.dir,
-    sha: repo.shas[1]!,
-    repository: `${server.owner}/${server.repo}`,
-    apiUrl: server.url,
-    serverUrl: server.webUrl,
-    tmp,
-  };
+  ctx = contextFor(server, repo.dir, repo.shas[1]!, tmp);
 }, 120_000);
 
 afterAll(async () => {

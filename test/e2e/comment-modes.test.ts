@@ -11,7 +11,7 @@ import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { markerFor } from '../../src/action/comment.js';
-import { ACTION, pullPayload, runAction } from '../support/action.js';
+import { ACTION, pullPayload, runAction, contextFor } from '../support/action.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../support/git-repo.js';
 import { ACTIONS_BOT, GitHubServer } from '../support/github-server.js';
 
@@ -52,14 +52,7 @@ async function runMode(mode: string, head: Head, inputs: Record<string, string> 
   await repo.git('checkout', '--quiet', '--detach', sha);
   const pull = server.pulls.get(PR);
   if (pull) pull.headSha = sha;
-  const ctx = {
-    workspace: repo.dir,
-    sha,
-    repository: `${server.owner}/${server.repo}`,
-    apiUrl: server.url,
-    serverUrl: server.webUrl,
-    tmp,
-  };
+  const ctx = contextFor(server, repo.dir, sha, tmp);
   const r = await runAction(
     ctx,
     'pull_request',

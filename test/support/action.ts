@@ -35,6 +35,23 @@ export interface ActionContext {
   tmp: string;
 }
 
+/** The context of a run against the loopback GitHub server `server`, on `sha` checked out in `workspace`. */
+export function contextFor(
+  server: { owner: string; repo: string; url: string; webUrl: string },
+  workspace: string,
+  sha: string,
+  tmp: string,
+): ActionContext {
+  return {
+    workspace,
+    sha,
+    repository: `${server.owner}/${server.repo}`,
+    apiUrl: server.url,
+    serverUrl: server.webUrl,
+    tmp,
+  };
+}
+
 /** Options of {@link runAction}. */
 export interface ActionOptions {
   /** Variables set after the runner's and the inputs' defaults, e.g. planted secrets. */
